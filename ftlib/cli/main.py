@@ -1,0 +1,34 @@
+"""``cocktail``: one CLI, one module per verb. Heavy libraries are imported inside the handlers."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ftlib.errors import CocktailError
+
+VERBS = ("data",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cocktail", description="Multi-task fine-tuning sweeps on Ray.")
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for verb in VERBS:
+        module = __import__(f"ftlib.cli.{verb}", fromlist=["add_parser"])
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except CocktailError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Financial PhraseBank (50 %-agree split): sentence -> negative / neutral / positive."""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from ftlib.tasks.registry import register
+from ftlib.tasks.schema import Kind, TaskSpec
+from ftlib.tasks.vocab import COMPANIES, METRICS, amount, pick
+
+LABELS = ("negative", "neutral", "positive")
+RAW_SCHEMA = pa.schema([("sentence", pa.string()), ("label", pa.int64())])
+
+_VERBS = {
+    0: ("decreased", "fell", "dropped", "declined", "plunged", "slumped"),
+    2: ("increased", "rose", "grew", "climbed", "jumped", "improved"),
+}
+_NEUTRAL = (
+    "{c} will publish its interim report for the period on {d} .",
+    "{c} 's annual general meeting will be held in {m} .",
+    "The {metric} of {c} was EUR {a} mn in the same period a year earlier .",
+    "{c} operates {n} stores and employs some {k} people .",
+)
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October")
+
+
+def generate(rng: np.random.Generator, n: int) -> list[dict]:
+    rows = []
+    for _ in range(n):
+        label = int(rng.integers(3))
+        c = pick(rng, COMPANIES)
+        if label == 1:
+            text = pick(rng, _NEUTRAL).format(
+                c=c, d=f"{int(rng.integers(1, 28))} {pick(rng, _MONTHS)}", m=pick(rng, _MONTHS),
+                metric=pick(rng, METRICS), a=amount(rng), n=int(rng.integers(5, 900)), k=int(rng.integers(50, 9000)))
+        else:
+            a0 = amount(rng)
+            a1 = round(a0 * (1 + (0.05 + rng.random() * 0.6) * (1 if label == 2 else -1)), 1)
+            text = (f"{c} 's {pick(rng, METRICS)} {pick(rng, _VERBS[label])} to EUR {a1} mn "
+                    f"from EUR {a0} mn in {pick(rng, _MONTHS)} .")
+        rows.append({"sentence": text, "label": label})
+    return rows
+
+
+SPEC = register(TaskSpec(
+    name="fpb",
+    hub_id="odedovadia/financial_phrasebank_split",
+    kind=Kind.CLASSIFICATION,
+    metric="classification",
+    columns={"input": "sentence", "label": "label"},
+    raw_splits={"train": "train", "validation": None, "test": "test"},
+    default_cap=5000,
+    description="Financial PhraseBank sentences (50% agreement): sentiment of a news sentence.",
+    raw_schema=RAW_SCHEMA,
+    generate=generate,
+    labels=LABELS,
+    label_names=LABELS,
+    instruction="What is the sentiment of this news? Please choose an answer from {negative/neutral/positive}.",
+    offline_rows={"train": 600, "test": 150},
+))

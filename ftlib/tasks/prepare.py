@@ -1,0 +1,81 @@
+"""``cocktail data prepare``: raw source -> canonical, checked, split Parquet files and a manifest.
+
+Every task is built in memory and checked before anything is written; files are written atomically and
+left untouched when their bytes would not change, so a rerun of the same inputs changes nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+
+from ftlib.errors import DataError
+from ftlib.io import atomic_write_bytes, atomic_write_json, parquet_bytes, sha256_bytes, sha256_file
+from ftlib.tasks.canonical import DROP_REASONS, to_canonical
+from ftlib.tasks.schema import SPLITS, TaskSpec
+from ftlib.tasks.sources import load_raw
+from ftlib.tasks.splits import carve, drop_leaks
+from ftlib.tasks.store import MANIFEST, read_manifest
+
+
+def build_task(spec: TaskSpec, source: str, seed: int, strict: bool = False,
+               offline_rows: int | None = None) -> tuple[dict[str, pa.Table], dict]:
+    """Canonical tables per split and the task's manifest entry (without file digests)."""
+    raw = load_raw(spec, source, seed, offline_rows)
+    tables: dict[str, pa.Table] = {}
+    dropped: Counter = Counter({reason: 0 for reason in DROP_REASONS})
+    for split, raw_split in spec.raw_splits.items():
+        if raw_split is None:
+            continue
+        tables[split], counts = to_canonical(
+            spec, raw.tables[raw_split], split=split, raw_split=raw_split, file=raw.files[raw_split],
+            source=raw.source, revision=raw.revision, strict=strict)
+        dropped.update(counts)
+    carved = [s for s, r in spec.raw_splits.items() if r is None]
+    tables.update(carve(spec, tables["train"], carved, seed))
+    tables, leaks = drop_leaks(tables)
+    if strict and any(leaks.values()):
+        raise DataError(f"task {spec.name!r}: rows that share text with the test split (leakage): {leaks}")
+    dropped["leaked_into_test"] = sum(leaks.values())
+    for split in SPLITS:
+        if tables[split].num_rows == 0:
+            raise DataError(f"task {spec.name!r}: split {split!r} is empty after checks (dropped: {dict(dropped)})")
+    entry = {
+        "hub_id": spec.hub_id,
+        "kind": spec.kind.value,
+        "metric": spec.metric,
+        "source": raw.source,
+        "revision": raw.revision,
+        "seed": seed,
+        "raw_splits": {s: (r if r is not None else "carved from train") for s, r in spec.raw_splits.items()},
+        "dropped": dict(sorted(dropped.items())),
+        "leakage": leaks,
+    }
+    return {s: tables[s] for s in SPLITS}, entry
+
+
+def prepare(specs: list[TaskSpec], source: str, out: str | Path, seed: int = 42, strict: bool = False,
+            offline_rows: int | None = None) -> dict:
+    out = Path(out)
+    built = {spec.name: build_task(spec, source, seed, strict, offline_rows) for spec in specs}
+    manifest = read_manifest(out)
+    for name, (tables, entry) in built.items():
+        entry["splits"] = {}
+        for split, table in tables.items():
+            rel = f"{name}/{split}.parquet"
+            data = parquet_bytes(table)
+            digest = sha256_bytes(data)
+            path = out / rel
+            if not (path.exists() and sha256_file(path) == digest):
+                atomic_write_bytes(path, data)
+            entry["splits"][split] = {"file": rel, "rows": table.num_rows, "sha256": digest}
+        old = manifest["tasks"].get(name, {})
+        unchanged = {k: v for k, v in old.items() if k != "created"} == entry
+        entry["created"] = old["created"] if unchanged else dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        manifest["tasks"][name] = entry
+    manifest["tasks"] = dict(sorted(manifest["tasks"].items()))
+    if read_manifest(out) != manifest:
+        atomic_write_json(out / MANIFEST, manifest)
+    return manifest
