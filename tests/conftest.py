@@ -5,3 +5,34 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory):
+    """Every task prepared offline (seed 42), shared by the session's tests."""
+    from ftlib.tasks.prepare import prepare
+    from ftlib.tasks.registry import resolve_tasks
+
+    out = tmp_path_factory.mktemp("data")
+    prepare(resolve_tasks("all"), "offline", out, seed=42)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """The embedded tiny Phi-3 and its tokenizer, built once."""
+    from ftlib.models.tiny import build_tiny
+
+    return str(build_tiny("phi3", tmp_path_factory.mktemp("models") / "tiny-phi3"))
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray for the session (starting one costs seconds)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

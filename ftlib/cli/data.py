@@ -28,6 +28,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--tokenizer", default=None, help="tokenizer dir (for --style chat)")
     s.set_defaults(handler=show)
 
+    m = verbs.add_parser("mix", help="preview a mixture: realized counts, shares, repeats, tokens; write its plan")
+    m.add_argument("--weights", help="TASK=W[,TASK=W...] (normalised; 0 drops a task)")
+    m.add_argument("--budget", type=int, help="examples or tokens, see --unit")
+    m.add_argument("--unit", default="examples", choices=("examples", "tokens"))
+    m.add_argument("--fill", default="repeat", choices=("repeat", "cap"),
+                   help="a share larger than its source: up-sample (repeat) or stop at the source's size (cap)")
+    m.add_argument("--cap", action="append", default=[], metavar="TASK=N", help="distinct rows per task")
+    m.add_argument("--temperature", type=float, default=None)
+    m.add_argument("--spec", help="a mixture YAML (sources / budget / unit / fill / seed) instead of --weights")
+    m.add_argument("--seed", type=int, default=None, help="overrides the spec's seed (default 42)")
+    m.add_argument("--data", default=DEFAULT_DATA_DIR)
+    m.add_argument("--tokenizer", default="tiny-phi3", help="counts tokens; an embedded model name or a path")
+    m.add_argument("--style", default="plain", choices=("plain", "chat"))
+    m.add_argument("--out", help="write the plan (Parquet) here")
+    m.set_defaults(handler=mix)
+
 
 def prepare(args: argparse.Namespace) -> int:
     from ftlib.cli.table import format_table
@@ -67,4 +83,46 @@ def show(args: argparse.Namespace) -> int:
         print(record["output"])
         print()
     print(f"({table.num_rows} rows in {args.task}/{args.split})")
+    return 0
+
+
+def mixture_from_args(args: argparse.Namespace):
+    from ftlib.config import load_yaml, validate
+    from ftlib.data.spec import MixtureSpec, parse_weights
+    from ftlib.errors import ConfigError
+
+    if args.spec:
+        data = load_yaml(args.spec)
+        if args.seed is not None:
+            data["seed"] = args.seed
+        return validate(MixtureSpec, data, args.spec)
+    if not args.weights:
+        raise ConfigError("give --weights TASK=W,... (with --budget) or --spec FILE")
+    caps = parse_weights(",".join(args.cap)) if args.cap else {}
+    sources = {name: {"weight": w, **({"cap": int(caps[name])} if name in caps else {})}
+               for name, w in parse_weights(args.weights).items()}
+    unknown_caps = sorted(set(caps) - set(sources))
+    if unknown_caps:
+        raise ConfigError(f"--cap names tasks not in --weights: {unknown_caps}")
+    data = {"sources": sources, "budget": args.budget, "unit": args.unit, "fill": args.fill,
+            "temperature": args.temperature, "seed": 42 if args.seed is None else args.seed}
+    return validate(MixtureSpec, data, "--weights/--budget")
+
+
+def mix(args: argparse.Namespace) -> int:
+    from ftlib.cli.table import format_table
+    from ftlib.data.pipeline import token_lengths_fn
+    from ftlib.data.plan import make_plan
+
+    spec = mixture_from_args(args)
+    plan = make_plan(spec, args.data, token_lengths_fn(args.data, args.tokenizer, args.style))
+    shares = plan.realized_shares()
+    rows = [[s.task, f"{s.target_share:.2%}", s.rows, f"{shares[s.task]:.2%}", s.tokens, s.pool, f"{s.epochs:.2f}"]
+            for s in plan.sources]
+    rows.append(["total", "100%", plan.num_examples, "100%", sum(s.tokens for s in plan.sources), "", ""])
+    print(format_table(["task", "target", "examples", f"share ({spec.unit})", "tokens", "pool", "epochs"], rows))
+    print(f"\nplan {plan.hash}  (seed {spec.seed}, fill {spec.fill}; epochs > 1 = up-sampled)")
+    if args.out:
+        plan.save(args.out)
+        print(f"wrote {args.out}")
     return 0

@@ -6,7 +6,7 @@ import sys
 
 from ftlib.errors import CocktailError
 
-VERBS = ("data",)
+VERBS = ("data", "model")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,26 @@
+"""``cocktail model``: build the embedded default model."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    model = sub.add_parser("model", help="build or inspect models")
+    verbs = model.add_subparsers(dest="model_verb", required=True, metavar="ACTION")
+    t = verbs.add_parser("tiny", help="random-init tiny Phi-3 / Llama plus a tokenizer trained on the offline samples")
+    t.add_argument("--arch", default="phi3", choices=("phi3", "llama"))
+    t.add_argument("--out", required=True)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--hidden", type=int, default=128)
+    t.add_argument("--layers", type=int, default=2)
+    t.add_argument("--vocab-size", type=int, default=2048)
+    t.set_defaults(handler=tiny)
+
+
+def tiny(args: argparse.Namespace) -> int:
+    from ftlib.models.tiny import build_tiny
+
+    out = build_tiny(args.arch, args.out, seed=args.seed, vocab_size=args.vocab_size, hidden=args.hidden,
+                     layers=args.layers)
+    print(f"wrote {args.arch} tiny model and tokenizer to {out}")
+    return 0

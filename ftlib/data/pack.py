@@ -1,0 +1,70 @@
+"""Pack tokenized examples into fixed-length rows without cross-attention between them.
+
+Choice: each row carries ``position_ids`` that restart at 0 for every example and no attention mask.
+transformers (>= 4.55, checked on 5.x) turns such position ids into a block-diagonal causal mask for
+sdpa and eager attention, and flash-attention 2 reads the same boundaries as cu_seqlens; the model is
+called with ``use_cache=False``. Padding at a row's end starts its own block (labels ignored), so it is
+never attended by a real token. Examples are never split across rows; longer ones are truncated.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ftlib.data.tokenize import IGNORE_INDEX
+
+
+@dataclass
+class PackStats:
+    examples: int
+    rows: int
+    tokens: int  # real tokens kept
+    truncated: int  # examples cut to seq_len
+    loss_tokens: int
+
+
+def pack(ids: list[list[int]], prompt_lens: list[int], seq_len: int, pad_id: int
+         ) -> tuple[dict[str, np.ndarray], PackStats]:
+    """Next-fit in the given order: an example opens a new row when it does not fit in the current one."""
+    lengths = np.fromiter((min(len(x), seq_len) for x in ids), np.int64, count=len(ids))
+    row_of = np.empty(len(ids), np.int64)
+    start_of = np.empty(len(ids), np.int64)
+    row, used = 0, 0
+    for i, n in enumerate(lengths.tolist()):
+        if used + n > seq_len:
+            row, used = row + 1, 0
+        row_of[i], start_of[i] = row, used
+        used += n
+    n_rows = row + 1 if len(ids) else 0
+
+    input_ids = np.full((n_rows, seq_len), pad_id, np.int32)
+    labels = np.full((n_rows, seq_len), IGNORE_INDEX, np.int32)
+    flat_tokens = np.fromiter((t for x, n in zip(ids, lengths.tolist()) for t in x[:n]), np.int32,
+                              count=int(lengths.sum()))
+    # Position of each kept token: row * seq_len + start + offset within the example.
+    example_of_token = np.repeat(np.arange(len(ids)), lengths)
+    offsets = np.arange(len(flat_tokens)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    dest = row_of[example_of_token] * seq_len + start_of[example_of_token] + offsets
+    input_ids.reshape(-1)[dest] = flat_tokens
+    is_response = offsets >= np.asarray(prompt_lens, np.int64)[example_of_token]
+    labels.reshape(-1)[dest[is_response]] = flat_tokens[is_response]
+
+    position_ids = _position_ids(n_rows, seq_len, row_of, start_of, lengths)
+    stats = PackStats(examples=len(ids), rows=n_rows, tokens=int(lengths.sum()),
+                      truncated=int(sum(len(x) > seq_len for x in ids)), loss_tokens=int(is_response.sum()))
+    return {"input_ids": input_ids, "labels": labels, "position_ids": position_ids}, stats
+
+
+def _position_ids(n_rows: int, seq_len: int, row_of, start_of, lengths) -> np.ndarray:
+    """0..n-1 within each example; the padded tail of a row restarts at 0 as its own block."""
+    block_start = np.zeros((n_rows, seq_len), bool)
+    block_start[:, 0] = True
+    block_start[row_of, start_of] = True
+    ends = start_of + lengths
+    tail = ends < seq_len
+    block_start[row_of[tail], ends[tail]] = True
+    flat = block_start.reshape(-1)
+    index = np.arange(flat.size)
+    last_start = np.maximum.accumulate(np.where(flat, index, 0))
+    return (index - last_start).reshape(n_rows, seq_len).astype(np.int32)

@@ -1,0 +1,95 @@
+"""Execute a plan: plan rows -> records -> tokens with loss mask -> packed rows.
+
+``pack_plan_batch`` is one pure function over a slice of the plan; Ray Data maps it over the plan in
+parallel (``training_dataset``), and tests and benchmarks call it in-process. Workers read the prepared
+Parquet themselves (cached per process), so the driver never holds the data. The plan already fixes the
+order, so there is no ``random_shuffle`` (seconds of overhead each, even on small data).
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from ftlib.data.pack import pack
+from ftlib.data.plan import Plan
+from ftlib.data.tokenize import tokenize_records
+from ftlib.tasks.store import read_split
+
+RECORD_COLUMNS = ("instruction", "input", "output")
+
+
+@functools.lru_cache(maxsize=64)
+def _train_table(data_dir: str, task: str, fingerprint: str) -> pa.Table:
+    """One read per process and source (keyed by the file digest, so new data is never served stale)."""
+    return read_split(data_dir, task, "train").select(list(RECORD_COLUMNS))
+
+
+@functools.lru_cache(maxsize=4)
+def cached_tokenizer(path: str):
+    from ftlib.models.tokenizer import load_tokenizer
+
+    return load_tokenizer(path)
+
+
+def records_for(plan_batch: pa.Table, data_dir: str, fingerprints: dict[str, str]) -> dict[str, list[str]]:
+    """The canonical records of a slice of the plan, in plan order."""
+    task = plan_batch.column("task").combine_chunks()
+    names, codes = task.dictionary.to_pylist(), task.indices.to_numpy()
+    rows = plan_batch.column("row").to_numpy()
+    parts, positions = [], []
+    for code in np.unique(codes):
+        where = np.flatnonzero(codes == code)
+        name = names[code]
+        parts.append(_train_table(data_dir, name, fingerprints[name]).take(pa.array(rows[where])))
+        positions.append(where)
+    table = pa.concat_tables(parts).take(pa.array(np.argsort(np.concatenate(positions), kind="stable")))
+    return {c: table.column(c).to_pylist() for c in RECORD_COLUMNS}
+
+
+def pack_plan_batch(plan_batch: pa.Table, *, data_dir: str, fingerprints: dict[str, str], tokenizer_path: str,
+                    seq_len: int, style: str) -> dict[str, np.ndarray]:
+    tokenizer = cached_tokenizer(tokenizer_path)
+    ids, prompt_lens = tokenize_records(records_for(plan_batch, data_dir, fingerprints), tokenizer, style)
+    packed, _ = pack(ids, prompt_lens, seq_len, tokenizer.pad_token_id)
+    return packed
+
+
+def training_dataset(plan: Plan, data_dir: str | Path, tokenizer_path: str, seq_len: int, style: str = "plain",
+                     examples_per_batch: int = 512):
+    """A Ray Dataset of packed rows in plan order, ready for ``get_dataset_shard``."""
+    import ray.data
+
+    ray.data.DataContext.get_current().execution_options.preserve_order = True
+    return ray.data.from_arrow(plan.table()).map_batches(
+        pack_plan_batch, batch_size=examples_per_batch, batch_format="pyarrow",
+        fn_kwargs=dict(data_dir=str(data_dir), fingerprints=plan.data_fingerprint, tokenizer_path=tokenizer_path,
+                       seq_len=seq_len, style=style))
+
+
+def pack_plan(plan: Plan, data_dir: str | Path, tokenizer_path: str, seq_len: int, style: str = "plain",
+              examples_per_batch: int = 512) -> dict[str, np.ndarray]:
+    """The same rows as ``training_dataset``, computed in this process."""
+    table = plan.table()
+    parts = [pack_plan_batch(table.slice(i, examples_per_batch), data_dir=str(data_dir),
+                             fingerprints=plan.data_fingerprint, tokenizer_path=tokenizer_path, seq_len=seq_len,
+                             style=style)
+             for i in range(0, table.num_rows, examples_per_batch)]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def token_lengths_fn(data_dir: str | Path, tokenizer: str, style: str = "plain"):
+    """task -> tokens per train row, for token budgets. The tokenizer (an embedded name or a path) is
+    resolved on first use, after the plan has checked its data."""
+    from ftlib.data.tokenize import example_lengths
+    from ftlib.models.embedded import resolve_model
+    from ftlib.tasks.store import task_entry
+
+    def lengths(task: str) -> np.ndarray:
+        table = _train_table(str(data_dir), task, task_entry(data_dir, task)["splits"]["train"]["sha256"])
+        return example_lengths({c: table.column(c).to_pylist() for c in RECORD_COLUMNS},
+                               cached_tokenizer(resolve_model(tokenizer)), style)
+
+    return lengths

@@ -1,0 +1,213 @@
+"""Mixture specs, plans, tokenization with loss masks, packing."""
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from ftlib.cli.main import main
+from ftlib.config import load_yaml, validate
+from ftlib.data.pack import pack
+from ftlib.data.pipeline import cached_tokenizer, pack_plan, records_for, token_lengths_fn
+from ftlib.data.plan import Plan, make_plan
+from ftlib.data.spec import MixtureSpec
+from ftlib.data.tokenize import IGNORE_INDEX, tokenize_records
+from ftlib.errors import ConfigError, DataError
+from ftlib.tasks.store import read_split
+
+WEIGHTS = {"fpb": 0.5, "finqa": 0.3, "orca_math": 0.2}
+
+
+@pytest.mark.parametrize("spec", [
+    dict(budget=2000),  # fits inside the pools
+    dict(budget=20000),  # up-sampling: every source repeats
+    dict(budget=5000, temperature=2.0),
+    dict(budget=300_000, unit="tokens"),
+    dict(budget=1_500_000, unit="tokens"),  # token budget with repeats
+], ids=["examples", "repeat", "temperature", "tokens", "tokens-repeat"])
+def test_realized_shares_within_one_percent(prepared, tiny_model, spec):
+    mixture = MixtureSpec.from_weights(WEIGHTS, **spec)
+    plan = make_plan(mixture, prepared, token_lengths_fn(prepared, tiny_model))
+    targets = {s.task: s.target_share for s in plan.sources}
+    if "temperature" not in spec:
+        assert targets == pytest.approx(WEIGHTS)
+    for task, share in plan.realized_shares().items():
+        assert abs(share - targets[task]) <= 0.01, (task, share, targets[task])
+    if spec.get("unit") == "tokens":
+        assert abs(sum(s.tokens for s in plan.sources) - spec["budget"]) / spec["budget"] < 0.01
+    else:
+        assert plan.num_examples == spec["budget"]
+    if spec["budget"] in (20000, 1_500_000):
+        assert all(s.epochs > 1 for s in plan.sources)
+
+
+def test_temperature_flattens_towards_the_weights(prepared):
+    sizes = {"openorca": 640, "fpb": 540, "convfinqa": 360}
+    weights = {t: 1.0 for t in sizes}
+    t1 = make_plan(MixtureSpec.from_weights(weights, 1000, temperature=1.0), prepared)
+    shares = {s.task: s.target_share for s in t1.sources}
+    assert shares == pytest.approx({t: n / sum(sizes.values()) for t, n in sizes.items()}, rel=1e-6)
+    hot = make_plan(MixtureSpec.from_weights(weights, 1000, temperature=100.0), prepared)
+    assert all(abs(s.target_share - 1 / 3) < 0.01 for s in hot.sources)
+
+
+def test_cap_and_fill_cap_stop_at_the_pool(prepared):
+    spec = MixtureSpec(sources={"fpb": {"weight": 0.5, "cap": 100}, "finqa": {"weight": 0.5}}, budget=1000,
+                       fill="cap")
+    plan = make_plan(spec, prepared)
+    fpb = next(s for s in plan.sources if s.task == "fpb")
+    assert (fpb.pool, fpb.rows, fpb.epochs) == (100, 100, 1.0)
+    assert len(set(plan.row[plan.task_index == 0].tolist())) == 100
+    repeat = make_plan(spec.model_copy(update={"fill": "repeat"}), prepared)
+    fpb = next(s for s in repeat.sources if s.task == "fpb")
+    assert fpb.rows == 500 and fpb.epochs == 5.0
+    rows = repeat.row[repeat.task_index == 0]
+    assert len(set(rows.tolist())) == 100 and np.bincount(rows).max() == 5  # each pooled row exactly 5 times
+
+
+def test_zero_weight_drops_the_task(prepared):
+    plan = make_plan(MixtureSpec.from_weights({"fpb": 1.0, "finqa": 0.0}, 100), prepared)
+    assert plan.task_names == ["fpb"]
+
+
+def test_study_recipe_reproduces_its_sizes(prepared):
+    data = load_yaml("sweeps/mixtures/study_all.yaml")
+    caps = {"headline": 90, "fpb": 50, "finner_cls": 50, "convfinqa": 20, "twitter_topics": 25,
+            "twitter_sentiment": 50, "finqa": 20}
+    for task, cap in caps.items():
+        data["sources"][task]["cap"] = cap
+    data["sources"]["openorca"]["rows"]["sum_of"] = caps
+    data["sources"]["orca_math"]["rows"]["sum_of"] = caps
+    G = sum(caps.values())
+    rows = {s.task: s.rows for s in make_plan(validate(MixtureSpec, data, "study_all.yaml"), prepared).sources}
+    assert rows == {**caps, "openorca": G, "orca_math": G // 2}
+    # A single-task run keeps G and G // 2 over all seven financial sets.
+    single = dict(data, sources={k: v for k, v in data["sources"].items() if k in ("fpb", "openorca", "orca_math")})
+    rows = {s.task: s.rows for s in make_plan(validate(MixtureSpec, single, "single"), prepared).sources}
+    assert rows == {"fpb": 50, "openorca": G, "orca_math": G // 2}
+    # Uncapped, the recipe takes every prepared row of the financial sets (the study's caps exceed them here).
+    full = make_plan(validate(MixtureSpec, load_yaml("sweeps/mixtures/study_all.yaml"), "study"), prepared)
+    sizes = {t: pq.read_metadata(prepared / t / "train.parquet").num_rows for t in caps}
+    assert {s.task: s.rows for s in full.sources if s.task in caps} == sizes
+
+
+def test_same_seed_same_plan_new_seed_new_plan(prepared, tmp_path):
+    spec = MixtureSpec.from_weights(WEIGHTS, 3000, seed=1)
+    a, b = make_plan(spec, prepared), make_plan(spec, prepared)
+    c = make_plan(spec.model_copy(update={"seed": 2}), prepared)
+    assert a.hash == b.hash and np.array_equal(a.row, b.row)
+    assert c.hash != a.hash and not np.array_equal(a.row, c.row)
+    a.save(tmp_path / "plan.parquet")
+    loaded = Plan.load(tmp_path / "plan.parquet")
+    assert loaded.hash == a.hash and np.array_equal(loaded.row, a.row) and loaded.spec == spec
+
+
+def test_plans_hold_no_validation_or_test_row(prepared):
+    tasks = ["fpb", "headline", "openorca", "twitter_topics", "finqa"]
+    plan = make_plan(MixtureSpec.from_weights({t: 1.0 for t in tasks}, 20000), prepared)
+    table = plan.table()
+    for code, task in enumerate(plan.task_names):
+        train = read_split(prepared, task, "train")
+        rows = plan.row[plan.task_index == code]
+        assert rows.max() < train.num_rows
+        planned = set(train.take(rows).column("row_hash").to_pylist())
+        held_out = set(read_split(prepared, task, "validation").column("row_hash").to_pylist()) | set(
+            read_split(prepared, task, "test").column("row_hash").to_pylist())
+        assert planned and not planned & held_out
+    assert table.num_rows == 20000
+
+
+def test_loss_mask_covers_exactly_the_response(prepared, tiny_model):
+    tok = cached_tokenizer(tiny_model)
+    table = read_split(prepared, "convfinqa", "train").slice(0, 16)
+    records = {c: table.column(c).to_pylist() for c in ("instruction", "input", "output")}
+    ids, prompt_lens = tokenize_records(records, tok)
+    packed, stats = pack(ids, prompt_lens, 4096, tok.pad_token_id)
+    labels = packed["labels"].reshape(-1)
+    trained = labels[labels != IGNORE_INDEX]
+    expected = [t for out in records["output"] for t in tok(out, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]]
+    assert trained.tolist() == expected and stats.loss_tokens == len(expected)
+    first = trained.tolist()[: trained.tolist().index(tok.eos_token_id)]
+    assert tok.decode(first) == records["output"][0]
+
+
+def test_packing_keeps_every_token_once_in_order():
+    rng = np.random.default_rng(0)
+    ids = [rng.integers(10, 500, size=int(n)).tolist() for n in rng.integers(1, 60, size=300)]
+    prompt_lens = [len(x) // 2 for x in ids]
+    packed, stats = pack(ids, prompt_lens, 64, pad_id=0)
+    flat = packed["input_ids"].reshape(-1)
+    assert flat[flat != 0].tolist() == [t for x in ids for t in x]
+    assert stats.truncated == 0 and stats.tokens == sum(map(len, ids)) and stats.rows == packed["input_ids"].shape[0]
+    # Position ids restart at every example: the number of zeros = examples + padded tails.
+    starts = (packed["position_ids"] == 0).sum()
+    tails = (packed["input_ids"][:, -1] == 0).sum()
+    assert starts == len(ids) + tails
+
+
+def test_packing_truncates_long_examples_and_counts_them():
+    packed, stats = pack([[5] * 10, [6] * 3], [2, 1], seq_len=8, pad_id=0)
+    assert stats.truncated == 1 and packed["input_ids"].tolist() == [[5] * 8, [6, 6, 6, 0, 0, 0, 0, 0]]
+
+
+def test_packed_rows_do_not_attend_across_examples(tiny_model):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    rng = np.random.default_rng(1)
+    ids = [rng.integers(10, 2000, size=n).tolist() for n in (7, 11, 5)]
+    packed, _ = pack(ids, [0, 0, 0], 32, pad_id=1)
+    with torch.no_grad():
+        together = model(torch.tensor(packed["input_ids"], dtype=torch.long),
+                         position_ids=torch.tensor(packed["position_ids"], dtype=torch.long), use_cache=False).logits[0]
+        start = 0
+        for x in ids:
+            alone = model(torch.tensor([x])).logits[0]
+            assert torch.allclose(together[start:start + len(x)], alone, atol=1e-4)
+            start += len(x)
+
+
+@pytest.mark.parametrize("data,match", [
+    ({"sources": {"nope": {"weight": 1}}, "budget": 10}, "unknown task 'nope'"),
+    ({"sources": {"fpb": {"weight": -1}}, "budget": 10}, "sources.fpb.weight: weight must be a finite number >= 0"),
+    ({"sources": {"fpb": {"weight": float("nan")}}, "budget": 10}, "finite"),
+    ({"sources": {"fpb": {"weight": 0}, "finqa": {"weight": 0}}, "budget": 10}, "all zero"),
+    ({"sources": {"fpb": {"weight": 1}}, "budget": 0}, "budget must be > 0"),
+    ({"sources": {"fpb": {"weight": 1}}}, "budget must be > 0"),
+    ({"sources": {"fpb": {"weight": 1}, "finqa": {"rows": 5}}, "budget": 10}, "mix weights"),
+    ({"sources": {"fpb": {"weight": 1, "colour": 2}}, "budget": 10}, "sources.fpb.colour: unknown key"),
+    ({"sources": {}, "budget": 10}, "sources"),
+])
+def test_bad_specs_get_one_clear_error(data, match):
+    with pytest.raises(ConfigError, match=match):
+        validate(MixtureSpec, data, "mix.yaml")
+
+
+def test_task_without_prepared_data(tmp_path):
+    with pytest.raises(DataError, match="task 'fpb' has no prepared data"):
+        make_plan(MixtureSpec.from_weights({"fpb": 1}, 10), tmp_path)
+
+
+def test_mix_cli_previews_and_writes_the_plan(prepared, tiny_model, tmp_path, capsys):
+    out = tmp_path / "plan.parquet"
+    assert main(["data", "mix", "--weights", "fpb=0.5,finqa=0.3,orca_math=0.2", "--budget", "2000", "--data",
+                 str(prepared), "--tokenizer", tiny_model, "--out", str(out), "--seed", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "fpb" in text and "1000" in text and "50.00%" in text and "epochs" in text
+    plan = Plan.load(out)
+    assert plan.num_examples == 2000 and plan.spec.seed == 3
+    assert main(["data", "mix", "--weights", "fpb=x", "--budget", "5"]) == 2
+    assert "--weights item 'fpb=x': expected TASK=NUMBER" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ray_data_executes_the_plan_like_the_in_process_path(prepared, tiny_model, ray_session):
+    from ftlib.data.pipeline import training_dataset
+
+    plan = make_plan(MixtureSpec.from_weights(WEIGHTS, 1500, seed=5), prepared)
+    local = pack_plan(plan, prepared, tiny_model, 256, examples_per_batch=256)
+    ds = training_dataset(plan, prepared, tiny_model, 256, examples_per_batch=256)
+    rows = ds.take_all()
+    assert np.array_equal(np.stack([r["input_ids"] for r in rows]), local["input_ids"])
+    assert np.array_equal(np.stack([r["labels"] for r in rows]), local["labels"])
+    records = records_for(plan.table().slice(0, 3), str(prepared), plan.data_fingerprint)
+    assert len(records["output"]) == 3
