@@ -211,3 +211,12 @@ def test_ray_data_executes_the_plan_like_the_in_process_path(prepared, tiny_mode
     assert np.array_equal(np.stack([r["labels"] for r in rows]), local["labels"])
     records = records_for(plan.table().slice(0, 3), str(prepared), plan.data_fingerprint)
     assert len(records["output"]) == 3
+
+
+def test_fast_encode_matches_the_tokenizer_call(tiny_model):
+    from ftlib.data.tokenize import encode_batch
+
+    tok = cached_tokenizer(tiny_model)
+    texts = ["What is the sentiment?\nProfit rose 5 % .", "", "ünïcode $1,234.5 (12)"]
+    for specials in (True, False):
+        assert encode_batch(tok, texts, specials) == tok(texts, add_special_tokens=specials)["input_ids"]

@@ -8,6 +8,7 @@ never attended by a real token. Examples are never split across rows; longer one
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +28,9 @@ class PackStats:
 def pack(ids: list[list[int]], prompt_lens: list[int], seq_len: int, pad_id: int
          ) -> tuple[dict[str, np.ndarray], PackStats]:
     """Next-fit in the given order: an example opens a new row when it does not fit in the current one."""
-    lengths = np.fromiter((min(len(x), seq_len) for x in ids), np.int64, count=len(ids))
+    full = np.fromiter((len(x) for x in ids), np.int64, count=len(ids))
+    lengths = np.minimum(full, seq_len)
+    truncated = int((full > seq_len).sum())
     row_of = np.empty(len(ids), np.int64)
     start_of = np.empty(len(ids), np.int64)
     row, used = 0, 0
@@ -40,8 +43,8 @@ def pack(ids: list[list[int]], prompt_lens: list[int], seq_len: int, pad_id: int
 
     input_ids = np.full((n_rows, seq_len), pad_id, np.int32)
     labels = np.full((n_rows, seq_len), IGNORE_INDEX, np.int32)
-    flat_tokens = np.fromiter((t for x, n in zip(ids, lengths.tolist()) for t in x[:n]), np.int32,
-                              count=int(lengths.sum()))
+    kept = [x[:seq_len] for x in ids] if truncated else ids
+    flat_tokens = np.fromiter(itertools.chain.from_iterable(kept), np.int32, count=int(lengths.sum()))
     # Position of each kept token: row * seq_len + start + offset within the example.
     example_of_token = np.repeat(np.arange(len(ids)), lengths)
     offsets = np.arange(len(flat_tokens)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
@@ -52,7 +55,7 @@ def pack(ids: list[list[int]], prompt_lens: list[int], seq_len: int, pad_id: int
 
     position_ids = _position_ids(n_rows, seq_len, row_of, start_of, lengths)
     stats = PackStats(examples=len(ids), rows=n_rows, tokens=int(lengths.sum()),
-                      truncated=int(sum(len(x) > seq_len for x in ids)), loss_tokens=int(is_response.sum()))
+                      truncated=truncated, loss_tokens=int(is_response.sum()))
     return {"input_ids": input_ids, "labels": labels, "position_ids": position_ids}, stats
 
 
