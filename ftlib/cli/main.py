@@ -6,7 +6,7 @@ import sys
 
 from ftlib.errors import CocktailError
 
-VERBS = ("data", "model")
+VERBS = ("data", "model", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

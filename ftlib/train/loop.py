@@ -1,0 +1,143 @@
+"""The per-worker training loop (runs inside Ray Train workers): AdamW, cosine with warmup, grad clipping,
+grad accumulation, DDP or DeepSpeed, LoRA or full; validation loss per task and checkpoints every
+``eval_every`` steps; resumes from the last checkpoint after a worker failure."""
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ftlib.train.config import RunConfig
+from ftlib.train.resolve import Resolved
+
+
+def build_model(cfg: RunConfig, res: Resolved, resume_dir: Path | None):
+    """Base model (+ LoRA), or the checkpoint's weights when resuming."""
+    import torch
+
+    from ftlib.models.load import apply_lora, load_model
+
+    torch.manual_seed(cfg.seed)  # LoRA init: the same on every rank and every run of this config
+    if cfg.method == "full":
+        model_cfg = cfg.model if resume_dir is None else cfg.model.model_copy(update={"name": str(resume_dir / "model")})
+        return load_model(model_cfg, res.torch_dtype, res.attn_implementation)
+    base = load_model(cfg.model, res.torch_dtype, res.attn_implementation)
+    if resume_dir is None:
+        return apply_lora(base, cfg.lora)
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(base, resume_dir / "model", is_trainable=True)
+
+
+def make_scheduler(optimizer, cfg: RunConfig, total_steps: int):
+    from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup
+
+    if cfg.optim.schedule == "constant":
+        return get_constant_schedule_with_warmup(optimizer, cfg.optim.warmup_steps)
+    return get_cosine_schedule_with_warmup(optimizer, cfg.optim.warmup_steps, total_steps)
+
+
+def train_loop_per_worker(config: dict[str, Any]) -> None:
+    import ray.train
+    import ray.train.torch
+    import torch
+    import torch.distributed as dist
+
+    from ftlib.data.pipeline import cached_tokenizer
+    from ftlib.train import checkpoint
+    from ftlib.train.validation import validation_losses
+
+    cfg = RunConfig.model_validate(config["run"])
+    res = Resolved(**config["resolved"])
+    total_steps, micro_per_epoch = config["total_steps"], config["micro_per_epoch"]
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    device = ray.train.torch.get_device() if res.device == "cuda" else torch.device("cpu")
+    tokenizer = cached_tokenizer(config["tokenizer_path"])
+
+    resume = ray.train.get_checkpoint()
+    with (resume.as_directory() if resume else contextlib.nullcontext()) as resume_dir:
+        resume_dir = Path(resume_dir) if resume_dir else None
+        model = build_model(cfg, res, resume_dir)
+        model.config.use_cache = False
+        params = [p for p in model.parameters() if p.requires_grad]
+        engine = None
+        if res.deepspeed is not None:
+            import deepspeed
+
+            optimizer = None if "optimizer" in res.deepspeed else torch.optim.AdamW(
+                params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+            engine, optimizer, _, scheduler = deepspeed.initialize(
+                model=model, model_parameters=params, optimizer=optimizer, config=res.deepspeed,
+                lr_scheduler=lambda opt: make_scheduler(opt, cfg, total_steps))
+            forward, module = engine, engine.module
+        else:
+            model = ray.train.torch.prepare_model(model, move_to_device=device)
+            optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+            scheduler = make_scheduler(optimizer, cfg, total_steps)
+            forward, module = model, (model.module if hasattr(model, "module") else model)
+        step = checkpoint.restore(resume_dir, engine=engine, optimizer=optimizer, scheduler=scheduler) if resume_dir else 0
+
+    shard = ray.train.get_dataset_shard("train")
+    accum = res.grad_accum
+    loss_sum, loss_count, tokens, tokens_total = 0.0, 0, 0, 0
+    window_start = time.perf_counter()
+    skip = step * accum  # micro-batches already trained before a resume
+    micro = 0
+    for epoch in range(cfg.epochs):
+        batches = shard.iter_torch_batches(batch_size=cfg.micro_batch_size, dtypes=torch.long, device=device,
+                                           drop_last=True)
+        for i, batch in enumerate(batches):
+            if i >= micro_per_epoch or step >= total_steps:
+                break
+            if micro < skip:
+                micro += 1
+                continue
+            micro += 1
+            boundary = micro % accum == 0
+            model.train()
+            if engine is not None:
+                loss = engine(input_ids=batch["input_ids"], labels=batch["labels"],
+                              position_ids=batch["position_ids"]).loss
+                engine.backward(loss)
+                engine.step()
+            else:
+                sync = boundary or not hasattr(model, "no_sync")
+                with (contextlib.nullcontext() if sync else model.no_sync()):
+                    loss = model(input_ids=batch["input_ids"], labels=batch["labels"],
+                                 position_ids=batch["position_ids"]).loss
+                    (loss / accum).backward()
+                if boundary:
+                    torch.nn.utils.clip_grad_norm_(params, cfg.optim.max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+            loss_sum += loss.item()
+            loss_count += 1
+            tokens += int((batch["input_ids"] != tokenizer.pad_token_id).sum())
+            if not boundary:
+                continue
+            step += 1
+            if step % cfg.eval_every and step != total_steps:
+                continue
+            elapsed = time.perf_counter() - window_start
+            stats = torch.tensor([loss_sum, loss_count, tokens], dtype=torch.float64)
+            if world > 1:
+                dist.all_reduce(stats)
+            tokens_total += int(stats[2])
+            metrics = {"step": step, "epoch": epoch, "train_loss": float(stats[0] / max(stats[1], 1)),
+                       "lr": float(scheduler.get_last_lr()[0]), "tokens": tokens_total,
+                       "tokens_per_s": float(stats[2]) / elapsed}
+            module.eval()
+            metrics.update(validation_losses(forward, config["validation"], cfg.micro_batch_size, device))
+            with tempfile.TemporaryDirectory() as tmp:
+                checkpoint.save(Path(tmp), rank=rank, module=module, engine=engine, optimizer=optimizer,
+                                scheduler=scheduler, tokenizer=tokenizer, step=step, base_model=cfg.model.name,
+                                method=cfg.method)
+                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+            loss_sum, loss_count, tokens = 0.0, 0, 0
+            window_start = time.perf_counter()
+        if step >= total_steps:
+            break

@@ -1,0 +1,138 @@
+"""Driver side of one trial: check everything, plan the mixture, build the data, fit the TorchTrainer,
+save the final model and ``trial.json`` in the run directory (named by the config hash)."""
+from __future__ import annotations
+
+import dataclasses
+import platform
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ftlib.errors import ConfigError, DataError
+from ftlib.io import atomic_dir, atomic_write_json
+from ftlib.train.config import RunConfig
+from ftlib.train.resolve import Resolved, resolve
+
+
+@dataclass
+class Checked:
+    cfg: RunConfig
+    resolved: Resolved
+    model_path: str
+    run_dir: Path
+
+
+def check(cfg: RunConfig, prepare_missing: bool = True) -> Checked:
+    """Every check that can fail, before a worker starts: data, model, LoRA targets, batch arithmetic, device."""
+    from ftlib.models.load import check_lora_targets, load_config, local_model_path
+
+    ensure_prepared(cfg, prepare_missing)
+    resolved = resolve(cfg, cuda=cfg.use_gpu)
+    model_config = load_config(cfg.model)
+    if cfg.method == "lora":
+        check_lora_targets(model_config, cfg.lora)
+    if cfg.data.seq_len > getattr(model_config, "max_position_embeddings", cfg.data.seq_len):
+        raise ConfigError(f"data.seq_len {cfg.data.seq_len} exceeds the model's max_position_embeddings "
+                          f"{model_config.max_position_embeddings}")
+    return Checked(cfg, resolved, local_model_path(cfg.model.name), Path(cfg.output_dir).absolute() / cfg.run_id())
+
+
+def ensure_prepared(cfg: RunConfig, prepare_missing: bool) -> None:
+    from ftlib.tasks.prepare import prepare
+    from ftlib.tasks.registry import resolve_tasks
+    from ftlib.tasks.store import read_manifest
+
+    needed = sorted(set(cfg.mixture.active()) | set(cfg.validation_tasks()))
+    resolve_tasks(needed)
+    missing = [t for t in needed if t not in read_manifest(cfg.data.dir)["tasks"]]
+    if missing and not prepare_missing:
+        raise DataError(f"tasks {missing} are not prepared in {cfg.data.dir}")
+    if missing:
+        prepare(resolve_tasks(missing), cfg.data.source, cfg.data.dir, seed=cfg.seed)
+
+
+def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | None = None) -> dict[str, Any]:
+    """Runs one trial to the end (Ray must be initialised); returns the contents of ``trial.json``."""
+    import ray.train
+    from ray.train.torch import TorchTrainer
+
+    from ftlib.data.pipeline import cached_tokenizer, token_lengths_fn, training_dataset
+    from ftlib.data.plan import make_plan
+    from ftlib.train.loop import train_loop_per_worker
+    from ftlib.train.validation import validation_rows
+
+    started = time.time()
+    checked = checked or check(cfg)
+    res, run_dir = checked.resolved, checked.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run_dir / "run_config.json", cfg.model_dump(mode="json"))
+    lengths = token_lengths_fn(cfg.data.dir, checked.model_path, cfg.data.style) if cfg.mixture.unit == "tokens" else None
+    plan = make_plan(cfg.mixture, cfg.data.dir, lengths)
+    plan.save(run_dir / "plan.parquet")
+
+    dataset = training_dataset(plan, Path(cfg.data.dir).absolute(), checked.model_path, cfg.data.seq_len,
+                               cfg.data.style, cfg.data.examples_per_block).materialize()
+    rows = dataset.count()
+    micro_per_epoch = rows // cfg.num_workers // cfg.micro_batch_size // res.grad_accum * res.grad_accum
+    steps_per_epoch = micro_per_epoch // res.grad_accum
+    if steps_per_epoch == 0:
+        raise DataError(f"the mixture packs into {rows} rows of {cfg.data.seq_len} tokens: fewer than one global "
+                        f"batch of {res.global_batch_size}; raise the budget or lower the batch")
+    total_steps = min(cfg.max_steps or 10**12, steps_per_epoch * cfg.epochs)
+    tokenizer = cached_tokenizer(checked.model_path)
+    validation = validation_rows(cfg.data.dir, cfg.validation_tasks(), tokenizer, cfg.data.seq_len, cfg.data.style,
+                                 cfg.data.val_examples)
+
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={"run": cfg.model_dump(mode="json"), "resolved": dataclasses.asdict(res),
+                           "tokenizer_path": checked.model_path, "total_steps": total_steps,
+                           "micro_per_epoch": micro_per_epoch, "validation": validation},
+        scaling_config=ray.train.ScalingConfig(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu,
+                                               resources_per_worker={"CPU": cfg.cpus_per_worker}),
+        run_config=ray.train.RunConfig(
+            name=run_dir.name, storage_path=str(run_dir.parent),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.keep_checkpoints,
+                                                         checkpoint_score_attribute=cfg.checkpoint_metric,
+                                                         checkpoint_score_order=cfg.checkpoint_mode),
+            failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures),
+            callbacks=callbacks or None),
+        datasets={"train": dataset},
+    )
+    result = trainer.fit()
+    if result.checkpoint is None:
+        raise RuntimeError(f"trial {cfg.run_id()} reported no checkpoint")
+    with result.checkpoint.as_directory() as last, atomic_dir(run_dir / "model") as tmp:
+        shutil.copytree(Path(last) / "model", tmp, dirs_exist_ok=True)
+    best = result.get_best_checkpoint(cfg.checkpoint_metric, cfg.checkpoint_mode)
+    trial = {
+        "run_id": cfg.run_id(),
+        "config_hash": cfg.config_hash(),
+        "plan_hash": plan.hash,
+        "steps": result.metrics["step"],
+        "tokens": result.metrics["tokens"],
+        "examples": plan.num_examples,
+        "packed_rows": rows,
+        "wall_s": round(time.time() - started, 2),
+        "device": res.device,
+        "device_name": _device_name(res.device),
+        "num_workers": cfg.num_workers,
+        "precision": res.precision,
+        "deepspeed_stage": cfg.deepspeed.stage if cfg.deepspeed else None,
+        "method": cfg.method,
+        "final_metrics": result.metrics,
+        "best_checkpoint": best.path if best else None,
+        "model_dir": str(run_dir / "model"),
+    }
+    atomic_write_json(run_dir / "trial.json", trial)
+    return trial
+
+
+def _device_name(device: str) -> str:
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cuda"
+    return platform.processor() or platform.machine()
