@@ -30,9 +30,10 @@ def tiny_model(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def ray_session():
-    """One local Ray for the session (starting one costs seconds)."""
-    import ray
+    """One local Ray for the session (starting one costs seconds). The dashboard stays on: Ray's cleaner
+    of placement groups left by trials that Tune stops relies on it (ray-project/ray#54305)."""
+    from ftlib.raysession import ensure_ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray = ensure_ray(num_cpus=2, include_dashboard=True)
     yield ray
     ray.shutdown()

@@ -6,7 +6,7 @@ import sys
 
 from ftlib.errors import CocktailError
 
-VERBS = ("data", "model", "train")
+VERBS = ("data", "model", "train", "eval")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -60,6 +60,7 @@ def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | 
 
     from ftlib.data.pipeline import cached_tokenizer, token_lengths_fn, training_dataset
     from ftlib.data.plan import make_plan
+    from ftlib.train.history import MetricsHistory, read_history
     from ftlib.train.loop import train_loop_per_worker
     from ftlib.train.validation import validation_rows
 
@@ -67,6 +68,8 @@ def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | 
     checked = checked or check(cfg)
     res, run_dir = checked.resolved, checked.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
+    history = run_dir / "metrics.jsonl"
+    history.unlink(missing_ok=True)  # a rerun (--force) starts a fresh history
     atomic_write_json(run_dir / "run_config.json", cfg.model_dump(mode="json"))
     lengths = token_lengths_fn(cfg.data.dir, checked.model_path, cfg.data.style) if cfg.mixture.unit == "tokens" else None
     plan = make_plan(cfg.mixture, cfg.data.dir, lengths)
@@ -98,7 +101,7 @@ def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | 
                                                          checkpoint_score_attribute=cfg.checkpoint_metric,
                                                          checkpoint_score_order=cfg.checkpoint_mode),
             failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures),
-            callbacks=callbacks or None),
+            callbacks=[MetricsHistory(history), *(callbacks or [])]),
         datasets={"train": dataset},
     )
     result = trainer.fit()
@@ -123,6 +126,7 @@ def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | 
         "deepspeed_stage": cfg.deepspeed.stage if cfg.deepspeed else None,
         "method": cfg.method,
         "final_metrics": result.metrics,
+        "history": read_history(history),
         "best_checkpoint": best.path if best else None,
         "model_dir": str(run_dir / "model"),
     }

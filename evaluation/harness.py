@@ -1,0 +1,123 @@
+"""The evaluation harness: for each task, prompts -> generations (or label scores) -> parsed answers ->
+the task's metrics. Returns the predictions (every prompt, raw output, parsed answer, correct?) and the
+scores (task, metric, value, n, split)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from evaluation import metrics
+from evaluation.parsing import first_number, last_number, parse_label
+from ftlib.tasks.prompts import render_prompt
+from ftlib.tasks.registry import get_task
+from ftlib.tasks.schema import Kind, TaskSpec
+from ftlib.tasks.store import read_split
+
+Mode = Literal["generate", "score", "both"]
+# The number a leaderboard shows per metric family (comparable with FinBen / FinGPT tables).
+HEADLINE = {"classification": "f1_weighted", "headline": "avg_f1", "numeric_qa": "exact_match",
+            "final_number": "final_number_match", "perplexity": "perplexity", "multiple_choice": "accuracy"}
+# Whether a higher headline is better (perplexity is the one that is not).
+HIGHER_IS_BETTER = {m: m != "perplexity" for m in HEADLINE}
+
+PREDICTION_SCHEMA = pa.schema([
+    ("task", pa.string()), ("id", pa.string()), ("split", pa.string()), ("mode", pa.string()),
+    ("prompt", pa.string()), ("gold", pa.string()), ("output", pa.string()), ("parsed", pa.string()),
+    ("correct", pa.bool_()),
+])
+
+
+@dataclass
+class TaskResult:
+    task: str
+    scores: dict[str, float]  # metric -> value, with a "<mode>/" prefix when both modes ran
+    n: int
+    predictions: list[dict[str, Any]]
+
+
+def headline_metric(spec: TaskSpec) -> str:
+    return HEADLINE[spec.metric]
+
+
+def requests_for(spec: TaskSpec, prompts: list[str], golds: list[str], modes: list[str], specials: bool
+                 ) -> list[dict[str, Any]]:
+    base = {"max_new_tokens": spec.max_new_tokens, "stop": spec.kind is not Kind.GENERATION, "labels": [],
+            "continuation": "", "specials": specials}
+    if spec.metric == "perplexity":
+        return [{**base, "op": "logprob", "prompt": p, "continuation": g} for p, g in zip(prompts, golds)]
+    out = []
+    for m in modes:
+        labels = list(spec.labels) if m == "score" else []
+        out += [{**base, "op": m, "prompt": p, "labels": labels} for p in prompts]
+    return out
+
+
+def evaluate(backend, tasks: list[str], *, data_dir: str, split: str = "validation", limit: int | None = None,
+             mode: Mode = "generate", style: str = "plain") -> list[TaskResult]:
+    """Every task's requests go to the backend in one call (one model load for the whole evaluation)."""
+    plans, requests = [], []
+    for task in tasks:
+        spec = get_task(task)
+        table = read_split(data_dir, task, split)
+        records = (table.slice(0, limit) if limit else table).to_pylist()
+        prompts = [render_prompt(r, style, backend.tokenizer) for r in records]
+        modes = ["generate", "score"] if mode == "both" else [mode]
+        if spec.kind is not Kind.CLASSIFICATION:
+            modes = ["generate"]  # label scoring needs a label set
+        reqs = requests_for(spec, prompts, [r["output"] for r in records], modes, style == "plain")
+        plans.append((spec, records, prompts, modes, len(requests), len(reqs)))
+        requests += reqs
+    answers = backend.run(requests) if requests else []
+    results = []
+    for spec, records, prompts, modes, start, count in plans:
+        results.append(_collect(spec, records, prompts, modes, answers[start:start + count], split))
+    return results
+
+
+def _collect(spec: TaskSpec, records, prompts, modes, answers, split) -> TaskResult:
+    task = spec.name
+    if spec.metric == "perplexity":
+        nll, tokens = -sum(a["logprob"] for a in answers), sum(a["tokens"] for a in answers)
+        preds = [_row(task, r, split, "score", p, "", None, None) for r, p in zip(records, prompts)]
+        return TaskResult(task, metrics.perplexity(nll, tokens), len(records), preds)
+    scores: dict[str, float] = {}
+    predictions: list[dict[str, Any]] = []
+    n = len(records)
+    for k, m in enumerate(modes):
+        outputs = [a["text"] for a in answers[k * n:(k + 1) * n]]
+        values, parsed, correct = _score(spec, records, outputs)
+        prefix = f"{m}/" if len(modes) > 1 else ""
+        scores.update({prefix + key: v for key, v in values.items()})
+        predictions += [_row(task, r, split, m, p, o, a, c)
+                        for r, p, o, a, c in zip(records, prompts, outputs, parsed, correct)]
+    return TaskResult(task, scores, n, predictions)
+
+
+def _score(spec: TaskSpec, records: list[dict], outputs: list[str]) -> tuple[dict[str, float], list, list]:
+    golds = [r["output"] for r in records]
+    if spec.kind is Kind.CLASSIFICATION:
+        parsed = [parse_label(o, spec.labels) for o in outputs]
+        correct = [p == g for p, g in zip(parsed, golds)]
+        if spec.metric == "headline":
+            return metrics.grouped_f1(golds, parsed, [r["group"] for r in records], spec.labels), parsed, correct
+        return metrics.classification(golds, parsed, spec.labels), parsed, correct
+    if spec.metric == "numeric_qa":
+        values = metrics.numeric_qa(golds, outputs)
+        parsed_n = [first_number(o) for o in outputs]
+        correct = [p is not None and (g_n := first_number(g)) is not None and metrics.numeric_equal(
+            p, g_n, metrics._decimals(g)) for p, g in zip(parsed_n, golds)]
+        return values, [None if p is None else repr(p[0]) for p in parsed_n], correct
+    if spec.metric == "final_number":
+        values = metrics.final_number(golds, outputs)
+        parsed_n = [last_number(o) for o in outputs]
+        correct = [p is not None and (g_n := last_number(g)) is not None and metrics.numeric_equal(p, g_n, None)
+                   for p, g in zip(parsed_n, golds)]
+        return values, [None if p is None else repr(p[0]) for p in parsed_n], correct
+    raise ValueError(f"task {spec.name!r}: no scorer for metric {spec.metric!r}")
+
+
+def _row(task, record, split, mode, prompt, output, parsed, correct) -> dict[str, Any]:
+    return {"task": task, "id": record["id"], "split": split, "mode": mode, "prompt": prompt,
+            "gold": record["output"], "output": output, "parsed": parsed, "correct": correct}

@@ -1,0 +1,62 @@
+"""``cocktail eval``: score a model on tasks with the field's metrics."""
+from __future__ import annotations
+
+import argparse
+
+from ftlib.tasks.store import DEFAULT_DATA_DIR
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="evaluate a model (base, merged, or base + LoRA adapter) on tasks")
+    p.add_argument("--model", required=True, help="embedded name, model dir, a run's model/ dir, or hub id")
+    p.add_argument("--adapter", default=None, help="LoRA adapter dir (a LoRA run's model/ dir is detected)")
+    p.add_argument("--tasks", default="all")
+    p.add_argument("--split", default="validation", choices=("validation", "test"),
+                   help="test only when you mean it: every test scoring is recorded in test_ledger.jsonl")
+    p.add_argument("--limit", type=int, default=None, help="first N examples per task")
+    p.add_argument("--mode", default="generate", choices=("generate", "score", "both"),
+                   help="classification: generate and parse, or score each label's log-likelihood")
+    p.add_argument("--style", default="plain", choices=("plain", "chat"))
+    p.add_argument("--data", default=DEFAULT_DATA_DIR)
+    p.add_argument("--out", default="outputs/eval")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--ray", action="store_true", help="run inference in a Ray Data actor pool")
+    p.add_argument("--actors", type=int, default=1)
+    p.add_argument("--gpus-per-actor", type=float, default=0)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from evaluation.backends import LocalBackend, RayBackend
+    from evaluation.harness import HEADLINE
+    from evaluation.inference import load_for_eval
+    from evaluation.run import model_hash, run_eval
+    from ftlib.cli.table import format_table
+    from ftlib.tasks.registry import get_task, resolve_tasks
+    from ftlib.tasks.store import task_entry
+
+    tasks = [s.name for s in resolve_tasks(args.tasks)]
+    for task in tasks:
+        task_entry(args.data, task)  # prepared? (before loading any model)
+    lm = load_for_eval(args.model, args.adapter, device="cpu" if args.ray else None)
+    if args.ray:
+        from ftlib.raysession import ensure_ray
+
+        ensure_ray()
+        backend = RayBackend(args.model, args.adapter, tokenizer=lm.tokenizer, actors=args.actors,
+                             num_gpus=args.gpus_per_actor, batch_size=args.batch_size)
+    else:
+        backend = LocalBackend(lm, args.batch_size)
+    digest = model_hash(args.model, args.adapter)
+    results = run_eval(backend, tasks, data_dir=args.data, out=args.out, split=args.split, limit=args.limit,
+                       mode=args.mode, style=args.style, digest=digest)
+    rows = []
+    for r in results:
+        headline = HEADLINE[get_task(r.task).metric]
+        for key in sorted(r.scores):
+            if key.split("/")[-1] in (headline, "accuracy", "missing_rate", "numeric_match"):
+                rows.append([r.task, key, r.scores[key], r.n])
+    print(format_table(["task", "metric", "value", "n"], rows))
+    print(f"\nmodel {digest} ({lm.description}), split {args.split}; wrote {args.out}/scores.parquet and "
+          f"{args.out}/predictions.parquet")
+    return 0

@@ -1,0 +1,108 @@
+"""Run config checks that must fail before any worker starts (no Ray needed)."""
+import pytest
+import torch
+
+from ftlib.cli.main import main
+from ftlib.config import validate
+from ftlib.errors import ConfigError
+from ftlib.models.load import check_lora_targets, load_config
+from ftlib.train.config import ModelConfig, RunConfig, apply_overrides
+from ftlib.train.resolve import resolve
+
+MIX = {"sources": {"fpb": {"weight": 1}}, "budget": 100}
+
+
+def run_config(**kw):
+    return validate(RunConfig, {"mixture": MIX, **kw}, "run.yaml")
+
+
+def test_batch_arithmetic_agrees_and_feeds_deepspeed():
+    res = resolve(run_config(micro_batch_size=4, num_workers=2, global_batch_size=32, deepspeed={"stage": 2}), False)
+    assert res.grad_accum == 4 and res.global_batch_size == 32
+    ds = res.deepspeed
+    assert ds["train_batch_size"] == ds["train_micro_batch_size_per_gpu"] * ds["gradient_accumulation_steps"] * 2
+    assert ds["zero_optimization"]["stage"] == 2 and res.device == "cpu" and res.precision == "fp32"
+
+
+def test_batch_that_does_not_divide_is_refused():
+    with pytest.raises(ConfigError, match=r"global_batch_size 30 is not divisible by micro_batch_size 4 × num_workers 2"):
+        resolve(run_config(micro_batch_size=4, num_workers=2, global_batch_size=30), False)
+    with pytest.raises(ConfigError, match="grad_accum 3 disagrees"):
+        resolve(run_config(micro_batch_size=4, num_workers=2, global_batch_size=32, grad_accum=3), False)
+
+
+def test_fp16_on_cpu_is_refused_with_the_way_out():
+    with pytest.raises(ConfigError, match="fp16 is not supported on CPU.*use fp32"):
+        resolve(run_config(precision="fp16", deepspeed={"stage": 2}), False)
+    assert resolve(run_config(precision="auto"), True).precision == "bf16"
+
+
+def test_study_preset_offloads_the_optimizer_to_cpu():
+    ds = resolve(run_config(deepspeed={"stage": 2, "offload_optimizer": True}, precision="bf16"), True).deepspeed
+    assert ds["zero_optimization"]["offload_optimizer"]["device"] == "cpu" and ds["bf16"]["enabled"]
+    assert ds["optimizer"]["type"] == "AdamW"
+
+
+def test_offload_params_needs_zero3():
+    with pytest.raises(ConfigError, match="offload_params needs stage 3"):
+        run_config(deepspeed={"stage": 2, "offload_params": True})
+    ds = resolve(run_config(deepspeed={"stage": 3, "offload_params": True}), False).deepspeed
+    assert ds["zero_optimization"]["offload_param"]["device"] == "cpu"
+
+
+def test_unknown_keys_and_model_paths(tmp_path):
+    with pytest.raises(ConfigError, match="optim.learning_rate: unknown key"):
+        run_config(optim={"learning_rate": 1})
+    with pytest.raises(ConfigError, match=r"model.name '.*nowhere'.*cannot load its config"):
+        load_config(ModelConfig(name=str(tmp_path / "nowhere")))
+
+
+def test_lora_targets_that_match_nothing_list_the_modules(tiny_model):
+    cfg = load_config(ModelConfig(name=tiny_model))
+    assert check_lora_targets(cfg, run_config().lora) == ["qkv_proj", "o_proj"]
+    bad = run_config(lora={"target_modules": ["q_proj", "o_proj"]}).lora
+    with pytest.raises(ConfigError, match=r"\['q_proj'\] match no module of phi3; its Linear modules are .*qkv_proj"):
+        check_lora_targets(cfg, bad)
+
+
+def test_overrides_and_config_hash():
+    data = apply_overrides({"mixture": MIX}, ["optim.lr=0.01", "method=full", "lora.target_modules=[a, b]"])
+    cfg = validate(RunConfig, data, "x")
+    assert cfg.optim.lr == 0.01 and cfg.method == "full" and cfg.lora.target_modules == ["a", "b"]
+    assert cfg.config_hash() == validate(RunConfig, data, "x").config_hash()
+    assert cfg.config_hash() != cfg.model_copy(update={"seed": 1}).config_hash()
+    assert cfg.config_hash() == cfg.model_copy(update={"output_dir": "/elsewhere"}).config_hash()
+    with pytest.raises(ConfigError, match="expected KEY.PATH=VALUE"):
+        apply_overrides({}, ["novalue"])
+
+
+def test_train_cli_errors_before_any_worker(tmp_path, capsys, tiny_model):
+    run = tmp_path / "run.yaml"
+    run.write_text(f"model: {{name: {tiny_model}}}\nmixture: {{sources: {{fpb: {{weight: 1}}}}, budget: 10}}\n"
+                   f"micro_batch_size: 3\nnum_workers: 2\nglobal_batch_size: 10\ndata: {{dir: {tmp_path}/d}}\n")
+    assert main(["train", str(run)]) == 2
+    assert "not divisible" in capsys.readouterr().err
+    assert main(["train", str(run), "--set", "global_batch_size=12", "--set", "lora.target_modules=[nope]"]) == 2
+    assert "match no module" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_adapter_saves_and_reloads_to_identical_logits(tiny_model, tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from ftlib.models.load import apply_lora
+
+    torch.manual_seed(0)
+    model = apply_lora(AutoModelForCausalLM.from_pretrained(tiny_model), run_config().lora)
+    with torch.no_grad():  # move the adapter away from its zero init so the test can fail
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.1)
+    model.eval()
+    ids = torch.randint(10, 2000, (2, 12))
+    before = model(ids).logits
+    model.save_pretrained(tmp_path / "adapter")
+    reloaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), tmp_path / "adapter").eval()
+    assert torch.equal(before, reloaded(ids).logits)
+    assert not torch.allclose(before, AutoModelForCausalLM.from_pretrained(tiny_model)(ids).logits)
