@@ -19,8 +19,9 @@ def parse_number(text: str | None) -> float | None:
     if negative:
         s = s[1:-1].strip()
     s = s.rstrip("%").strip()
-    sign = -1.0 if s.startswith("-") else 1.0
-    s = s.lstrip("+-").strip().lstrip("$€£").strip().lstrip("+-").strip()
+    prefix = re.match(r"[\s+\-$€£]*", s).group(0)  # signs and currency before the digits, in any order
+    sign = -1.0 if "-" in prefix else 1.0
+    s = s[len(prefix):]
     if not re.fullmatch(r"(\d{1,3}(,\d{3})+|\d+)(\.\d+)?|\.\d+", s):
         return None
     value = float(s.replace(",", "")) * sign

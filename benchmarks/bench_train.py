@@ -1,0 +1,137 @@
+"""Tokens/s of a trial (Ray Train, steady state after the first report) vs a bare single-process torch
+loop on the same model, micro-batch and packed data, in the same run. Target >= 0.9x. Start-up is
+reported apart. With a GPU it also prints MFU = 6 * params * tokens/s / peak FLOP/s for a random-init
+model with Phi-3-mini's architecture, bf16, 4k sequences, one GPU: LoRA, and full FT (plain fused AdamW;
+ZeRO-2 across GPUs adds communication this single-GPU number leaves out).
+
+    python benchmarks/bench_train.py [--steps 60] [--micro-batch 8] [--seq-len 512]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}  # dense bf16, SXM
+
+
+def bare_loop(model_path: str, packed: dict, micro: int, steps: int, warmup: int, lr: float, pad_id: int) -> float:
+    """The same work as a trial's step, with nothing around it: non-pad tokens/s after ``warmup`` steps."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = AutoModelForCausalLM.from_pretrained(model_path).to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    tensors = {k: torch.as_tensor(v, dtype=torch.long) for k, v in packed.items()}
+    tokens, start = 0, None
+    for step in range(steps):
+        if step == warmup:
+            start = time.perf_counter()
+        sl = slice(step * micro, (step + 1) * micro)
+        batch = {k: v[sl].to(device) for k, v in tensors.items()}
+        loss = model(input_ids=batch["input_ids"], labels=batch["labels"], position_ids=batch["position_ids"],
+                     use_cache=False).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if step >= warmup:
+            tokens += int((batch["input_ids"] != pad_id).sum())
+    return tokens / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--micro-batch", type=int, default=8)
+    ap.add_argument("--seq-len", type=int, default=512)
+    args = ap.parse_args()
+
+    from ftlib.config import validate
+    from ftlib.data.pipeline import cached_tokenizer, pack_plan
+    from ftlib.data.plan import make_plan
+    from ftlib.models.embedded import resolve_model
+    from ftlib.raysession import ensure_ray
+    from ftlib.train.config import RunConfig
+    from ftlib.train.trial import check, run_trial
+
+    work = tempfile.mkdtemp(prefix="bench_train_")
+    model_path = resolve_model("tiny-phi3")
+    cpus = os.cpu_count() or 2
+    warm = 10
+    cfg = validate(RunConfig, {
+        "name": "bench", "model": {"name": model_path}, "method": "full",
+        "mixture": {"sources": {"fpb": {"weight": 0.4}, "convfinqa": {"weight": 0.3}, "orca_math": {"weight": 0.3}},
+                    "budget": 12000},
+        "data": {"dir": f"{work}/data", "seq_len": args.seq_len, "val_examples": 8},
+        "micro_batch_size": args.micro_batch, "num_workers": 1, "cpus_per_worker": cpus,
+        "max_steps": args.steps, "eval_every": warm, "output_dir": f"{work}/runs"}, "bench")
+    t = time.perf_counter()
+    checked = check(cfg)
+    ensure_ray(num_cpus=cpus, include_dashboard=False)
+    startup_s = time.perf_counter() - t
+    t = time.perf_counter()
+    trial = run_trial(cfg, checked=checked)
+    trial_s = time.perf_counter() - t
+    steady = [h["tokens_per_s"] for h in trial["history"][1:]]
+    trial_tps = sum(steady) / len(steady)
+
+    plan = make_plan(cfg.mixture, cfg.data.dir)
+    packed = pack_plan(plan, cfg.data.dir, model_path, args.seq_len)
+    steps = min(args.steps, len(packed["input_ids"]) // args.micro_batch)
+    bare_tps = bare_loop(model_path, packed, args.micro_batch, steps, warm, cfg.optim.lr,
+                         cached_tokenizer(model_path).pad_token_id)
+    print(f"trial: {trial['steps']} steps in {trial_s:.1f} s wall; start-up apart (checks + ray.init): {startup_s:.1f} s")
+    print(f"trial steady state (after the first report): {trial_tps:,.0f} tokens/s")
+    print(f"bare single-process torch loop:              {bare_tps:,.0f} tokens/s")
+    print(f"ratio trial / bare = {trial_tps / bare_tps:.2f}  (target >= 0.9)")
+    mfu()
+
+
+def mfu() -> None:
+    """On a GPU: MFU of LoRA and of full FT on a random-init Phi-3-mini-sized model (one GPU)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        print("MFU: no GPU here (run on a GPU machine for the Phi-3-mini MFU numbers)")
+        return
+    from transformers import Phi3Config, Phi3ForCausalLM
+
+    name = torch.cuda.get_device_name(0)
+    peak = next((v for k, v in PEAK_BF16_FLOPS.items() if k in name), None)
+    config = Phi3Config(hidden_size=3072, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
+                        intermediate_size=8192, vocab_size=32064, max_position_embeddings=4096)
+    for method in ("lora", "full"):
+        torch.manual_seed(0)
+        with torch.device("cuda"):
+            model = Phi3ForCausalLM(config).to(torch.bfloat16)
+        model.config._attn_implementation = "sdpa"
+        params = sum(p.numel() for p in model.parameters())
+        if method == "lora":
+            from peft import LoraConfig, get_peft_model
+
+            model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules=["qkv_proj", "o_proj"]))
+        model.gradient_checkpointing_enable()
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(trainable, lr=1e-5, fused=True)
+        ids = torch.randint(0, 32064, (1, 4096), device="cuda")
+        for step in range(8):
+            if step == 3:
+                torch.cuda.synchronize()
+                start = time.perf_counter()
+            loss = model(input_ids=ids, labels=ids, use_cache=False).loss
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        torch.cuda.synchronize()
+        tps = 5 * 4096 / (time.perf_counter() - start)
+        ratio = f"{6 * params * tps / peak:.1%}" if peak else "n/a (unknown peak)"
+        print(f"MFU {method} on {name}: {tps:,.0f} tokens/s, params {params / 1e9:.2f}B, MFU {ratio}")
+        del model, opt
+        torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main()
