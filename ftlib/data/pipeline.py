@@ -62,7 +62,9 @@ def training_dataset(plan: Plan, data_dir: str | Path, tokenizer_path: str, seq_
     """A Ray Dataset of packed rows in plan order, ready for ``get_dataset_shard``."""
     import ray.data
 
-    ray.data.DataContext.get_current().execution_options.preserve_order = True
+    context = ray.data.DataContext.get_current()
+    context.execution_options.preserve_order = True
+    context.enable_progress_bars = False  # one bar per trial and split floods a sweep's log; the dashboard shows them
     return ray.data.from_arrow(plan.table()).map_batches(
         pack_plan_batch, batch_size=examples_per_batch, batch_format="pyarrow",
         fn_kwargs=dict(data_dir=str(data_dir), fingerprints=plan.data_fingerprint, tokenizer_path=tokenizer_path,

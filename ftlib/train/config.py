@@ -95,18 +95,36 @@ class RunConfig(_Strict):
         return self.eval_tasks or list(self.mixture.active())
 
 
+def set_path(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """``data["a"]["b"] = value`` for ``path`` ``"a.b"``, creating mappings on the way."""
+    node = data
+    parts = path.split(".")
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{path!r}: {part!r} is not a mapping")
+        node = child
+    node[parts[-1]] = value
+    return data
+
+
+def get_path(data: dict[str, Any], path: str, default: Any = None) -> Any:
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """``--set a.b=value`` (value read as YAML) into a config dict, naming the bad override."""
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE")
-        node = data
-        parts = key.split(".")
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"--set {item!r}: {part!r} is not a mapping")
-            node = child
-        node[parts[-1]] = yaml.safe_load(raw)
+        try:
+            set_path(data, key, yaml.safe_load(raw))
+        except ConfigError as e:
+            raise ConfigError(f"--set {item!r}: {e}") from None
     return data

@@ -1,0 +1,82 @@
+"""``cocktail sweep run | resume | status``."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    sweep = sub.add_parser("sweep", help="run, resume or inspect a sweep (Ray Tune + Optuna)")
+    verbs = sweep.add_subparsers(dest="sweep_verb", required=True, metavar="ACTION")
+    r = verbs.add_parser("run", help="run a sweep YAML")
+    r.add_argument("config")
+    r.add_argument("--address", default=None, help="Ray address: auto, ray://host:10001, or none for a local Ray")
+    r.add_argument("--name", default=None, help="experiment name (default: the YAML's name)")
+    r.add_argument("--dry-run", action="store_true", help="check everything and list the trials; train nothing")
+    r.set_defaults(handler=run)
+    c = verbs.add_parser("resume", help="continue a sweep after a driver crash or Ctrl-C")
+    c.add_argument("dir")
+    c.add_argument("--address", default=None)
+    c.set_defaults(handler=resume)
+    s = verbs.add_parser("status", help="table of a sweep's trials")
+    s.add_argument("dir")
+    s.set_defaults(handler=show_status)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sweeps.driver import load_sweep, run_sweep
+
+    sweep = load_sweep(args.config, args.name)
+    out = run_sweep(sweep, args.address, dry=args.dry_run)
+    if args.dry_run:
+        _print_dry_run(out["dry_run"])
+        return 0
+    _print_result(out)
+    return 0
+
+
+def resume(args: argparse.Namespace) -> int:
+    from sweeps.driver import resume_sweep
+
+    _print_result(resume_sweep(args.dir, args.address))
+    return 0
+
+
+def show_status(args: argparse.Namespace) -> int:
+    from ftlib.cli.table import format_table
+    from sweeps.driver import status
+
+    rows = status(args.dir)
+    table = []
+    for r in rows:
+        metrics = json.loads(r["metrics"])
+        objective = json.loads(r["objective"])
+        table.append([r["trial_id"] or r["tune_trial_id"], r["state"], r["mixture"][:60], r["hparams"][:40],
+                      ", ".join(f"{k}={v:.3f}" for k, v in objective.items() if k.startswith("mean_")) or "-",
+                      r["wall_s"] if r["wall_s"] is not None else metrics.get("time_total_s", "-")])
+    print(format_table(["trial", "state", "mixture", "hparams", "objective", "wall_s"], table))
+    return 0
+
+
+def _print_dry_run(listing) -> None:
+    from ftlib.cli.table import format_table
+
+    if listing and "space" in listing[0]:
+        print(f"optuna search, {listing[0]['num_samples']} samples: trials are proposed as the sweep runs")
+        return
+    rows = [[i + 1, t["trial_id"], t["model"], t["epochs"], json.dumps(t["mixture"]), f"{t['est_tokens']:,}"]
+            for i, t in enumerate(listing)]
+    print(format_table(["#", "trial", "model", "epochs", "mixture (rows)", "est. tokens"], rows))
+    print(f"\n{len(listing)} trials")
+
+
+def _print_result(out) -> None:
+    from ftlib.cli.table import format_table
+
+    states = [r["state"] for r in out["rows"]]
+    print(f"\n{len(states)} trials: {states.count('completed')} completed, {states.count('stopped_early')} stopped "
+          f"early by the scheduler, {states.count('errored')} errored ({out['wall_s']} s)")
+    print(f"\nleaderboard ({out['objective']}, {out['mode']}):")
+    print(format_table(["rank", "trial", out["objective"], "mixture", "hparams"], out["leaderboard"]))
+    print(f"\nresults: {out['experiment_dir']}\n  trials table: {out['trials_file']}\n  TensorBoard: tensorboard "
+          f"--logdir {out['experiment_dir']}/tune")

@@ -1,0 +1,124 @@
+"""``SweepConfig``: one YAML file = one experiment. A base run config, a pool of tasks, a search (grid or
+Optuna), an objective, a scheduler, resources and seeds. Validated once; errors name the key path."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ftlib.tasks.registry import FINANCIAL, get_task
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Param(_Strict):
+    """One hyperparameter, addressed by its dotted path in the run config (``optim.lr``, ``lora.r``)."""
+    type: Literal["float", "int", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: list[Any] | None = None
+    when: dict[str, Any] | None = None  # sampled only when these run-config paths have these values
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "Param":
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("a categorical param needs choices")
+        elif self.low is None or self.high is None or self.low >= self.high:
+            raise ValueError(f"a {self.type} param needs low < high, got low={self.low} high={self.high}")
+        return self
+
+
+class OptunaConfig(_Strict):
+    sampler: Literal["tpe", "cmaes", "nsga2"] = "tpe"
+    num_samples: int = Field(default=8, gt=0)
+    include: list[str] = []  # tasks the search may leave out (an in/out choice each)
+    weights: list[str] = []  # tasks whose weights the search sets on the simplex (flat Dirichlet)
+    params: dict[str, Param] = {}
+    points_to_evaluate: list[dict[str, Any]] = []  # Optuna param names: "w_<task>", "use_<task>", paths
+    seed: int = 0
+
+
+class GridConfig(_Strict):
+    design: Literal["explicit", "paper_ablation"] = "explicit"
+    mixtures: list[dict[str, float]] = []  # explicit: task -> weight, one trial each
+    recipe: str | None = None  # paper_ablation: the study's recipe YAML (rows mode) to take subsets of
+    params: dict[str, list[Any]] = {}  # cartesian product over these run-config paths
+    epochs_rule: bool = False  # the study: 3 epochs for <= 3 sources, else 2 with 10 warmup steps
+
+
+class SearchConfig(_Strict):
+    optuna: OptunaConfig | None = None
+    grid: GridConfig | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "SearchConfig":
+        if (self.optuna is None) == (self.grid is None):
+            raise ValueError("give exactly one of search.optuna or search.grid")
+        return self
+
+
+class ObjectiveConfig(_Strict):
+    # "mean_financial" (mean headline score of the objective tasks), a task name (its headline score),
+    # or "val_loss" / "val_loss_<task>" (from training). Several names: multi-objective (NSGA-II).
+    metrics: list[str] = ["mean_financial"]
+    modes: list[Literal["max", "min"]] = ["max"]
+    tasks: list[str] | None = None  # scored on validation; default: the pool's financial tasks
+    limit: int = Field(default=64, gt=0)  # validation examples per task
+    eval_mode: Literal["generate", "score"] = "generate"
+
+    @model_validator(mode="after")
+    def _lengths(self) -> "ObjectiveConfig":
+        if len(self.metrics) != len(self.modes):
+            raise ValueError(f"objective.metrics ({len(self.metrics)}) and objective.modes ({len(self.modes)}) "
+                             f"must have the same length")
+        return self
+
+
+class SchedulerConfig(_Strict):
+    kind: Literal["none", "asha"] = "none"
+    metric: str = "val_loss"  # per-step signal from training reports
+    mode: Literal["min", "max"] = "min"
+    grace_period: int = Field(default=1, gt=0)  # in reports
+    reduction_factor: float = Field(default=2.0, gt=1)
+
+
+class ResourcesConfig(_Strict):
+    max_concurrent_trials: int | None = Field(default=None, gt=0)  # None: what the cluster fits
+    storage_path: str = "outputs/sweeps"
+    optuna_storage: str | None = None  # None: SQLite in the experiment dir; or an RDB URL for a shared study
+    multi_node_trials: bool = False  # allow a trial to span nodes (else it must fit the largest node)
+
+
+class SweepConfig(_Strict):
+    name: str
+    base: dict[str, Any]  # a RunConfig without mixture sources (the sweep sets them)
+    pool: list[str] = Field(min_length=1)  # tasks the sweep mixes
+    search: SearchConfig
+    objective: ObjectiveConfig = ObjectiveConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    resources: ResourcesConfig = ResourcesConfig()
+    seeds: list[int] = [42]
+    models: list[str] | None = None  # several base models: every design point runs on each
+
+    @model_validator(mode="after")
+    def _references(self) -> "SweepConfig":
+        for task in [*self.pool, *(self.objective.tasks or [])]:
+            get_task(task)
+        opt = self.search.optuna
+        if opt is not None:
+            outside = [t for t in [*opt.include, *opt.weights] if t not in self.pool]
+            if outside:
+                raise ValueError(f"search.optuna names tasks not in pool: {outside}")
+            if not (opt.include or opt.weights or opt.params):
+                raise ValueError("search.optuna has no free parameter: give include, weights or params")
+            if len(self.objective.metrics) > 1 and opt.sampler != "nsga2":
+                raise ValueError("several objective metrics need search.optuna.sampler: nsga2")
+        return self
+
+    def objective_tasks(self) -> list[str]:
+        return self.objective.tasks or [t for t in self.pool if t in FINANCIAL]

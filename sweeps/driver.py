@@ -1,0 +1,265 @@
+"""``cocktail sweep run / resume / status``: check everything, prepare data once, run Tune (+ Optuna, ASHA).
+
+Robust configuration against the known hang (ray-project/ray#54305): when Tune stops a trial (ASHA), the
+trial's Train worker placement group is only removed by a cleaner that needs the dashboard, so the driver
+starts Ray with the dashboard on, and bounds worker-group start-up and controller retries so that a stuck
+trial fails instead of waiting forever.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from ftlib.config import load_yaml, validate
+from ftlib.errors import ConfigError
+from ftlib.io import atomic_write_json
+from sweeps.config import SweepConfig
+from sweeps.objective import objective_keys
+from sweeps.space import build_run_config, grid_points
+from sweeps.trainable import TRIALS, make_trainable, run_ids
+
+SWEEP_FILE = "sweep.json"
+TUNE_DIR = "tune"
+DRIVER_ENV = {
+    "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S": "120",  # a trial stuck waiting for workers fails, not hangs
+    # Per-step training reports cannot carry the objective (it is scored after training), only the last does.
+    "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1",
+}
+
+
+def load_sweep(path: str, name: str | None = None) -> SweepConfig:
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping")
+    if name:
+        data["name"] = name
+    return validate(SweepConfig, data, path)
+
+
+def experiment_dir(sweep: SweepConfig) -> Path:
+    return Path(sweep.resources.storage_path).absolute() / sweep.name
+
+
+def check_storage(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-probe-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"resources.storage_path {str(path.parent)!r} cannot be written: {e}") from None
+
+
+def example_points(sweep: SweepConfig) -> list[dict[str, Any]]:
+    if sweep.search.grid is not None:
+        return grid_points(sweep)
+    return [{"sources": {t: {"weight": 1.0} for t in sweep.pool}, "params": {}, "seed": s} for s in sweep.seeds]
+
+
+def check_sweep(sweep: SweepConfig, exp: Path):
+    """Everything that can be refused, before any trial starts. Returns the first trial's checked config."""
+    from ftlib.train.trial import check
+
+    objective_keys(sweep)
+    points = example_points(sweep)
+    configs = [build_run_config(sweep, p, str(exp / TRIALS)) for p in points]
+    checked = check(configs[0])  # prepares missing data once, for the whole sweep
+    if sweep.objective.tasks:
+        check(configs[0].model_copy(update={"eval_tasks": sweep.objective_tasks()}))
+    for cfg in configs[1:]:
+        from ftlib.train.trial import ensure_prepared
+
+        ensure_prepared(cfg, prepare_missing=True)
+    return checked, configs
+
+
+def check_resources(sweep: SweepConfig, cfg) -> int:
+    """Per-trial demand against the cluster; returns how many trials fit at once."""
+    import ray
+
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    gpus_per_trial = cfg.num_workers if cfg.use_gpu else 0
+    cpus_per_trial = cfg.num_workers * cfg.cpus_per_worker
+    largest_gpu = max((n.get("GPU", 0) for n in nodes), default=0)
+    if cfg.use_gpu and largest_gpu < 1:
+        raise ConfigError("base.use_gpu is true but no node of the cluster has a GPU")
+    if gpus_per_trial > largest_gpu and not sweep.resources.multi_node_trials:
+        raise ConfigError(f"a trial asks for {gpus_per_trial} GPUs (num_workers {cfg.num_workers}) but the largest "
+                          f"node has {largest_gpu:g}; lower num_workers or set resources.multi_node_trials: true")
+    total = ray.cluster_resources()
+    fits = int(total.get("GPU", 0) // gpus_per_trial) if gpus_per_trial else int(total.get("CPU", 1) // cpus_per_trial)
+    if fits < 1:
+        raise ConfigError(f"a trial needs {cpus_per_trial:g} CPUs and {gpus_per_trial} GPUs; the cluster has "
+                          f"{total.get('CPU', 0):g} CPUs and {total.get('GPU', 0):g} GPUs")
+    return fits
+
+
+def dry_run(sweep: SweepConfig, configs) -> list[dict[str, Any]]:
+    """Every trial with its mixture and estimated tokens (prepared rows × mean characters / 4 × epochs)."""
+    from ftlib.data.plan import make_plan
+    from ftlib.tasks.store import read_split
+
+    chars: dict[str, float] = {}
+    listing = []
+    for cfg in configs:
+        plan = make_plan(cfg.mixture, cfg.data.dir)
+        tokens = 0.0
+        for s in plan.sources:
+            if s.task not in chars:
+                table = read_split(cfg.data.dir, s.task, "train")
+                lengths = [len(a) + len(b) + len(c) for a, b, c in zip(*(table.column(k).to_pylist()
+                                                                          for k in ("instruction", "input", "output")))]
+                chars[s.task] = sum(lengths) / len(lengths)
+            tokens += s.rows * chars[s.task] / 4
+        listing.append({"trial_id": cfg.run_id(), "model": cfg.model.name, "epochs": cfg.epochs,
+                        "mixture": {s.task: s.rows for s in plan.sources},
+                        "est_tokens": int(tokens * cfg.epochs)})
+    return listing
+
+
+def _searcher(sweep: SweepConfig, exp: Path, keys: list[str]):
+    import optuna
+
+    from sweeps.searcher import FinalObjectiveOptunaSearch
+    from sweeps.space import DefineByRun
+
+    opt = sweep.search.optuna
+    sampler = {"tpe": lambda: optuna.samplers.TPESampler(multivariate=True, seed=opt.seed),
+               "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=opt.seed),
+               "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=opt.seed)}[opt.sampler]()
+    url = sweep.resources.optuna_storage or f"sqlite:///{exp / 'optuna.db'}"
+    multi = len(keys) > 1
+    return FinalObjectiveOptunaSearch(space=DefineByRun(sweep), metric=keys if multi else keys[0],
+                                      mode=list(sweep.objective.modes) if multi else sweep.objective.modes[0],
+                                      sampler=sampler, storage=optuna.storages.RDBStorage(url), study_name=sweep.name,
+                                      points_to_evaluate=opt.points_to_evaluate or None)
+
+
+def _scheduler(sweep: SweepConfig, max_reports: int):
+    if sweep.scheduler.kind == "none":
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+
+    s = sweep.scheduler
+    return ASHAScheduler(time_attr="training_iteration", metric=s.metric, mode=s.mode, grace_period=s.grace_period,
+                         reduction_factor=s.reduction_factor, max_t=max(max_reports + 1, s.grace_period + 1))
+
+
+def _tune_run_config(exp: Path, sweep: SweepConfig, key: str, mode: str):
+    import ray.tune
+
+    from sweeps.progress import Progress
+
+    return ray.tune.RunConfig(name=TUNE_DIR, storage_path=str(exp), callbacks=[Progress(key, mode)],
+                              verbose=0)
+
+
+def _name_creators(sweep: SweepConfig, exp: Path):
+    def name(trial) -> str:
+        point = trial.config.get("point")
+        return run_ids(sweep, point, str(exp))[0] if point else trial.trial_id
+
+    return name
+
+
+def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False) -> dict[str, Any]:
+    exp = experiment_dir(sweep)
+    check_storage(exp)
+    checked, configs = check_sweep(sweep, exp)
+    keys = objective_keys(sweep)
+    if dry:
+        return {"dry_run": dry_run(sweep, configs) if sweep.search.grid else
+                [{"space": "optuna", "num_samples": sweep.search.optuna.num_samples}]}
+    atomic_write_json(exp / SWEEP_FILE, sweep.model_dump(mode="json"))
+    from ftlib.raysession import ensure_ray
+
+    _driver_env()
+    ensure_ray(address, include_dashboard=True)
+    fits = check_resources(sweep, checked.cfg)
+    return _fit(sweep, exp, keys, configs, fits, restore=False)
+
+
+def resume_sweep(exp: Path, address: str | None = None) -> dict[str, Any]:
+    exp = Path(exp).absolute()
+    if not (exp / SWEEP_FILE).exists() or not (exp / TUNE_DIR).exists():
+        raise ConfigError(f"{exp}: not a sweep directory (no {SWEEP_FILE} and {TUNE_DIR}/)")
+    sweep = SweepConfig.model_validate(json.loads((exp / SWEEP_FILE).read_text()))
+    from ftlib.raysession import ensure_ray
+
+    _driver_env()
+    ensure_ray(address, include_dashboard=True)
+    return _fit(sweep, exp, objective_keys(sweep), [], 0, restore=True)
+
+
+def _driver_env() -> None:
+    for key, value in DRIVER_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def _fit(sweep: SweepConfig, exp: Path, keys: list[str], configs, fits: int, restore: bool) -> dict[str, Any]:
+    import ray.tune
+
+    from sweeps.results import leaderboard, trial_rows, write_trials
+
+    trainable = ray.tune.with_resources(make_trainable(sweep, str(exp)), {"cpu": 0.01})
+    started = time.time()
+    if restore:
+        tuner = ray.tune.Tuner.restore(str(exp / TUNE_DIR), trainable=trainable, resume_unfinished=True,
+                                       resume_errored=True)
+    else:
+        grid = sweep.search.grid is not None
+        points = grid_points(sweep) if grid else None
+        max_reports = max(1, _max_reports(configs[0]))
+        tune_config = ray.tune.TuneConfig(
+            search_alg=None if grid else _searcher(sweep, exp, keys),
+            scheduler=_scheduler(sweep, max_reports),
+            num_samples=1 if grid else sweep.search.optuna.num_samples,
+            max_concurrent_trials=sweep.resources.max_concurrent_trials or fits,
+            trial_name_creator=_name_creators(sweep, exp), trial_dirname_creator=_name_creators(sweep, exp))
+        tuner = ray.tune.Tuner(trainable, param_space={"point": ray.tune.grid_search(points)} if grid else {},
+                               tune_config=tune_config,
+                               run_config=_tune_run_config(exp, sweep, keys[0], sweep.objective.modes[0]))
+    results = tuner.fit()
+    rows = trial_rows(exp, results)
+    path = write_trials(exp, rows)
+    return {"experiment_dir": str(exp), "trials_file": str(path), "wall_s": round(time.time() - started, 1),
+            "rows": rows, "leaderboard": leaderboard(rows, keys[0], sweep.objective.modes[0]),
+            "objective": keys[0], "mode": sweep.objective.modes[0]}
+
+
+def _max_reports(cfg) -> int:
+    """Reports a full trial makes (for ASHA's max_t): steps / eval_every, when steps are bounded."""
+    steps = cfg.max_steps or 10**6
+    return -(-steps // cfg.eval_every)
+
+
+def status(exp: Path) -> list[dict[str, Any]]:
+    """The trials of a sweep, finished or not, read from Tune's experiment state."""
+    from ray.tune import ExperimentAnalysis
+
+    from sweeps.results import trial_rows
+
+    exp = Path(exp).absolute()
+    if not (exp / TUNE_DIR).exists():
+        raise ConfigError(f"{exp}: not a sweep directory (no {TUNE_DIR}/)")
+    analysis = ExperimentAnalysis(str(exp / TUNE_DIR))
+    rows = []
+    for trial in analysis.trials:
+        result = _TrialView(trial)
+        row = trial_rows(exp, [result])[0]
+        row["state"] = {"RUNNING": "running", "PENDING": "pending", "PAUSED": "paused"}.get(trial.status, row["state"])
+        rows.append(row)
+    return rows
+
+
+class _TrialView:
+    """A Tune trial seen like a Result (what ``trial_rows`` reads)."""
+
+    def __init__(self, trial):
+        self.config = trial.config
+        self.metrics = trial.last_result or {}
+        self.error = trial.error_file if trial.status == "ERROR" else None
+        self.path = trial.path or trial.trial_id

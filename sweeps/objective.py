@@ -1,0 +1,56 @@
+"""The number a sweep optimises: validation scores of the trained model (never test)."""
+from __future__ import annotations
+
+from typing import Any
+
+from evaluation.harness import HEADLINE
+from ftlib.errors import ConfigError
+from ftlib.tasks.registry import get_task
+from ftlib.train.config import RunConfig
+from sweeps.config import SweepConfig
+
+MEAN = "mean_financial"
+
+
+def score_key(task: str) -> str:
+    return f"score_{task}"
+
+
+def objective_keys(sweep: SweepConfig) -> list[str]:
+    """Report keys of the objective metrics; an unknown name is refused before any trial starts."""
+    keys = []
+    tasks = sweep.objective_tasks()
+    mixture_tasks = set(sweep.pool)
+    for name in sweep.objective.metrics:
+        if name == MEAN:
+            if not tasks:
+                raise ConfigError("objective.metrics: mean_financial needs financial tasks in pool or objective.tasks")
+            keys.append(MEAN)
+        elif name in tasks:
+            keys.append(score_key(name))
+        elif name == "val_loss" or (name.startswith("val_loss_") and name[len("val_loss_"):] in mixture_tasks):
+            keys.append(name)
+        else:
+            raise ConfigError(f"objective.metrics: {name!r} names no reported metric; expected {MEAN}, one of the "
+                              f"objective tasks {tasks}, val_loss or val_loss_<pool task>")
+    return keys
+
+
+def evaluate_objective(sweep: SweepConfig, cfg: RunConfig, model_dir: str) -> dict[str, Any]:
+    """Headline score per objective task on its validation split, and their mean."""
+    from evaluation.backends import LocalBackend, RayBackend
+    from evaluation.harness import evaluate
+    from evaluation.inference import load_for_eval
+
+    tasks = sweep.objective_tasks()
+    if not tasks:
+        return {}
+    if cfg.use_gpu:  # the trial function holds no GPU: evaluate in a GPU actor
+        backend = RayBackend(model_dir, num_gpus=1)
+    else:
+        backend = LocalBackend(load_for_eval(model_dir, device="cpu"))
+    results = evaluate(backend, tasks, data_dir=cfg.data.dir, split="validation", limit=sweep.objective.limit,
+                       mode=sweep.objective.eval_mode, style=cfg.data.style)
+    scores = {score_key(r.task): r.scores[HEADLINE[get_task(r.task).metric]] for r in results}
+    scores[MEAN] = sum(scores.values()) / len(scores)
+    return scores

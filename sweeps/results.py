@@ -1,0 +1,75 @@
+"""``trials.parquet`` (one row per trial: ids, config hash, mixture, hparams, every reported metric, final
+scores, state, wall time) and the leaderboard printed at the end of a sweep."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from ftlib.io import atomic_write_bytes, parquet_bytes
+from sweeps.trainable import TRIALS
+
+TRIALS_FILE = "trials.parquet"
+
+
+def trial_rows(experiment_dir: Path, tune_results) -> list[dict[str, Any]]:
+    rows = []
+    for result in tune_results:
+        config, metrics = result.config or {}, result.metrics or {}
+        point = config.get("point", {})
+        run_ids = metrics.get("run_ids") or []
+        trial_json = _trial_json(experiment_dir, run_ids[0]) if run_ids else {}
+        run_config = _run_config(experiment_dir, run_ids[0]) if run_ids else {}
+        if result.error is not None:
+            state = "errored"
+        elif metrics.get("objective_done"):
+            state = "completed"
+        else:
+            state = "stopped_early"  # stopped by the scheduler before its objective was scored
+        rows.append({
+            "trial_id": run_ids[0] if run_ids else "",
+            "tune_trial_id": metrics.get("trial_id") or Path(result.path).name,
+            "state": state,
+            "config_hash": metrics.get("config_hash", ""),
+            "mixture": json.dumps({t: s.get("weight", s.get("rows")) for t, s in point.get("sources", {}).items()},
+                                  sort_keys=True),
+            "hparams": json.dumps(point.get("params", {}), sort_keys=True, default=str),
+            "seed": point.get("seed"),
+            "model": point.get("model"),
+            "metrics": json.dumps({k: v for k, v in metrics.items() if _scalar(v)}, sort_keys=True, default=str),
+            "history": json.dumps(trial_json.get("history", [])),
+            "run_config": json.dumps(run_config, sort_keys=True),
+            "objective": json.dumps({k: v for k, v in metrics.items() if k.startswith(("score_", "mean_"))}),
+            "wall_s": trial_json.get("wall_s"),
+            "error": str(result.error)[:2000] if result.error is not None else None,
+        })
+    return rows
+
+
+def write_trials(experiment_dir: Path, rows: list[dict[str, Any]]) -> Path:
+    path = experiment_dir / TRIALS_FILE
+    atomic_write_bytes(path, parquet_bytes(pa.Table.from_pylist(rows)))
+    return path
+
+
+def leaderboard(rows: list[dict[str, Any]], key: str, mode: str, top: int = 10) -> list[list[Any]]:
+    done = [r for r in rows if r["state"] == "completed" and key in json.loads(r["metrics"])]
+    done.sort(key=lambda r: json.loads(r["metrics"])[key], reverse=(mode == "max"))
+    return [[i + 1, r["trial_id"], f"{json.loads(r['metrics'])[key]:.4f}", r["mixture"], r["hparams"]]
+            for i, r in enumerate(done[:top])]
+
+
+def _trial_json(experiment_dir: Path, run_id: str) -> dict:
+    path = experiment_dir / TRIALS / run_id / "trial.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _run_config(experiment_dir: Path, run_id: str) -> dict:
+    path = experiment_dir / TRIALS / run_id / "run_config.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (int, float, str, bool)) or value is None

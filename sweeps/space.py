@@ -1,0 +1,121 @@
+"""From a sweep to trial points: grid designs (explicit, or the study's 55-run ablation) and the Optuna
+define-by-run space. A point is what differs between trials: mixture sources, run-config params, seed,
+model; ``build_run_config`` turns one into a full ``RunConfig``."""
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from typing import Any
+
+from ftlib.config import load_yaml, validate
+from ftlib.errors import ConfigError
+from ftlib.train.config import RunConfig, get_path, set_path
+from sweeps.config import SweepConfig
+
+# The study's design over its 9 sources: singles, pairs, leave-one-out, all (9 + 36 + 9 + 1 = 55).
+ABLATION_SIZES = (1, 2, 8, 9)
+
+
+def build_run_config(sweep: SweepConfig, point: dict[str, Any], trials_dir: str) -> RunConfig:
+    data = copy.deepcopy(sweep.base)
+    data.setdefault("mixture", {})
+    data["mixture"] = {**data["mixture"], "sources": point["sources"], "seed": point["seed"]}
+    for path, value in point.get("params", {}).items():
+        set_path(data, path, value)
+    if point.get("model"):
+        set_path(data, "model.name", point["model"])
+    data.update(name=sweep.name, seed=point["seed"], output_dir=trials_dir)
+    return validate(RunConfig, data, f"sweep {sweep.name!r} trial point {point}")
+
+
+def grid_points(sweep: SweepConfig) -> list[dict[str, Any]]:
+    grid = sweep.search.grid
+    if grid.design == "paper_ablation":
+        designs = ablation_designs(sweep)
+    else:
+        if not grid.mixtures:
+            raise ConfigError("search.grid.mixtures: the explicit design needs at least one mixture")
+        designs = [({t: {"weight": w} for t, w in m.items()}, {}) for m in grid.mixtures]
+    names = list(grid.params)
+    combos = list(itertools.product(*(grid.params[n] for n in names))) or [()]
+    points = []
+    for model in sweep.models or [None]:
+        for sources, params in designs:
+            for combo in combos:
+                for seed in sweep.seeds:
+                    points.append({"sources": sources, "params": {**params, **dict(zip(names, combo))},
+                                   "seed": seed, "model": model})
+    return points
+
+
+def ablation_designs(sweep: SweepConfig) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    grid = sweep.search.grid
+    if not grid.recipe:
+        raise ConfigError("search.grid.recipe: the paper_ablation design needs the study's recipe YAML")
+    recipe = load_yaml(grid.recipe)
+    sources = recipe["sources"]
+    missing = [t for t in sweep.pool if t not in sources]
+    if missing:
+        raise ConfigError(f"{grid.recipe}: no recipe for pool tasks {missing}")
+    designs = []
+    for size in ABLATION_SIZES:
+        for subset in itertools.combinations(sweep.pool, size):
+            params = {}
+            if grid.epochs_rule:
+                # The study: 3 epochs when a mix has <= 3 datasets, else 2 epochs with 10 warmup steps.
+                params = {"epochs": 3} if size <= 3 else {"epochs": 2, "optim.warmup_steps": 10}
+            designs.append(({t: sources[t] for t in subset}, params))
+    return designs
+
+
+def dirichlet_weights(uniforms: dict[str, float]) -> dict[str, float]:
+    """Flat Dirichlet from independent uniforms: x_i = -log(u_i), normalised (a uniform point on the simplex)."""
+    raw = {t: -math.log(max(u, 1e-12)) for t, u in uniforms.items()}
+    total = sum(raw.values())
+    return {t: x / total for t, x in raw.items()}
+
+
+class DefineByRun:
+    """The Optuna space as a define-by-run callable (conditionals and the simplex need code, not a dict).
+    It returns the point's constants, so the normalised weights are recorded in the trial config.
+    A module-level class: Tune pickles the searcher, and with it this space, at every checkpoint."""
+
+    def __init__(self, sweep: SweepConfig):
+        self.sweep = sweep
+
+    def __call__(self, trial) -> dict[str, Any]:
+        sweep, opt = self.sweep, self.sweep.search.optuna
+        included = [t for t in opt.include if trial.suggest_categorical(f"use_{t}", [True, False])]
+        if opt.include and not included:
+            included = [opt.include[0]]  # an empty mixture is not a trial: keep the first candidate
+        active = [t for t in sweep.pool if t not in opt.include] + included
+        searched = [t for t in opt.weights if t in active]
+        if searched:
+            share = dirichlet_weights({t: trial.suggest_float(f"w_{t}", 1e-6, 1.0) for t in searched})
+            rest = [t for t in active if t not in searched]
+            # Searched tasks split the mass their equal-weight share would have had; the rest keep theirs.
+            mass = len(searched) / len(active)
+            weights = {**{t: mass * share[t] for t in searched}, **{t: (1 - mass) / len(rest) for t in rest}}
+        else:
+            weights = {t: 1.0 / len(active) for t in active}
+        params: dict[str, Any] = {}
+        for path, p in opt.params.items():
+            if p.when and any(_value(sweep, params, k) != v for k, v in p.when.items()):
+                continue
+            if p.type == "categorical":
+                params[path] = trial.suggest_categorical(path, p.choices)
+            elif p.type == "int":
+                params[path] = trial.suggest_int(path, int(p.low), int(p.high), log=p.log,
+                                                 step=int(p.step) if p.step else 1)
+            else:
+                params[path] = trial.suggest_float(path, p.low, p.high, log=p.log, step=p.step)
+        return {"point": {"sources": {t: {"weight": w} for t, w in weights.items()}, "params": params}}
+
+
+def _value(sweep: SweepConfig, sampled: dict[str, Any], path: str) -> Any:
+    """A run-config value as this point will have it: sampled, else the base, else RunConfig's default."""
+    if path in sampled:
+        return sampled[path]
+    field = RunConfig.model_fields.get(path)
+    return get_path(sweep.base, path, field.default if field else None)

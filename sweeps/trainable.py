@@ -1,0 +1,55 @@
+"""The Tune function trainable: builds and fits the trial's TorchTrainer (the Ray Train V2 pattern inside
+Tune), forwards per-step reports to Tune (ASHA sees them), then reports the validation objective."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sweeps.config import SweepConfig
+from sweeps.space import build_run_config
+
+TRIALS = "trials"
+
+
+def seeds_of(sweep: SweepConfig, point: dict[str, Any]) -> list[int]:
+    """Grid points carry their seed; an Optuna point runs once per sweep seed (the objective is their mean)."""
+    return [point["seed"]] if "seed" in point else list(sweep.seeds)
+
+
+def run_ids(sweep: SweepConfig, point: dict[str, Any], experiment_dir: str) -> list[str]:
+    trials_dir = str(Path(experiment_dir) / TRIALS)
+    return [build_run_config(sweep, {**point, "seed": s}, trials_dir).run_id() for s in seeds_of(sweep, point)]
+
+
+def make_trainable(sweep: SweepConfig, experiment_dir: str):
+    sweep_data = sweep.model_dump(mode="json")
+    trials_dir = str(Path(experiment_dir).absolute() / TRIALS)
+
+    def trainable(config: dict[str, Any]) -> None:
+        import ray.tune
+        from ray.tune.integration.ray_train import TuneReportCallback
+
+        from ftlib.train.trial import run_trial
+        from sweeps.objective import evaluate_objective
+
+        sweep_ = SweepConfig.model_validate(sweep_data)
+        point = config["point"]
+        per_seed, final = [], {}
+        for seed in seeds_of(sweep_, point):
+            cfg = build_run_config(sweep_, {**point, "seed": seed}, trials_dir)
+            done = Path(trials_dir) / cfg.run_id() / "trial.json"
+            # The same config already finished (a resumed sweep, a repeated point): reuse its result.
+            trial = json.loads(done.read_text()) if done.exists() else run_trial(
+                cfg, callbacks=[TuneReportCallback()])
+            final = trial["final_metrics"]
+            scores = evaluate_objective(sweep_, cfg, trial["model_dir"])
+            per_seed.append({"run_id": cfg.run_id(), "config_hash": cfg.config_hash(), **scores,
+                             **{k: v for k, v in final.items() if k.startswith("val_loss")}})
+        keys = [k for k in per_seed[0] if k not in ("run_id", "config_hash")]
+        report = {k: sum(s[k] for s in per_seed) / len(per_seed) for k in keys}
+        report.update(run_ids=[s["run_id"] for s in per_seed], config_hash=per_seed[0]["config_hash"],
+                      per_seed=json.dumps(per_seed), step=final.get("step", 0), objective_done=True)
+        ray.tune.report(report)
+
+    return trainable
