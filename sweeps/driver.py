@@ -30,13 +30,15 @@ DRIVER_ENV = {
 }
 
 
-def load_sweep(path: str, name: str | None = None) -> SweepConfig:
+def load_sweep(path: str, name: str | None = None, overrides: list[str] | None = None) -> SweepConfig:
+    from ftlib.train.config import apply_overrides
+
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping")
     if name:
         data["name"] = name
-    return validate(SweepConfig, data, path)
+    return validate(SweepConfig, apply_overrides(data, overrides or []), path)
 
 
 def experiment_dir(sweep: SweepConfig) -> Path:
@@ -59,28 +61,32 @@ def example_points(sweep: SweepConfig) -> list[dict[str, Any]]:
     return [{"sources": {t: {"weight": 1.0} for t in sweep.pool}, "params": {}, "seed": s} for s in sweep.seeds]
 
 
-def check_sweep(sweep: SweepConfig, exp: Path):
-    """Everything that can be refused, before any trial starts. Returns the first trial's checked config."""
-    from ftlib.train.trial import check
+def check_sweep(sweep: SweepConfig, exp: Path, dry: bool = False):
+    """Everything that can be refused, before any trial starts; data is prepared here, once for the sweep.
+    A dry run checks configs, data and batch arithmetic but loads no model (it may be on a hub)."""
+    from ftlib.train.resolve import resolve
+    from ftlib.train.trial import check, ensure_prepared
 
     objective_keys(sweep)
-    points = example_points(sweep)
-    configs = [build_run_config(sweep, p, str(exp / TRIALS)) for p in points]
-    checked = check(configs[0])  # prepares missing data once, for the whole sweep
-    if sweep.objective.tasks:
-        check(configs[0].model_copy(update={"eval_tasks": sweep.objective_tasks()}))
-    for cfg in configs[1:]:
-        from ftlib.train.trial import ensure_prepared
-
-        ensure_prepared(cfg, prepare_missing=True)
+    configs = [build_run_config(sweep, p, str(exp / TRIALS)) for p in example_points(sweep)]
+    everything = configs[0].model_copy(update={"eval_tasks": sorted({*sweep.pool, *sweep.objective_tasks()})})
+    ensure_prepared(everything, prepare_missing=True)
+    for cfg in configs:
+        resolve(cfg, cuda=cfg.use_gpu)
+    checked = None if dry else check(configs[0])
+    for model in sorted({c.model.name for c in configs} - {configs[0].model.name}) if not dry else []:
+        check(configs[0].model_copy(update={"model": configs[0].model.model_copy(update={"name": model})}))
     return checked, configs
 
 
-def check_resources(sweep: SweepConfig, cfg) -> int:
-    """Per-trial demand against the cluster; returns how many trials fit at once."""
+def cluster_nodes() -> list[dict[str, float]]:
     import ray
 
-    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    return [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+
+
+def check_resources(sweep: SweepConfig, cfg, nodes: list[dict[str, float]]) -> int:
+    """Per-trial demand against the cluster's nodes; returns how many trials fit at once."""
     gpus_per_trial = cfg.num_workers if cfg.use_gpu else 0
     cpus_per_trial = cfg.num_workers * cfg.cpus_per_worker
     largest_gpu = max((n.get("GPU", 0) for n in nodes), default=0)
@@ -89,7 +95,7 @@ def check_resources(sweep: SweepConfig, cfg) -> int:
     if gpus_per_trial > largest_gpu and not sweep.resources.multi_node_trials:
         raise ConfigError(f"a trial asks for {gpus_per_trial} GPUs (num_workers {cfg.num_workers}) but the largest "
                           f"node has {largest_gpu:g}; lower num_workers or set resources.multi_node_trials: true")
-    total = ray.cluster_resources()
+    total = {k: sum(n.get(k, 0) for n in nodes) for k in ("CPU", "GPU")}
     fits = int(total.get("GPU", 0) // gpus_per_trial) if gpus_per_trial else int(total.get("CPU", 1) // cpus_per_trial)
     if fits < 1:
         raise ConfigError(f"a trial needs {cpus_per_trial:g} CPUs and {gpus_per_trial} GPUs; the cluster has "
@@ -168,7 +174,7 @@ def _name_creators(sweep: SweepConfig, exp: Path):
 def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False) -> dict[str, Any]:
     exp = experiment_dir(sweep)
     check_storage(exp)
-    checked, configs = check_sweep(sweep, exp)
+    checked, configs = check_sweep(sweep, exp, dry)
     keys = objective_keys(sweep)
     if dry:
         return {"dry_run": dry_run(sweep, configs) if sweep.search.grid else
@@ -178,7 +184,7 @@ def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False)
 
     _driver_env()
     ensure_ray(address, include_dashboard=True)
-    fits = check_resources(sweep, checked.cfg)
+    fits = check_resources(sweep, checked.cfg, cluster_nodes())
     return _fit(sweep, exp, keys, configs, fits, restore=False)
 
 

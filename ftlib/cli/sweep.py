@@ -13,6 +13,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--address", default=None, help="Ray address: auto, ray://host:10001, or none for a local Ray")
     r.add_argument("--name", default=None, help="experiment name (default: the YAML's name)")
     r.add_argument("--dry-run", action="store_true", help="check everything and list the trials; train nothing")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a sweep key (dotted path, e.g. base.data.source=offline), repeatable")
     r.set_defaults(handler=run)
     c = verbs.add_parser("resume", help="continue a sweep after a driver crash or Ctrl-C")
     c.add_argument("dir")
@@ -26,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from sweeps.driver import load_sweep, run_sweep
 
-    sweep = load_sweep(args.config, args.name)
+    sweep = load_sweep(args.config, args.name, args.overrides)
     out = run_sweep(sweep, args.address, dry=args.dry_run)
     if args.dry_run:
         _print_dry_run(out["dry_run"])

@@ -1,0 +1,222 @@
+"""Sweep configs, designs, the Dirichlet space, bad input; the smoke sweep and resume on Ray."""
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import optuna
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from ftlib.config import validate
+from ftlib.data.plan import make_plan
+from ftlib.errors import ConfigError
+from ftlib.train.config import RunConfig
+from sweeps.config import SweepConfig
+from sweeps.driver import check_resources, check_storage, load_sweep, run_sweep
+from sweeps.objective import objective_keys
+from sweeps.space import DefineByRun, build_run_config, dirichlet_weights, grid_points
+from sweeps.trainable import run_ids
+
+POOL4 = ["fpb", "twitter_sentiment", "headline", "orca_math"]
+
+
+def smoke_dict(prepared, tmp_path, **changes):
+    data = yaml.safe_load(open("sweeps/smoke.yaml"))
+    data["base"]["data"]["dir"] = str(prepared)
+    data["resources"]["storage_path"] = str(tmp_path / "sweeps")
+    data.update(changes)
+    return data
+
+
+def test_presets_validate():
+    for name in ("smoke", "paper_ablation", "mixture_search"):
+        sweep = load_sweep(f"sweeps/{name}.yaml")
+        assert sweep.name and sweep.pool
+
+
+def test_paper_design_is_55_distinct_mixtures_per_model_with_the_study_sizes(prepared, tmp_path):
+    recipe = yaml.safe_load(open("sweeps/mixtures/study_all.yaml"))
+    caps = {"headline": 90, "fpb": 50, "finner_cls": 50, "convfinqa": 20, "twitter_topics": 25,
+            "twitter_sentiment": 50, "finqa": 20}
+    for task, cap in caps.items():
+        recipe["sources"][task]["cap"] = cap
+    recipe["sources"]["openorca"]["rows"]["sum_of"] = caps
+    recipe["sources"]["orca_math"]["rows"]["sum_of"] = caps
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    sweep = load_sweep("sweeps/paper_ablation.yaml", overrides=[
+        f"search.grid.recipe={tmp_path / 'recipe.yaml'}", f"base.data.dir={prepared}", "base.data.source=offline"])
+    points = grid_points(sweep)
+    assert len(points) == 55 * len(sweep.models) == 220
+    G = sum(caps.values())
+    for model in sweep.models:
+        mine = [p for p in points if p["model"] == model]
+        subsets = {frozenset(p["sources"]) for p in mine}
+        assert len(subsets) == 55
+        assert sorted(len(s) for s in subsets) == [1] * 9 + [2] * 36 + [8] * 9 + [9]
+    for p in points[:55]:
+        cfg = build_run_config(sweep, p, str(tmp_path / "trials"))
+        rows = {s.task: s.rows for s in make_plan(cfg.mixture, prepared).sources}
+        expected = {t: caps[t] for t in p["sources"] if t in caps}
+        expected.update({"openorca": G} if "openorca" in p["sources"] else {})
+        expected.update({"orca_math": G // 2} if "orca_math" in p["sources"] else {})
+        assert rows == expected
+        assert cfg.epochs == (3 if len(p["sources"]) <= 3 else 2)
+        assert cfg.optim.warmup_steps == (0 if len(p["sources"]) <= 3 else 10)
+        assert (cfg.method, cfg.optim.lr, cfg.deepspeed.stage, cfg.deepspeed.offload_optimizer) == ("full", 3e-6, 2,
+                                                                                                    True)
+
+
+def test_dirichlet_weights_are_on_the_simplex_and_flat():
+    sweep = validate(SweepConfig, {"name": "d", "base": {"mixture": {"budget": 10}}, "pool": POOL4,
+                                   "search": {"optuna": {"weights": POOL4}}}, "d")
+    space = DefineByRun(sweep)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    samples = []
+    for _ in range(3000):
+        trial = study.ask()
+        w = space(trial)["point"]["sources"]
+        samples.append([w[t]["weight"] for t in POOL4])
+    x = np.array(samples)
+    assert np.allclose(x.sum(axis=1), 1) and (x > 0).all()
+    # A flat Dirichlet on 4 parts has Beta(1, 3) marginals: CDF 1 - (1 - x)^3, mean 1/4.
+    for k in range(4):
+        marginal = np.sort(x[:, k])
+        ks = np.max(np.abs(np.arange(1, len(marginal) + 1) / len(marginal) - (1 - (1 - marginal) ** 3)))
+        assert ks < 0.035 and abs(marginal.mean() - 0.25) < 0.01
+    assert dirichlet_weights({"a": math.exp(-1), "b": math.exp(-3)}) == pytest.approx({"a": 0.25, "b": 0.75})
+
+
+def test_conditional_params_and_include_toggles():
+    sweep = validate(SweepConfig, {"name": "c", "base": {"mixture": {"budget": 10}}, "pool": POOL4, "search": {
+        "optuna": {"include": ["fpb", "headline"], "params": {
+            "method": {"type": "categorical", "choices": ["full", "lora"]},
+            "lora.r": {"type": "categorical", "choices": [4, 8], "when": {"method": "lora"}}}}}}, "c")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    seen = set()
+    for _ in range(60):
+        trial = study.ask()
+        point = DefineByRun(sweep)(trial)["point"]
+        params = point["params"]
+        assert ("lora.r" in params) == (params["method"] == "lora")
+        assert {"twitter_sentiment", "orca_math"} <= set(point["sources"])
+        assert sum(s["weight"] for s in point["sources"].values()) == pytest.approx(1)
+        seen.add(frozenset(point["sources"]))
+    assert len(seen) > 1
+
+
+def test_same_config_and_seed_same_trial_ids(prepared, tmp_path):
+    sweep = load_sweep("sweeps/paper_ablation.yaml", overrides=[f"base.data.dir={prepared}"])
+    a = [run_ids(sweep, p, str(tmp_path)) for p in grid_points(sweep)[:10]]
+    b = [run_ids(sweep, p, str(tmp_path)) for p in grid_points(sweep)[:10]]
+    assert a == b and len({x[0] for x in a}) == 10
+    other = load_sweep("sweeps/paper_ablation.yaml", overrides=[f"base.data.dir={prepared}", "seeds=[7]"])
+    assert run_ids(other, grid_points(other)[0], str(tmp_path)) != a[0]
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"colour": 1}, "colour: unknown key"),
+    ({"pool": ["fpb", "nope"]}, "unknown task 'nope'"),
+    ({"search": {"optuna": {"num_samples": 2}}}, "no free parameter"),
+    ({"search": {"optuna": {"weights": ["finqa"]}}}, "not in pool"),
+    ({"search": {"grid": {"mixtures": [{"fpb": 0, "headline": 0}]}}}, "all zero"),
+    ({"search": {"grid": {"mixtures": [{"fpb": -1}]}}}, "finite number >= 0"),
+    ({"objective": {"metrics": ["accuracy_of_nothing"], "modes": ["max"]}}, "names no reported metric"),
+    ({"objective": {"metrics": ["fpb", "headline"], "modes": ["max", "max"]}}, "need search.optuna.sampler: nsga2"),
+])
+def test_bad_sweeps_fail_before_any_trial(prepared, tmp_path, change, match):
+    data = smoke_dict(prepared, tmp_path, **change)
+    with pytest.raises(ConfigError, match=match):
+        sweep = validate(SweepConfig, data, "smoke.yaml")
+        objective_keys(sweep)
+        for p in grid_points(sweep) if sweep.search.grid else []:
+            build_run_config(sweep, p, str(tmp_path))
+
+
+def test_resources_and_storage_are_checked(tmp_path):
+    sweep = validate(SweepConfig, {"name": "r", "base": {"mixture": {"budget": 10}}, "pool": ["fpb"],
+                                   "search": {"optuna": {"weights": ["fpb"]}}}, "r")
+    cfg = validate(RunConfig, {"mixture": {"sources": {"fpb": {"weight": 1}}, "budget": 10}, "use_gpu": True,
+                               "num_workers": 8}, "r")
+    nodes = [{"CPU": 16, "GPU": 4}, {"CPU": 16, "GPU": 4}]
+    with pytest.raises(ConfigError, match="asks for 8 GPUs .* the largest node has 4"):
+        check_resources(sweep, cfg, nodes)
+    multi = sweep.model_copy(update={"resources": sweep.resources.model_copy(update={"multi_node_trials": True})})
+    assert check_resources(multi, cfg, nodes) == 1
+    with pytest.raises(ConfigError, match="no node of the cluster has a GPU"):
+        check_resources(sweep, cfg, [{"CPU": 2}])
+    cpu = cfg.model_copy(update={"use_gpu": False, "num_workers": 1})
+    assert check_resources(sweep, cpu, [{"CPU": 2}]) == 2
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError, match="cannot be written"):
+        check_storage(blocker / "sweep")
+
+
+def test_dry_run_lists_trials_without_training(prepared, tmp_path, capsys):
+    from ftlib.cli.main import main
+
+    assert main(["sweep", "run", "sweeps/paper_ablation.yaml", "--dry-run", "--set", f"base.data.dir={prepared}",
+                 "--set", f"resources.storage_path={tmp_path}", "--set", "models=[m1]"]) == 0
+    out = capsys.readouterr().out
+    assert "55 trials" in out and "est. tokens" in out
+    assert not (tmp_path / "paper-ablation" / "tune").exists()
+
+
+@pytest.mark.slow
+def test_smoke_sweep_end_to_end(prepared, tmp_path, ray_session):
+    sweep = validate(SweepConfig, smoke_dict(prepared, tmp_path), "smoke.yaml")
+    out = run_sweep(sweep)
+    rows = pq.read_table(out["trials_file"]).to_pylist()
+    states = [r["state"] for r in rows]
+    assert len(rows) == 6 and states.count("errored") == 0
+    assert states.count("completed") >= 1 and states.count("stopped_early") >= 1  # ASHA stopped some
+    assert out["leaderboard"] and out["leaderboard"][0][1] == max(
+        (r for r in rows if r["state"] == "completed"), key=lambda r: json.loads(r["metrics"])["mean_financial"]
+    )["trial_id"]
+    for r in rows:
+        weights = json.loads(r["mixture"])
+        assert sum(weights.values()) == pytest.approx(1)
+    best = next(r for r in rows if r["trial_id"] == out["leaderboard"][0][1])
+    cfg = validate(RunConfig, json.loads(best["run_config"]), "row")  # the best config, rebuilt from its row
+    trial = json.loads((tmp_path / "sweeps" / "smoke" / "trials" / cfg.run_id() / "trial.json").read_text())
+    assert cfg.config_hash() == best["config_hash"] == trial["config_hash"]
+    assert make_plan(cfg.mixture, prepared).hash == trial["plan_hash"]
+
+
+@pytest.mark.slow
+def test_killed_driver_resumes_with_every_trial_counted_once(prepared, tmp_path):
+    data = smoke_dict(prepared, tmp_path, name="resume")
+    data["search"]["optuna"]["num_samples"] = 4
+    data["scheduler"] = {"kind": "none"}
+    data["resources"]["max_concurrent_trials"] = 1
+    data["base"]["max_steps"] = 12
+    path = tmp_path / "resume.yaml"
+    path.write_text(yaml.safe_dump(data))
+    exp = tmp_path / "sweeps" / "resume"
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    cli = [sys.executable, "-m", "ftlib.cli.main", "sweep"]
+    driver = subprocess.Popen([*cli, "run", str(path)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 400
+        while time.time() < deadline and not list((exp / "trials").glob("*/trial.json")):
+            time.sleep(1)
+        assert list((exp / "trials").glob("*/trial.json")), "no trial finished before the kill"
+        time.sleep(3)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray it started
+        driver.wait()
+    done = subprocess.run([*cli, "resume", str(exp)], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = pq.read_table(exp / "trials.parquet").to_pylist()
+    assert len(rows) == 4 and len({r["trial_id"] for r in rows}) == 4
+    assert all(r["state"] == "completed" for r in rows)
+    study = optuna.load_study(study_name="resume", storage=f"sqlite:///{exp / 'optuna.db'}")
+    finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(finished) == 4
