@@ -9,7 +9,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from evaluation import metrics
-from evaluation.parsing import first_number, last_number, parse_label
+from evaluation.parsing import first_number, last_number, parse_label, parse_letter
 from ftlib.tasks.prompts import render_prompt
 from ftlib.tasks.registry import get_task
 from ftlib.tasks.schema import Kind, TaskSpec
@@ -64,7 +64,7 @@ def evaluate(backend, tasks: list[str], *, data_dir: str, split: str = "validati
         records = (table.slice(0, limit) if limit else table).to_pylist()
         prompts = [render_prompt(r, style, backend.tokenizer) for r in records]
         modes = ["generate", "score"] if mode == "both" else [mode]
-        if spec.kind is not Kind.CLASSIFICATION:
+        if not spec.labels:
             modes = ["generate"]  # label scoring needs a label set
         reqs = requests_for(spec, prompts, [r["output"] for r in records], modes, style == "plain")
         plans.append((spec, records, prompts, modes, len(requests), len(reqs)))
@@ -103,6 +103,9 @@ def _score(spec: TaskSpec, records: list[dict], outputs: list[str]) -> tuple[dic
         if spec.metric == "headline":
             return metrics.grouped_f1(golds, parsed, [r["group"] for r in records], spec.labels), parsed, correct
         return metrics.classification(golds, parsed, spec.labels), parsed, correct
+    if spec.metric == "multiple_choice":
+        parsed = [parse_letter(o, "".join(spec.labels)) for o in outputs]
+        return metrics.letter_accuracy(golds, parsed), parsed, [p == g for p, g in zip(parsed, golds)]
     if spec.metric == "numeric_qa":
         values = metrics.numeric_qa(golds, outputs)
         parsed_n = [first_number(o) for o in outputs]

@@ -12,7 +12,7 @@ from ftlib.cli.main import main
 from ftlib.tasks.prompts import render_prompt
 from ftlib.tasks.store import read_split
 
-TASKS = "fpb,headline,finqa,orca_math,openorca"
+TASKS = "fpb,headline,finqa,orca_math,openorca,finance_mc"
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_eval_cli_writes_scores_predictions_and_a_table(prepared, tiny_model, tm
     by = {(s["task"], s["metric"]): s["value"] for s in scores}
     assert 0 <= by[("fpb", "score/accuracy")] <= 1 and by[("openorca", "perplexity")] > 1
     preds = pq.read_table(out / "predictions.parquet")
-    assert preds.num_rows == 6 * 2 * 2 + 6 * 3  # fpb, headline in two modes; the rest in one
+    assert preds.num_rows == 6 * 2 * 3 + 6 * 3  # fpb, headline, finance_mc in two modes; the rest in one
     row = [p for p in preds.to_pylist() if p["task"] == "fpb"][0]
     assert row["prompt"].endswith("### Response:\n") and row["gold"] in ("negative", "neutral", "positive")
     assert not (tmp_path / "test_ledger.jsonl").exists()

@@ -220,3 +220,9 @@ def test_fast_encode_matches_the_tokenizer_call(tiny_model):
     texts = ["What is the sentiment?\nProfit rose 5 % .", "", "ünïcode $1,234.5 (12)"]
     for specials in (True, False):
         assert encode_batch(tok, texts, specials) == tok(texts, add_special_tokens=specials)["input_ids"]
+
+
+def test_plan_does_not_depend_on_the_order_sources_are_written(prepared):
+    a = make_plan(MixtureSpec.from_weights({"fpb": 0.2, "finqa": 0.5, "orca_math": 0.3}, 999), prepared)
+    b = make_plan(MixtureSpec.from_weights({"orca_math": 0.3, "fpb": 0.2, "finqa": 0.5}, 999), prepared)
+    assert a.hash == b.hash and np.array_equal(a.row, b.row)

@@ -18,8 +18,24 @@ def canon(name, rows, strict=False):
 
 def test_registry_has_the_ten_tasks():
     assert task_names() == sorted(["headline", "fpb", "finner_cls", "convfinqa", "twitter_topics",
-                                   "twitter_sentiment", "finqa", "openorca", "orca_math", "fiqa_sa"])
-    assert len(STUDY_SOURCES) == 9 and "fiqa_sa" not in STUDY_SOURCES
+                                   "twitter_sentiment", "finqa", "openorca", "orca_math", "fiqa_sa", "finance_mc"])
+    assert len(STUDY_SOURCES) == 9 and "fiqa_sa" not in STUDY_SOURCES and "finance_mc" not in STUDY_SOURCES
+
+
+def test_finance_mc_puts_options_in_the_input_and_the_letter_in_the_output():
+    rows, _ = canon("finance_mc", [{"question": "Which ratio?", "A": "x", "B": "current ratio", "C": "y", "D": "z",
+                                    "answer": "b"}])
+    assert rows[0]["input"] == "Which ratio?\nA. x\nB. current ratio\nC. y\nD. z"
+    assert rows[0]["output"] == "B" and rows[0]["choices"] == ["A", "B", "C", "D"]
+    _, dropped = canon("finance_mc", [{"question": "q", "A": "a", "B": "b", "C": "c", "D": "d", "answer": "E"}])
+    assert dropped["label_out_of_range"] == 1
+
+
+def test_licensed_task_has_no_hub_source():
+    from ftlib.errors import DataError
+    from ftlib.tasks.sources import load_hub
+    with pytest.raises(DataError, match="no public hub source.*--source PATH"):
+        load_hub(get_task("finance_mc"))
 
 
 def test_fpb_int_label_becomes_word_with_study_instruction():

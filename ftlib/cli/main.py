@@ -6,7 +6,7 @@ import sys
 
 from ftlib.errors import CocktailError
 
-VERBS = ("data", "model", "train", "eval", "sweep")
+VERBS = ("data", "model", "train", "eval", "sweep", "submit")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -88,7 +88,7 @@ def make_plan(spec: MixtureSpec, data_dir: str | Path, token_lengths: TokenLengt
     if spec.unit == "tokens" and token_lengths is None:
         raise DataError("a token budget needs token lengths: give a tokenizer")
     manifest = read_manifest(data_dir)["tasks"]
-    active = spec.active()
+    active = dict(sorted(spec.active().items()))  # the plan must not depend on the order sources are written in
     available = {name: _train_rows(manifest, name, data_dir) for name in active}
     pools = {name: _pool(spec, name, src, available[name]) for name, src in active.items()}
     lengths = {name: token_lengths(name) for name in active} if token_lengths else {}

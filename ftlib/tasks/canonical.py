@@ -64,7 +64,7 @@ def to_canonical(spec: TaskSpec, raw: pa.Table, *, split: str, raw_split: str, f
                 raise DataError(f"task {spec.name!r}: {file} row {i}: {reason[0]} ({reason[1]})")
             dropped[reason[0]] += 1
             continue
-        if spec.kind is Kind.CLASSIFICATION:
+        if spec.kind in (Kind.CLASSIFICATION, Kind.MULTIPLE_CHOICE):
             output = by_lower[output.lower()]
         out["task"].append(spec.name)
         out["id"].append(str(ids[i]) if ids[i] is not None else f"{spec.name}:{raw_split}:{i}")
@@ -87,7 +87,7 @@ def _check(spec: TaskSpec, instruction: str, input_text: str, output: str, group
         return "empty_text", f"{text_field} is empty"
     if not output:
         return "empty_text", "output is empty"
-    if spec.kind is Kind.CLASSIFICATION and output.lower() not in by_lower:
+    if spec.kind in (Kind.CLASSIFICATION, Kind.MULTIPLE_CHOICE) and output.lower() not in by_lower:
         return "label_out_of_range", f"{output!r} is not one of {list(spec.labels)}"
     if spec.kind is Kind.NUMERIC_QA and parse_number(output) is None:
         return "non_numeric_answer", f"{output[:40]!r} is not a number"

@@ -50,6 +50,7 @@ def _load_builtin() -> None:
         return
     from ftlib.tasks import (  # noqa: F401  (import registers)
         convfinqa,
+        finance_mc,
         finner_cls,
         finqa,
         fiqa_sa,

@@ -77,6 +77,9 @@ def load_hub(spec: TaskSpec) -> RawData:
     """``datasets.load_dataset`` of each raw split. ``HF_TOKEN`` is read from the environment, never logged."""
     import datasets
 
+    if not spec.hub_id:
+        raise DataError(f"task {spec.name!r} has no public hub source (its data is licensed); "
+                        f"give your own files with --source PATH ({spec.name}/<split>.jsonl in its raw schema)")
     tables, files = {}, {}
     for split in raw_split_names(spec):
         ds = datasets.load_dataset(spec.hub_id, spec.hub_config, revision=spec.revision, split=split,

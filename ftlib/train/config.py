@@ -81,6 +81,7 @@ class RunConfig(_Strict):
     num_workers: int = Field(default=1, gt=0)
     use_gpu: bool = False
     cpus_per_worker: float = Field(default=1.0, gt=0)
+    worker_resources: dict[str, float] = {}  # custom resources per worker (node types, accelerator labels)
     max_failures: int = Field(default=0, ge=-1)
     output_dir: str = "outputs/runs"
 

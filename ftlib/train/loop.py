@@ -40,6 +40,7 @@ def make_scheduler(optimizer, cfg: RunConfig, total_steps: int):
 
 
 def train_loop_per_worker(config: dict[str, Any]) -> None:
+    import ray
     import ray.train
     import ray.train.torch
     import torch
@@ -129,7 +130,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             tokens_total += int(stats[2])
             metrics = {"step": step, "epoch": epoch, "train_loss": float(stats[0] / max(stats[1], 1)),
                        "lr": float(scheduler.get_last_lr()[0]), "tokens": tokens_total,
-                       "tokens_per_s": float(stats[2]) / elapsed}
+                       "tokens_per_s": float(stats[2]) / elapsed,
+                       "node_id": ray.get_runtime_context().get_node_id()}
             module.eval()
             metrics.update(validation_losses(forward, config["validation"], cfg.micro_batch_size, device))
             with tempfile.TemporaryDirectory() as tmp:

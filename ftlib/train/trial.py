@@ -94,7 +94,8 @@ def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | 
                            "tokenizer_path": checked.model_path, "total_steps": total_steps,
                            "micro_per_epoch": micro_per_epoch, "validation": validation},
         scaling_config=ray.train.ScalingConfig(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu,
-                                               resources_per_worker={"CPU": cfg.cpus_per_worker}),
+                                               resources_per_worker={"CPU": cfg.cpus_per_worker,
+                                                                     **cfg.worker_resources}),
         run_config=ray.train.RunConfig(
             name=run_dir.name, storage_path=str(run_dir.parent),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.keep_checkpoints,

@@ -1,0 +1,42 @@
+"""``cocktail submit SWEEP.yaml --address URL``: run a sweep as a Ray job on a cluster."""
+from __future__ import annotations
+
+import argparse
+import shlex
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("submit", help="submit a sweep to a Ray cluster as a job (Ray Job Submission API)")
+    p.add_argument("config", help="sweep YAML inside the working dir, e.g. sweeps/smoke.yaml")
+    p.add_argument("--address", required=True, help="job server, e.g. http://localhost:8265 (via `ray dashboard`)")
+    p.add_argument("--runtime-env", default="cluster/runtime_env.yaml")
+    p.add_argument("--wait", action="store_true", help="follow the logs until the job ends; exit 1 unless SUCCEEDED")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="passed to `cocktail sweep run --set` on the cluster, repeatable")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ftlib.submit import client_for, submit
+
+    extra = [part for item in args.overrides for part in ("--set", shlex.quote(item))]
+    job_id = submit(args.config, args.address, args.runtime_env, extra)
+    print(f"submitted job {job_id}")
+    print(f"  follow logs:  ray job logs --follow {job_id} --address {args.address}")
+    print(f"  status:       ray job status {job_id} --address {args.address}")
+    print(f"  stop:         ray job stop {job_id} --address {args.address}")
+    print(f"  dashboard:    {args.address}  (Jobs and Train/Tune views)")
+    if not args.wait:
+        return 0
+    import asyncio
+
+    client = client_for(args.address)
+
+    async def follow() -> None:
+        async for lines in client.tail_job_logs(job_id):
+            print(lines, end="")
+
+    asyncio.run(follow())
+    status = client.get_job_status(job_id)
+    print(f"\njob {job_id}: {status}")
+    return 0 if str(status) in ("SUCCEEDED", "JobStatus.SUCCEEDED") else 1

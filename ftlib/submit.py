@@ -1,0 +1,115 @@
+"""``cocktail submit``: a thin layer over Ray's Job Submission SDK. It checks the sweep, the upload and the
+environment locally, then submits ``cocktail sweep run`` as a job and says how to follow it."""
+from __future__ import annotations
+
+import fnmatch
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ftlib.config import load_yaml, validate
+from ftlib.errors import ConfigError
+
+UPLOAD_CAP_BYTES = 100 * 1024 * 1024  # Ray's limit on a working_dir upload
+
+
+class EnvVars(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    required: list[str] = []
+    optional: list[str] = []
+
+
+class RuntimeEnvFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    working_dir: str = "."
+    excludes: list[str] = []
+    env_vars: EnvVars = EnvVars()
+
+
+def load_runtime_env(path: str | Path) -> RuntimeEnvFile:
+    return validate(RuntimeEnvFile, load_yaml(path), str(path))
+
+
+def env_values(spec: RuntimeEnvFile, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Values of the named variables from the local environment; a missing required one is an error."""
+    environ = dict(os.environ if environ is None else environ)
+    missing = [name for name in spec.env_vars.required if not environ.get(name)]
+    if missing:
+        raise ConfigError(f"the runtime env needs environment variables {missing}; set them in your shell "
+                          f"(values are sent with the job, never written to a file)")
+    names = spec.env_vars.required + [n for n in spec.env_vars.optional if environ.get(n)]
+    return {name: environ[name] for name in names}
+
+
+def _excluded(rel: str, patterns: list[str]) -> bool:
+    parts = rel.split("/")
+    for pattern in patterns:
+        p = pattern.rstrip("/")
+        if fnmatch.fnmatch(rel, p) or any(fnmatch.fnmatch(part, p) for part in parts):
+            return True
+        if p.startswith("**/") and any(fnmatch.fnmatch(part, p[3:]) for part in parts):
+            return True
+    return False
+
+
+def upload_size(working_dir: str | Path, excludes: list[str]) -> tuple[int, list[tuple[str, int]]]:
+    """Bytes Ray would upload, and the largest top-level entries (to say what to exclude)."""
+    root = Path(working_dir)
+    total, by_top = 0, {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = Path(dirpath).relative_to(root)
+        dirnames[:] = [d for d in dirnames if not _excluded((rel_dir / d).as_posix(), excludes)]
+        for name in filenames:
+            rel = (rel_dir / name).as_posix()
+            if _excluded(rel, excludes):
+                continue
+            size = (Path(dirpath) / name).stat().st_size
+            total += size
+            top = rel.split("/")[0]
+            by_top[top] = by_top.get(top, 0) + size
+    return total, sorted(by_top.items(), key=lambda kv: -kv[1])[:5]
+
+
+def build_job(sweep_path: str, runtime_env_path: str, extra_args: list[str],
+              environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Everything checked locally; returns the Job API arguments."""
+    from sweeps.driver import load_sweep
+
+    sweep = load_sweep(sweep_path)
+    spec = load_runtime_env(runtime_env_path)
+    working_dir = Path(spec.working_dir if Path(spec.working_dir).is_absolute() else
+                       Path(runtime_env_path).parent.parent / spec.working_dir).resolve()
+    size, biggest = upload_size(working_dir, spec.excludes)
+    if size > UPLOAD_CAP_BYTES:
+        listing = ", ".join(f"{name} {b / 2**20:.0f} MiB" for name, b in biggest)
+        raise ConfigError(f"the working dir {working_dir} uploads {size / 2**20:.0f} MiB, over Ray's 100 MiB cap; "
+                          f"add excludes in {runtime_env_path} (largest: {listing})")
+    rel_sweep = os.path.relpath(Path(sweep_path).resolve(), working_dir)
+    if rel_sweep.startswith(".."):
+        raise ConfigError(f"{sweep_path} is outside the working dir {working_dir}: the job could not read it")
+    entrypoint = " ".join(["python -m ftlib.cli.main sweep run", rel_sweep, "--address auto", *extra_args])
+    return {"entrypoint": entrypoint,
+            "runtime_env": {"working_dir": str(working_dir), "excludes": spec.excludes,
+                            "env_vars": env_values(spec, environ)},
+            "submission_id": f"cocktail-{sweep.name}-{time.strftime('%Y%m%d-%H%M%S')}",
+            "upload_bytes": size}
+
+
+def client_for(address: str):
+    from ray.job_submission import JobSubmissionClient
+
+    try:
+        return JobSubmissionClient(address)
+    except (ConnectionError, RuntimeError, ValueError, OSError) as e:
+        raise ConfigError(f"cannot reach the Ray job server at {address!r} ({type(e).__name__}); is the cluster up? "
+                          f"`ray dashboard cluster/aws.yaml` opens a tunnel to http://localhost:8265") from None
+
+
+def submit(sweep_path: str, address: str, runtime_env_path: str, extra_args: list[str]) -> str:
+    job = build_job(sweep_path, runtime_env_path, extra_args)
+    client = client_for(address)
+    return client.submit_job(entrypoint=job["entrypoint"], runtime_env=job["runtime_env"],
+                             submission_id=job["submission_id"])

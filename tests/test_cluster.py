@@ -1,0 +1,130 @@
+"""Cluster configs pass Ray's own validation and stay private; manifests parse; a real job on a local
+multi-node cluster; submission errors."""
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from ftlib.cli.main import main
+from ftlib.errors import ConfigError
+from ftlib.submit import build_job, env_values, load_runtime_env
+
+CLUSTER_YAMLS = ["cluster/aws.yaml", "cluster/gcp.yaml"]
+
+
+@pytest.mark.parametrize("path", CLUSTER_YAMLS + ["cluster/local-sim.yaml"])
+def test_cluster_yaml_passes_rays_schema(path):
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    config = yaml.safe_load(open(path))
+    if config["provider"]["type"] == "fake_multinode":
+        validate_config({**config, "cluster_synced_files": [], "file_mounts": {}, "auth": {}})
+    else:
+        validate_config(prepare_config(config))
+
+
+@pytest.mark.parametrize("path", CLUSTER_YAMLS)
+def test_cluster_yaml_keeps_the_dashboard_private_and_token_auth_on(path):
+    config = yaml.safe_load(open(path))
+    text = open(path).read()
+    head = " ".join(config["head_start_ray_commands"])
+    workers = " ".join(config["worker_start_ray_commands"])
+    assert "--dashboard-host=127.0.0.1" in head and "0.0.0.0" not in text
+    assert "RAY_AUTH_MODE=token" in head and "RAY_AUTH_MODE=token" in workers
+    assert "8265" not in json.dumps(config["provider"])  # no firewall / security-group rule for the dashboard
+    assert config["available_node_types"][config["head_node_type"]]["resources"].get("CPU") == 0
+    assert any(t.get("resources", {}).get("GPU") for t in config["available_node_types"].values())
+    assert "RAY_AUTH_TOKEN" not in text.replace("RAY_AUTH_TOKEN in the environment", "")
+
+
+def test_a_yaml_that_opens_the_dashboard_fails_the_check(tmp_path):
+    bad = open("cluster/aws.yaml").read().replace("--dashboard-host=127.0.0.1", "--dashboard-host=0.0.0.0")
+    (tmp_path / "aws.yaml").write_text(bad)
+    with pytest.raises(AssertionError):
+        test_cluster_yaml_keeps_the_dashboard_private_and_token_auth_on(str(tmp_path / "aws.yaml"))
+
+
+def test_kuberay_manifests_carry_required_fields():
+    cluster = yaml.safe_load(open("infra/kuberay/raycluster.yaml"))
+    assert cluster["apiVersion"] == "ray.io/v1" and cluster["kind"] == "RayCluster"
+    spec = cluster["spec"]
+    assert spec["enableInTreeAutoscaling"] is True and spec["rayVersion"] == "2.60.0"
+    assert spec["headGroupSpec"]["rayStartParams"]["dashboard-host"] == "127.0.0.1"
+    for group in spec["workerGroupSpecs"]:
+        assert {"groupName", "minReplicas", "maxReplicas", "rayStartParams", "template"} <= set(group)
+        limits = group["template"]["spec"]["containers"][0]["resources"]["limits"]
+        assert "nvidia.com/gpu" in limits
+    job = yaml.safe_load(open("infra/kuberay/rayjob.yaml"))
+    assert job["kind"] == "RayJob" and job["spec"]["shutdownAfterJobFinishes"] is True
+    assert "cocktail sweep run" in job["spec"]["entrypoint"] and "rayClusterSpec" in job["spec"]
+    for doc in (cluster, job):
+        text = json.dumps(doc)
+        assert "RAY_AUTH_MODE" in text and "0.0.0.0" not in text
+
+
+def test_dockerfile_pins_the_stack_and_runs_as_non_root():
+    text = open("infra/docker/Dockerfile").read()
+    assert "FROM nvidia/cuda" in text and "constraints" in text and "USER " in text
+    assert "DS_BUILD_OPS" in text or "deepspeed" in text.lower()
+
+
+def test_runtime_env_names_variables_and_never_values(monkeypatch):
+    spec = load_runtime_env("cluster/runtime_env.yaml")
+    assert env_values(spec, {"HF_TOKEN": "secret", "UNRELATED": "x"}) == {"HF_TOKEN": "secret"}
+    needs = spec.model_copy(update={"env_vars": spec.env_vars.model_copy(update={"required": ["HF_TOKEN"]})})
+    with pytest.raises(ConfigError, match=r"needs environment variables \['HF_TOKEN'\]"):
+        env_values(needs, {})
+    assert "secret" not in open("cluster/runtime_env.yaml").read()
+
+
+def test_upload_over_the_cap_and_unreachable_address_are_clear_errors(tmp_path, capsys):
+    (tmp_path / "cluster").mkdir()
+    (tmp_path / "sweeps").mkdir()
+    (tmp_path / "sweeps" / "s.yaml").write_text(open("sweeps/smoke.yaml").read())
+    (tmp_path / "cluster" / "runtime_env.yaml").write_text("working_dir: .\nexcludes: []\n")
+    with open(tmp_path / "big.bin", "wb") as f:
+        f.truncate(101 * 1024 * 1024)
+    with pytest.raises(ConfigError, match=r"uploads 101 MiB, over Ray's 100 MiB cap.*big.bin"):
+        build_job(str(tmp_path / "sweeps" / "s.yaml"), str(tmp_path / "cluster" / "runtime_env.yaml"), [])
+    job = build_job("sweeps/smoke.yaml", "cluster/runtime_env.yaml", [])
+    assert job["upload_bytes"] < 5 * 2**20 and job["entrypoint"].startswith("python -m ftlib.cli.main sweep run")
+    assert main(["submit", "sweeps/smoke.yaml", "--address", "http://127.0.0.1:9"]) == 2
+    assert "cannot reach the Ray job server at 'http://127.0.0.1:9'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_submit_runs_the_smoke_sweep_on_a_local_multi_node_cluster(tmp_path):
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    helper = subprocess.Popen([sys.executable, "tests/local_cluster.py", "8297"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        url = helper.stdout.readline().strip()
+        assert url.startswith("http://")
+        storage = tmp_path / "sweeps"
+        assert main(["submit", "sweeps/smoke.yaml", "--address", url, "--set", f"resources.storage_path={storage}",
+                     "--set", "search.optuna.num_samples=4", "--set", "base.worker_resources={accel: 1}",
+                     "--set", "scheduler.kind=none", "--set", "base.max_steps=12"]) == 0
+        client = JobSubmissionClient(url)
+        job = client.list_jobs()[-1]
+        deadline = time.time() + 540
+        while client.get_job_status(job.submission_id) not in (JobStatus.SUCCEEDED, JobStatus.FAILED,
+                                                               JobStatus.STOPPED) and time.time() < deadline:
+            time.sleep(3)
+        logs = client.get_job_logs(job.submission_id)
+        assert client.get_job_status(job.submission_id) == JobStatus.SUCCEEDED, logs[-3000:]
+        assert "leaderboard" in logs
+        rows = pq.read_table(storage / "smoke" / "trials.parquet").to_pylist()
+        assert len(rows) == 4 and all(r["state"] == "completed" for r in rows)
+        nodes = {h["node_id"] for r in rows for h in json.loads(r["history"])}
+        assert len(nodes) == 2  # trials ran on both nodes
+    finally:
+        helper.stdin.close()
+        helper.wait(timeout=60)
