@@ -42,7 +42,11 @@ def load_sweep(path: str, name: str | None = None, overrides: list[str] | None =
 
 
 def experiment_dir(sweep: SweepConfig) -> Path:
-    return Path(sweep.resources.storage_path).absolute() / sweep.name
+    storage = sweep.resources.storage_path
+    if "://" in storage:
+        raise ConfigError(f"resources.storage_path {storage!r}: object-store URIs are not supported yet; mount "
+                          f"shared storage (EFS, Filestore, NFS) on every node and give its path")
+    return Path(storage).absolute() / sweep.name
 
 
 def check_storage(path: Path) -> None:
@@ -210,7 +214,10 @@ def _fit(sweep: SweepConfig, exp: Path, keys: list[str], configs, fits: int, res
 
     from sweeps.results import leaderboard, trial_rows, write_trials
 
-    trainable = ray.tune.with_resources(make_trainable(sweep, str(exp)), {"cpu": 0.01})
+    # The trial function only drives its TorchTrainer, whose workers hold the CPUs / GPUs. It reserves one byte
+    # of memory, not a CPU fraction: 0.01 CPU left 0.99 of a 1-CPU node, where no 1-CPU Ray Data task or
+    # Train worker could ever be placed (a deadlock seen on a 2-node cluster). Tune refuses an empty request.
+    trainable = ray.tune.with_resources(make_trainable(sweep, str(exp)), {"cpu": 0, "memory": 1})
     started = time.time()
     if restore:
         tuner = ray.tune.Tuner.restore(str(exp / TUNE_DIR), trainable=trainable, resume_unfinished=True,

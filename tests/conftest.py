@@ -37,3 +37,18 @@ def ray_session():
     ray = ensure_ray(num_cpus=2, include_dashboard=True)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def small_study():
+    """The study's recipe with small caps (the offline samples hold more rows than these), and the caps."""
+    import yaml
+
+    recipe = yaml.safe_load(open("sweeps/mixtures/study_all.yaml"))
+    caps = {"headline": 90, "fpb": 50, "finner_cls": 50, "convfinqa": 20, "twitter_topics": 25,
+            "twitter_sentiment": 50, "finqa": 20}
+    for task, cap in caps.items():
+        recipe["sources"][task]["cap"] = cap
+    recipe["sources"]["openorca"]["rows"]["sum_of"] = caps
+    recipe["sources"]["orca_math"]["rows"]["sum_of"] = caps
+    return recipe, caps

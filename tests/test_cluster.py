@@ -102,7 +102,8 @@ def test_upload_over_the_cap_and_unreachable_address_are_clear_errors(tmp_path, 
 def test_submit_runs_the_smoke_sweep_on_a_local_multi_node_cluster(tmp_path):
     from ray.job_submission import JobStatus, JobSubmissionClient
 
-    env = {**os.environ, "RAY_ADDRESS": ""}
+    # The cluster's `python` is this environment's, as the image's python is on a real cluster.
+    env = {**os.environ, "RAY_ADDRESS": "", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     helper = subprocess.Popen([sys.executable, "tests/local_cluster.py", "8297"], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True, env=env)
     try:

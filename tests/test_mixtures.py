@@ -68,14 +68,8 @@ def test_zero_weight_drops_the_task(prepared):
     assert plan.task_names == ["fpb"]
 
 
-def test_study_recipe_reproduces_its_sizes(prepared):
-    data = load_yaml("sweeps/mixtures/study_all.yaml")
-    caps = {"headline": 90, "fpb": 50, "finner_cls": 50, "convfinqa": 20, "twitter_topics": 25,
-            "twitter_sentiment": 50, "finqa": 20}
-    for task, cap in caps.items():
-        data["sources"][task]["cap"] = cap
-    data["sources"]["openorca"]["rows"]["sum_of"] = caps
-    data["sources"]["orca_math"]["rows"]["sum_of"] = caps
+def test_study_recipe_reproduces_its_sizes(prepared, small_study):
+    data, caps = small_study
     G = sum(caps.values())
     rows = {s.task: s.rows for s in make_plan(validate(MixtureSpec, data, "study_all.yaml"), prepared).sources}
     assert rows == {**caps, "openorca": G, "orca_math": G // 2}

@@ -40,14 +40,8 @@ def test_presets_validate():
         assert sweep.name and sweep.pool
 
 
-def test_paper_design_is_55_distinct_mixtures_per_model_with_the_study_sizes(prepared, tmp_path):
-    recipe = yaml.safe_load(open("sweeps/mixtures/study_all.yaml"))
-    caps = {"headline": 90, "fpb": 50, "finner_cls": 50, "convfinqa": 20, "twitter_topics": 25,
-            "twitter_sentiment": 50, "finqa": 20}
-    for task, cap in caps.items():
-        recipe["sources"][task]["cap"] = cap
-    recipe["sources"]["openorca"]["rows"]["sum_of"] = caps
-    recipe["sources"]["orca_math"]["rows"]["sum_of"] = caps
+def test_paper_design_is_55_distinct_mixtures_per_model_with_the_study_sizes(prepared, tmp_path, small_study):
+    recipe, caps = small_study
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
     sweep = load_sweep("sweeps/paper_ablation.yaml", overrides=[
         f"search.grid.recipe={tmp_path / 'recipe.yaml'}", f"base.data.dir={prepared}", "base.data.source=offline"])
@@ -156,6 +150,10 @@ def test_resources_and_storage_are_checked(tmp_path):
     blocker.write_text("x")
     with pytest.raises(ConfigError, match="cannot be written"):
         check_storage(blocker / "sweep")
+    from sweeps.driver import experiment_dir
+    s3 = sweep.model_copy(update={"resources": sweep.resources.model_copy(update={"storage_path": "s3://b/x"})})
+    with pytest.raises(ConfigError, match="object-store URIs are not supported yet"):
+        experiment_dir(s3)
 
 
 def test_dry_run_lists_trials_without_training(prepared, tmp_path, capsys):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
 
 from ftlib.errors import ConfigError
 from ftlib.models.embedded import models_dir, resolve_model

@@ -6,7 +6,7 @@ import pyarrow as pa
 
 from ftlib.tasks.registry import register
 from ftlib.tasks.schema import Kind, TaskSpec
-from ftlib.tasks.vocab import COMPANIES, financial_table, html_table, number_text, pick
+from ftlib.tasks.vocab import COMPANIES, html_table, number_text, pick, table_pair
 
 RAW_SCHEMA = pa.schema([("input", pa.string()), ("output", pa.string()), ("instruction", pa.string())])
 INSTRUCTION = ("Read the following texts and table with financial data from an S&P 500 earnings report carefully."
@@ -17,10 +17,7 @@ INSTRUCTION = ("Read the following texts and table with financial data from an S
 def generate(rng: np.random.Generator, n: int) -> list[dict]:
     rows = []
     for _ in range(n):
-        items, years, values = financial_table(rng)
-        item = pick(rng, items)
-        i0, i1 = sorted(int(i) for i in rng.choice(len(years), size=2, replace=False))
-        v0, v1 = values[item][i0], values[item][i1]
+        items, years, values, item, (i0, v0), (i1, v1) = table_pair(rng)
         turns = [
             (f"what was the {item} in {years[i1]}?", number_text(v1)),
             (f"and in {years[i0]}?", number_text(v0)),

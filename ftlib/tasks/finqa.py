@@ -6,7 +6,7 @@ import pyarrow as pa
 
 from ftlib.tasks.registry import register
 from ftlib.tasks.schema import Kind, TaskSpec
-from ftlib.tasks.vocab import COMPANIES, financial_table, number_text, pick, pipe_table
+from ftlib.tasks.vocab import COMPANIES, number_text, pick, pipe_table, table_pair
 
 RAW_SCHEMA = pa.schema([("id", pa.string()), ("query", pa.string()), ("answer", pa.string()), ("text", pa.string())])
 _HEAD = "Please answer the given financial question based on the context."
@@ -15,10 +15,7 @@ _HEAD = "Please answer the given financial question based on the context."
 def generate(rng: np.random.Generator, n: int) -> list[dict]:
     rows = []
     for k in range(n):
-        items, years, values = financial_table(rng)
-        item = pick(rng, items)
-        i0, i1 = sorted(int(i) for i in rng.choice(len(years), size=2, replace=False))
-        v0, v1 = values[item][i0], values[item][i1]
+        items, years, values, item, (i0, v0), (i1, v1) = table_pair(rng)
         question, answer = pick(rng, (
             (f"what was the {item} in {years[i1]}?", v1),
             (f"what was the change in {item} from {years[i0]} to {years[i1]}?", v1 - v0),

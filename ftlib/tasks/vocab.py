@@ -47,6 +47,15 @@ def financial_table(rng: np.random.Generator) -> tuple[list[str], list[int], dic
     return items, years, values
 
 
+def table_pair(rng: np.random.Generator):
+    """A statement, one of its line items and two of its years in order: what a numeric question compares.
+    Returns (items, years, values, item, (i0, v0), (i1, v1))."""
+    items, years, values = financial_table(rng)
+    item = pick(rng, items)
+    i0, i1 = sorted(int(i) for i in rng.choice(len(years), size=2, replace=False))
+    return items, years, values, item, (i0, values[item][i0]), (i1, values[item][i1])
+
+
 def html_table(items: list[str], years: list[int], values: dict[str, list[float]]) -> str:
     head = "<tr><td></td>" + "".join(f"<td>{y}</td>" for y in years) + "</tr>"
     body = "".join("<tr><td>" + item + "</td>" + "".join(f"<td>${v:,}</td>" for v in values[item]) + "</tr>"

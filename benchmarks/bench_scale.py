@@ -1,0 +1,154 @@
+"""A 200-trial sweep on Ray's fake multi-node provider (cluster/local-sim.yaml): worker nodes are local
+processes advertising GPUs, started and stopped by the real autoscaler. The sweep runs through the real
+driver (sweeps.driver.run_sweep: Optuna searcher, Tune, the resource checks); only the trainable is a
+stand-in that holds one GPU slot for a few seconds in a Ray task, as a Train worker would. Prints:
+nodes scaled up while trials queued and down when idle; GPU-slot utilisation (busy slot-seconds ÷
+available slot-seconds, target >= 90 %); scheduler gap per trial (target <= 2 s); Optuna suggest + tell
+time at trial 1, 100 and 200+ (must stay flat).
+
+    python benchmarks/bench_scale.py [--trials 200] [--hold 4] [--concurrency 8]
+
+It runs `ray stop --force` before and after: it ends every Ray process on this machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_fake_cluster() -> None:
+    env = {**os.environ, "RAY_FAKE_CLUSTER": "1", "AUTOSCALER_UPDATE_INTERVAL_S": "1", "RAY_AUTH_MODE": "disabled"}
+    subprocess.run(["ray", "stop", "--force"], check=True, capture_output=True)
+    subprocess.run(["ray", "start", "--head", "--num-cpus=1", f"--autoscaling-config={ROOT / 'cluster/local-sim.yaml'}",
+                    "--dashboard-host=127.0.0.1"], check=True, env=env, capture_output=True)
+
+
+def stand_in_trainable(hold_s: float, log_dir: str):
+    """Holds one GPU slot for ``hold_s`` in a task (where a Train worker would train), logs start / end."""
+
+    def factory(sweep, experiment_dir):
+        def trainable(config):
+            import ray
+            import ray.tune
+
+            # Scheduled outside the trial's own (memory-only) bundle, as Train's worker group is.
+            @ray.remote(num_gpus=1, num_cpus=0, scheduling_strategy="DEFAULT")
+            def hold(seconds: float) -> tuple[float, float]:
+                start = time.time()
+                time.sleep(seconds)
+                return start, time.time()
+
+            start, end = ray.get(hold.remote(hold_s))
+            name = ray.tune.get_context().get_trial_id()
+            Path(log_dir, f"{name}.json").write_text(json.dumps({"start": start, "end": end}))
+            ray.tune.report({"mean_financial": float(sum(w["weight"] for w in config["point"]["sources"].values())),
+                             "objective_done": True, "run_ids": [name], "config_hash": name})
+
+        return trainable
+
+    return factory
+
+
+def timed_searcher(timings: list[tuple[str, float]]):
+    from sweeps.searcher import FinalObjectiveOptunaSearch
+
+    class Timed(FinalObjectiveOptunaSearch):
+        def suggest(self, trial_id):
+            t = time.perf_counter()
+            out = super().suggest(trial_id)
+            timings.append(("suggest", time.perf_counter() - t))
+            return out
+
+        def on_trial_complete(self, trial_id, result=None, error=False):
+            t = time.perf_counter()
+            super().on_trial_complete(trial_id, result, error)
+            timings.append(("tell", time.perf_counter() - t))
+
+    return Timed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trials", type=int, default=200)
+    ap.add_argument("--hold", type=float, default=4.0)
+    ap.add_argument("--concurrency", type=int, default=8)
+    args = ap.parse_args()
+
+    import ray
+
+    import sweeps.driver as driver
+    import sweeps.searcher
+    from ftlib.config import validate
+    from sweeps.config import SweepConfig
+
+    work = Path(tempfile.mkdtemp(prefix="bench_scale_"))
+    timings: list[tuple[str, float]] = []
+    driver.make_trainable = stand_in_trainable(args.hold, str(work))
+    sweeps.searcher.FinalObjectiveOptunaSearch = timed_searcher(timings)
+    sweep = validate(SweepConfig, {
+        "name": "scale", "pool": ["fpb", "twitter_sentiment", "finqa"],
+        "base": {"mixture": {"budget": 100}, "data": {"dir": str(work / "data")}},
+        "search": {"optuna": {"num_samples": args.trials, "weights": ["fpb", "twitter_sentiment", "finqa"]}},
+        "resources": {"max_concurrent_trials": args.concurrency, "storage_path": str(work / "sweeps")}}, "bench")
+
+    start_fake_cluster()
+    ray.init(address="auto")
+    samples: list[tuple[float, int, float]] = []  # (time, worker nodes, GPUs)
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            nodes = [n for n in ray.nodes() if n["Alive"]]
+            samples.append((time.time(), len(nodes) - 1, sum(n["Resources"].get("GPU", 0) for n in nodes)))
+            time.sleep(0.5)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        out = driver.run_sweep(sweep)
+        idle_from = time.time()
+        while time.time() - idle_from < 120 and samples[-1][1] > 0:  # wait for the scale-down
+            time.sleep(1)
+    finally:
+        stop.set()
+        sampler.join()
+        ray.shutdown()
+        subprocess.run(["ray", "stop", "--force"], capture_output=True)
+
+    spans = sorted((json.loads(p.read_text()) for p in work.glob("*.json")), key=lambda s: s["start"])
+    first, last = spans[0]["start"], max(s["end"] for s in spans)
+    busy = sum(s["end"] - s["start"] for s in spans)
+    available = sum(g * 0.5 for t, _, g in samples if first <= t <= last)
+    starts = [s["start"] for s in spans]
+    # Scheduler gap: when a slot frees, how long until the next trial starts holding one.
+    ends = sorted(s["end"] for s in spans)
+    gaps = [min((st for st in starts if st >= e), default=None) for e in ends[: len(ends) - args.concurrency]]
+    gaps = [g - e for g, e in zip(gaps, ends) if g is not None]
+    peak_nodes = max(n for _, n, _ in samples)
+    print(f"trials: {len(spans)} done ({sum(r['state'] == 'completed' for r in out['rows'])} completed), "
+          f"wall {out['wall_s']} s, hold {args.hold} s each, {args.concurrency} at a time")
+    print(f"worker nodes: 0 at start -> peak {peak_nodes} while trials queued -> {samples[-1][1]} when idle")
+    print(f"GPU-slot utilisation: {busy / available:.1%} (busy {busy:.0f} slot-s / available {available:.0f} slot-s;"
+          f" target >= 90 %)")
+    print(f"scheduler gap per trial: median {sorted(gaps)[len(gaps) // 2]:.2f} s, p90 "
+          f"{sorted(gaps)[int(len(gaps) * 0.9)]:.2f} s (target <= 2 s)")
+    suggest = [t for kind, t in timings if kind == "suggest"]
+    tell = [t for kind, t in timings if kind == "tell"]
+    for i in (0, 99, len(tell) - 1):
+        if i < len(tell) and i < len(suggest):
+            print(f"Optuna at trial {i + 1}: suggest {suggest[i] * 1e3:.1f} ms + tell {tell[i] * 1e3:.1f} ms")
+    print(f"(cluster config: {yaml.safe_load(open(ROOT / 'cluster/local-sim.yaml'))['cluster_name']})")
+
+
+if __name__ == "__main__":
+    main()
