@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -24,12 +25,13 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+RAY = str(Path(sys.executable).parent / "ray")  # the CLI of this environment's Ray
 
 
 def start_fake_cluster() -> None:
     env = {**os.environ, "RAY_FAKE_CLUSTER": "1", "AUTOSCALER_UPDATE_INTERVAL_S": "1", "RAY_AUTH_MODE": "disabled"}
-    subprocess.run(["ray", "stop", "--force"], check=True, capture_output=True)
-    subprocess.run(["ray", "start", "--head", "--num-cpus=1", f"--autoscaling-config={ROOT / 'cluster/local-sim.yaml'}",
+    subprocess.run([RAY, "stop", "--force"], check=True, capture_output=True)
+    subprocess.run([RAY, "start", "--head", "--num-cpus=1", f"--autoscaling-config={ROOT / 'cluster/local-sim.yaml'}",
                     "--dashboard-host=127.0.0.1"], check=True, env=env, capture_output=True)
 
 
@@ -103,6 +105,7 @@ def main() -> None:
 
     start_fake_cluster()
     ray.init(address="auto")
+    subprocess.run([RAY, "status"], check=True, capture_output=True)  # the autoscaler came up
     samples: list[tuple[float, int, float]] = []  # (time, worker nodes, GPUs)
     stop = threading.Event()
 
@@ -123,7 +126,7 @@ def main() -> None:
         stop.set()
         sampler.join()
         ray.shutdown()
-        subprocess.run(["ray", "stop", "--force"], capture_output=True)
+        subprocess.run([RAY, "stop", "--force"], capture_output=True)
 
     spans = sorted((json.loads(p.read_text()) for p in work.glob("*.json")), key=lambda s: s["start"])
     first, last = spans[0]["start"], max(s["end"] for s in spans)

@@ -24,7 +24,7 @@ def test_cluster_yaml_passes_rays_schema(path):
 
     config = yaml.safe_load(open(path))
     if config["provider"]["type"] == "fake_multinode":
-        validate_config({**config, "cluster_synced_files": [], "file_mounts": {}, "auth": {}})
+        validate_config(config)  # its defaults file is missing from the wheel: the YAML carries every field
     else:
         validate_config(prepare_config(config))
 
