@@ -41,6 +41,22 @@ def load_sweep(path: str, name: str | None = None, overrides: list[str] | None =
     return validate(SweepConfig, apply_overrides(data, overrides or []), path)
 
 
+def anchor_paths(sweep: SweepConfig) -> SweepConfig:
+    """Relative paths made absolute in the driver, once: Tune runs each trial function in its own trial
+    directory, where ``outputs/data`` would name a new, empty place (data prepared and the embedded model
+    built again per trial). Embedded model names become the directory they are built in."""
+    from ftlib.models.embedded import EMBEDDED, resolve_model
+    from ftlib.train.config import DataConfig, ModelConfig, get_path, set_path
+
+    base = json.loads(json.dumps(sweep.base))
+    set_path(base, "data.dir", str(Path(get_path(base, "data.dir", DataConfig().dir)).absolute()))
+    name = get_path(base, "model.name", ModelConfig().name)
+    if name in EMBEDDED:
+        set_path(base, "model.name", resolve_model(name))
+    models = [resolve_model(m) if m in EMBEDDED else m for m in sweep.models] if sweep.models else None
+    return sweep.model_copy(update={"base": base, "models": models})
+
+
 def experiment_dir(sweep: SweepConfig) -> Path:
     storage = sweep.resources.storage_path
     if "://" in storage:
@@ -177,6 +193,7 @@ def _name_creators(sweep: SweepConfig, exp: Path):
 
 def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False) -> dict[str, Any]:
     exp = experiment_dir(sweep)
+    sweep = anchor_paths(sweep) if not dry else sweep
     check_storage(exp)
     checked, configs = check_sweep(sweep, exp, dry)
     keys = objective_keys(sweep)

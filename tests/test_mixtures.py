@@ -55,11 +55,11 @@ def test_cap_and_fill_cap_stop_at_the_pool(prepared):
     plan = make_plan(spec, prepared)
     fpb = next(s for s in plan.sources if s.task == "fpb")
     assert (fpb.pool, fpb.rows, fpb.epochs) == (100, 100, 1.0)
-    assert len(set(plan.row[plan.task_index == 0].tolist())) == 100
+    assert len(set(plan.row[plan.task_index == plan.task_names.index("fpb")].tolist())) == 100
     repeat = make_plan(spec.model_copy(update={"fill": "repeat"}), prepared)
     fpb = next(s for s in repeat.sources if s.task == "fpb")
     assert fpb.rows == 500 and fpb.epochs == 5.0
-    rows = repeat.row[repeat.task_index == 0]
+    rows = repeat.row[repeat.task_index == repeat.task_names.index("fpb")]
     assert len(set(rows.tolist())) == 100 and np.bincount(rows).max() == 5  # each pooled row exactly 5 times
 
 

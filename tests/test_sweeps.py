@@ -167,7 +167,7 @@ def test_dry_run_lists_trials_without_training(prepared, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_smoke_sweep_end_to_end(prepared, tmp_path, ray_session):
+def test_smoke_sweep_end_to_end(prepared, tmp_path, ray_session, capsys):
     sweep = validate(SweepConfig, smoke_dict(prepared, tmp_path), "smoke.yaml")
     out = run_sweep(sweep)
     rows = pq.read_table(out["trials_file"]).to_pylist()
@@ -185,6 +185,14 @@ def test_smoke_sweep_end_to_end(prepared, tmp_path, ray_session):
     trial = json.loads((tmp_path / "sweeps" / "smoke" / "trials" / cfg.run_id() / "trial.json").read_text())
     assert cfg.config_hash() == best["config_hash"] == trial["config_hash"]
     assert make_plan(cfg.mixture, prepared).hash == trial["plan_hash"]
+    # Data and the embedded model were made once, by the driver: no trial has an outputs/ of its own.
+    assert not list((tmp_path / "sweeps" / "smoke" / "tune").glob("*/outputs"))
+    assert os.path.isabs(cfg.model.name) and os.path.isabs(cfg.data.dir)
+    from ftlib.cli.main import main
+
+    assert main(["sweep", "status", str(tmp_path / "sweeps" / "smoke")]) == 0
+    table = capsys.readouterr().out
+    assert table.count("completed") == states.count("completed") and "stopped_early" in table
 
 
 @pytest.mark.slow
