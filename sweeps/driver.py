@@ -93,8 +93,11 @@ def check_sweep(sweep: SweepConfig, exp: Path, dry: bool = False):
     ensure_prepared(everything, prepare_missing=True)
     for cfg in configs:
         resolve(cfg, cuda=cfg.use_gpu)
-    checked = None if dry else check(configs[0])
-    for model in sorted({c.model.name for c in configs} - {configs[0].model.name}) if not dry else []:
+    if dry:
+        return None, configs
+    checked = check(configs[0])
+    # Every other base model of the sweep (paper_ablation's `models`) loads its config and LoRA targets too.
+    for model in sorted({c.model.name for c in configs} - {configs[0].model.name}):
         check(configs[0].model_copy(update={"model": configs[0].model.model_copy(update={"name": model})}))
     return checked, configs
 
