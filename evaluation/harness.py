@@ -19,8 +19,6 @@ Mode = Literal["generate", "score", "both"]
 # The number a leaderboard shows per metric family (comparable with FinBen / FinGPT tables).
 HEADLINE = {"classification": "f1_weighted", "headline": "avg_f1", "numeric_qa": "exact_match",
             "final_number": "final_number_match", "perplexity": "perplexity", "multiple_choice": "accuracy"}
-# Whether a higher headline is better (perplexity is the one that is not).
-HIGHER_IS_BETTER = {m: m != "perplexity" for m in HEADLINE}
 
 PREDICTION_SCHEMA = pa.schema([
     ("task", pa.string()), ("id", pa.string()), ("split", pa.string()), ("mode", pa.string()),
@@ -37,8 +35,8 @@ class TaskResult:
     predictions: list[dict[str, Any]]
 
 
-def headline_metric(spec: TaskSpec) -> str:
-    return HEADLINE[spec.metric]
+def headline_metric(task: str) -> str:
+    return HEADLINE[get_task(task).metric]
 
 
 def requests_for(spec: TaskSpec, prompts: list[str], golds: list[str], modes: list[str], specials: bool
@@ -107,17 +105,13 @@ def _score(spec: TaskSpec, records: list[dict], outputs: list[str]) -> tuple[dic
         parsed = [parse_letter(o, "".join(spec.labels)) for o in outputs]
         return metrics.letter_accuracy(golds, parsed), parsed, [p == g for p, g in zip(parsed, golds)]
     if spec.metric == "numeric_qa":
-        values = metrics.numeric_qa(golds, outputs)
         parsed_n = [first_number(o) for o in outputs]
-        correct = [p is not None and (g_n := first_number(g)) is not None and metrics.numeric_equal(
-            p, g_n, metrics._decimals(g)) for p, g in zip(parsed_n, golds)]
-        return values, [None if p is None else repr(p[0]) for p in parsed_n], correct
+        correct = [metrics.numeric_correct(o, g) for o, g in zip(outputs, golds)]
+        return metrics.numeric_qa(golds, outputs), [None if p is None else repr(p[0]) for p in parsed_n], correct
     if spec.metric == "final_number":
-        values = metrics.final_number(golds, outputs)
         parsed_n = [last_number(o) for o in outputs]
-        correct = [p is not None and (g_n := last_number(g)) is not None and metrics.numeric_equal(p, g_n, None)
-                   for p, g in zip(parsed_n, golds)]
-        return values, [None if p is None else repr(p[0]) for p in parsed_n], correct
+        correct = [metrics.final_number_correct(o, g) for o, g in zip(outputs, golds)]
+        return metrics.final_number(golds, outputs), [None if p is None else repr(p[0]) for p in parsed_n], correct
     raise ValueError(f"task {spec.name!r}: no scorer for metric {spec.metric!r}")
 
 

@@ -91,17 +91,24 @@ def numeric_equal(pred: tuple[float, bool], gold: tuple[float, bool], places: in
     return False
 
 
+def numeric_correct(output: str, gold: str, rel_tol: float = NUMERIC_REL_TOL) -> bool:
+    """The first number of the output matches the gold answer (tolerance, rounding, percent forms)."""
+    p, g = first_number(output), first_number(gold)
+    return p is not None and g is not None and numeric_equal(p, g, _decimals(gold), rel_tol)
+
+
+def final_number_correct(output: str, gold: str, rel_tol: float = NUMERIC_REL_TOL) -> bool:
+    """The last number of the output matches the last number of the gold solution."""
+    p, g = last_number(output), last_number(gold)
+    return p is not None and g is not None and numeric_equal(p, g, None, rel_tol)
+
+
 def numeric_qa(gold: Sequence[str], outputs: Sequence[str], rel_tol: float = NUMERIC_REL_TOL) -> dict[str, float]:
     """FinQA / ConvFinQA: strict exact match of the stripped answer (FinBen) and numeric match."""
     n = len(gold)
     exact = sum(o.strip() == g.strip() for g, o in zip(gold, outputs))
-    numeric, missing = 0, 0
-    for g, o in zip(gold, outputs):
-        p, gv = first_number(o), first_number(g)
-        if p is None:
-            missing += 1
-        elif gv is not None and numeric_equal(p, gv, _decimals(g), rel_tol):
-            numeric += 1
+    numeric = sum(numeric_correct(o, g, rel_tol) for g, o in zip(gold, outputs))
+    missing = sum(first_number(o) is None for o in outputs)
     return {"exact_match": exact / n if n else 0.0, "numeric_match": numeric / n if n else 0.0,
             "missing_rate": missing / n if n else 0.0}
 
@@ -109,13 +116,8 @@ def numeric_qa(gold: Sequence[str], outputs: Sequence[str], rel_tol: float = NUM
 def final_number(gold: Sequence[str], outputs: Sequence[str], rel_tol: float = NUMERIC_REL_TOL) -> dict[str, float]:
     """Math word problems: the last number of the output against the last number of the gold solution."""
     n = len(gold)
-    correct, missing = 0, 0
-    for g, o in zip(gold, outputs):
-        p, gv = last_number(o), last_number(g)
-        if p is None:
-            missing += 1
-        elif gv is not None and numeric_equal(p, gv, None, rel_tol):
-            correct += 1
+    correct = sum(final_number_correct(o, g, rel_tol) for g, o in zip(gold, outputs))
+    missing = sum(last_number(o) is None for o in outputs)
     return {"final_number_match": correct / n if n else 0.0, "missing_rate": missing / n if n else 0.0}
 
 

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from evaluation.harness import HEADLINE
+from evaluation.harness import headline_metric
 from ftlib.errors import ConfigError
-from ftlib.tasks.registry import get_task
 from ftlib.train.config import RunConfig
 from sweeps.config import SweepConfig
 
@@ -51,6 +50,6 @@ def evaluate_objective(sweep: SweepConfig, cfg: RunConfig, model_dir: str) -> di
         backend = LocalBackend(load_for_eval(model_dir, device="cpu"))
     results = evaluate(backend, tasks, data_dir=cfg.data.dir, split="validation", limit=sweep.objective.limit,
                        mode=sweep.objective.eval_mode, style=cfg.data.style)
-    scores = {score_key(r.task): r.scores[HEADLINE[get_task(r.task).metric]] for r in results}
+    scores = {score_key(r.task): r.scores[headline_metric(r.task)] for r in results}
     scores[MEAN] = sum(scores.values()) / len(scores)
     return scores

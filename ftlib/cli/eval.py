@@ -28,11 +28,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from evaluation.backends import LocalBackend, RayBackend
-    from evaluation.harness import HEADLINE
+    from evaluation.harness import headline_metric
     from evaluation.inference import load_for_eval
     from evaluation.run import model_hash, run_eval
     from ftlib.cli.table import format_table
-    from ftlib.tasks.registry import get_task, resolve_tasks
+    from ftlib.tasks.registry import resolve_tasks
     from ftlib.tasks.store import task_entry
 
     tasks = [s.name for s in resolve_tasks(args.tasks)]
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
                        mode=args.mode, style=args.style, digest=digest)
     rows = []
     for r in results:
-        headline = HEADLINE[get_task(r.task).metric]
+        headline = headline_metric(r.task)
         for key in sorted(r.scores):
             if key.split("/")[-1] in (headline, "accuracy", "missing_rate", "numeric_match"):
                 rows.append([r.task, key, r.scores[key], r.n])
