@@ -20,8 +20,8 @@ def trial_rows(experiment_dir: Path, tune_results) -> list[dict[str, Any]]:
         config, metrics = result.config or {}, result.metrics or {}
         point = config.get("point", {})
         run_ids = metrics.get("run_ids") or []
-        trial_json = _trial_json(experiment_dir, run_ids[0]) if run_ids else {}
-        run_config = _run_config(experiment_dir, run_ids[0]) if run_ids else {}
+        trial_json = _trial_file(experiment_dir, run_ids[0], "trial.json") if run_ids else {}
+        run_config = _trial_file(experiment_dir, run_ids[0], "run_config.json") if run_ids else {}
         if result.error is not None:
             state = "errored"
         elif metrics.get("objective_done"):
@@ -61,13 +61,9 @@ def leaderboard(rows: list[dict[str, Any]], key: str, mode: str, top: int = 10) 
             for i, r in enumerate(done[:top])]
 
 
-def _trial_json(experiment_dir: Path, run_id: str) -> dict:
-    path = experiment_dir / TRIALS / run_id / "trial.json"
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def _run_config(experiment_dir: Path, run_id: str) -> dict:
-    path = experiment_dir / TRIALS / run_id / "run_config.json"
+def _trial_file(experiment_dir: Path, run_id: str, name: str) -> dict:
+    """A JSON file of a trial's run directory ({} while the trial has not written it)."""
+    path = experiment_dir / TRIALS / run_id / name
     return json.loads(path.read_text()) if path.exists() else {}
 
 

@@ -15,10 +15,8 @@ import pyarrow as pa
 
 from ftlib.data.pack import pack
 from ftlib.data.plan import Plan
-from ftlib.data.tokenize import tokenize_records
+from ftlib.data.tokenize import RECORD_COLUMNS, record_columns, tokenize_records
 from ftlib.tasks.store import read_split
-
-RECORD_COLUMNS = ("instruction", "input", "output")
 
 
 @functools.lru_cache(maxsize=64)
@@ -46,15 +44,20 @@ def records_for(plan_batch: pa.Table, data_dir: str, fingerprints: dict[str, str
         parts.append(_train_table(data_dir, name, fingerprints[name]).take(pa.array(rows[where])))
         positions.append(where)
     table = pa.concat_tables(parts).take(pa.array(np.argsort(np.concatenate(positions), kind="stable")))
-    return {c: table.column(c).to_pylist() for c in RECORD_COLUMNS}
+    return record_columns(table)
+
+
+def pack_records(records: dict[str, list[str]], tokenizer, seq_len: int, style: str) -> dict[str, np.ndarray]:
+    """Render, tokenize with the response-only loss mask, and pack: training and validation rows alike."""
+    ids, prompt_lens = tokenize_records(records, tokenizer, style)
+    packed, _ = pack(ids, prompt_lens, seq_len, tokenizer.pad_token_id)
+    return packed
 
 
 def pack_plan_batch(plan_batch: pa.Table, *, data_dir: str, fingerprints: dict[str, str], tokenizer_path: str,
                     seq_len: int, style: str) -> dict[str, np.ndarray]:
-    tokenizer = cached_tokenizer(tokenizer_path)
-    ids, prompt_lens = tokenize_records(records_for(plan_batch, data_dir, fingerprints), tokenizer, style)
-    packed, _ = pack(ids, prompt_lens, seq_len, tokenizer.pad_token_id)
-    return packed
+    return pack_records(records_for(plan_batch, data_dir, fingerprints), cached_tokenizer(tokenizer_path), seq_len,
+                        style)
 
 
 def training_dataset(plan: Plan, data_dir: str | Path, tokenizer_path: str, seq_len: int, style: str = "plain",
@@ -91,7 +94,6 @@ def token_lengths_fn(data_dir: str | Path, tokenizer: str, style: str = "plain")
 
     def lengths(task: str) -> np.ndarray:
         table = _train_table(str(data_dir), task, task_entry(data_dir, task)["splits"]["train"]["sha256"])
-        return example_lengths({c: table.column(c).to_pylist() for c in RECORD_COLUMNS},
-                               cached_tokenizer(resolve_model(tokenizer)), style)
+        return example_lengths(record_columns(table), cached_tokenizer(resolve_model(tokenizer)), style)
 
     return lengths

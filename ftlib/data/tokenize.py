@@ -8,6 +8,12 @@ import numpy as np
 from ftlib.tasks.prompts import render_prompt
 
 IGNORE_INDEX = -100  # label of a token that carries no loss (prompt, padding)
+RECORD_COLUMNS = ("instruction", "input", "output")  # what rendering and tokenizing read of a record
+
+
+def record_columns(table) -> dict[str, list[str]]:
+    """A canonical Arrow table as the column lists ``tokenize_records`` takes."""
+    return {c: table.column(c).to_pylist() for c in RECORD_COLUMNS}
 
 
 def tokenize_records(records: dict[str, Sequence[str]], tokenizer: Any, style: str = "plain"

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ftlib.data.pack import pack
-from ftlib.data.tokenize import IGNORE_INDEX, tokenize_records
+from ftlib.data.pipeline import pack_records
+from ftlib.data.tokenize import IGNORE_INDEX, record_columns
 from ftlib.tasks.store import read_split
 
 
@@ -16,9 +16,7 @@ def validation_rows(data_dir: str | Path, tasks: list[str], tokenizer, seq_len: 
     out = {}
     for task in tasks:
         table = read_split(data_dir, task, "validation").slice(0, examples)
-        records = {c: table.column(c).to_pylist() for c in ("instruction", "input", "output")}
-        ids, prompt_lens = tokenize_records(records, tokenizer, style)
-        out[task], _ = pack(ids, prompt_lens, seq_len, tokenizer.pad_token_id)
+        out[task] = pack_records(record_columns(table), tokenizer, seq_len, style)
     return out
 
 
