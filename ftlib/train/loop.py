@@ -83,7 +83,10 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
 
     shard = ray.train.get_dataset_shard("train")
     accum = res.grad_accum
-    loss_sum, loss_count, tokens, tokens_total = 0.0, 0, 0, 0
+    # Loss sum, micro-batches, tokens since the last report, kept on the device: reading them each micro-step
+    # would stall a GPU twice a step; they are read once per report.
+    window = torch.zeros(3, dtype=torch.float64, device=device)
+    tokens_total = 0
     window_start = time.perf_counter()
     skip = step * accum  # micro-batches already trained before a resume
     micro = 0
@@ -115,22 +118,22 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                     optimizer.step()
                     scheduler.step()
                     optimizer.zero_grad(set_to_none=True)
-            loss_sum += loss.item()
-            loss_count += 1
-            tokens += int((batch["input_ids"] != tokenizer.pad_token_id).sum())
+            window[0] += loss.detach()
+            window[1] += 1
+            window[2] += (batch["input_ids"] != tokenizer.pad_token_id).sum()
             if not boundary:
                 continue
             step += 1
             if step % cfg.eval_every and step != total_steps:
                 continue
-            elapsed = time.perf_counter() - window_start
-            stats = torch.tensor([loss_sum, loss_count, tokens], dtype=torch.float64)
             if world > 1:
-                dist.all_reduce(stats)
-            tokens_total += int(stats[2])
-            metrics = {"step": step, "epoch": epoch, "train_loss": float(stats[0] / max(stats[1], 1)),
+                dist.all_reduce(window)
+            loss_sum, micro_batches, tokens = window.tolist()  # waits for the device: time is read after
+            elapsed = time.perf_counter() - window_start
+            tokens_total += int(tokens)
+            metrics = {"step": step, "epoch": epoch, "train_loss": loss_sum / max(micro_batches, 1),
                        "lr": float(scheduler.get_last_lr()[0]), "tokens": tokens_total,
-                       "tokens_per_s": float(stats[2]) / elapsed,
+                       "tokens_per_s": tokens / elapsed,
                        "node_id": ray.get_runtime_context().get_node_id()}
             module.eval()
             metrics.update(validation_losses(forward, config["validation"], cfg.micro_batch_size, device))
@@ -139,7 +142,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                                 scheduler=scheduler, tokenizer=tokenizer, step=step, base_model=cfg.model.name,
                                 method=cfg.method)
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
-            loss_sum, loss_count, tokens = 0.0, 0, 0
+            window.zero_()
             window_start = time.perf_counter()
         if step >= total_steps:
             break
