@@ -6,7 +6,7 @@ nodes scaled up while trials queued and down when idle; GPU-slot utilisation (bu
 available slot-seconds, target >= 90 %); scheduler gap per trial (target <= 2 s); Optuna suggest + tell
 time at trial 1, 100 and 200+ (must stay flat).
 
-    python benchmarks/bench_scale.py [--trials 200] [--hold 4] [--concurrency 8]
+    python benchmarks/bench_scale.py [--trials 200] [--hold 4] [--concurrency 8] [--fresh-workers]
 
 It runs `ray stop --force` before and after: it ends every Ray process on this machine.
 """
@@ -29,30 +29,36 @@ RAY = str(Path(sys.executable).parent / "ray")  # the CLI of this environment's 
 
 
 def start_fake_cluster() -> None:
-    env = {**os.environ, "RAY_FAKE_CLUSTER": "1", "AUTOSCALER_UPDATE_INTERVAL_S": "1", "RAY_AUTH_MODE": "disabled"}
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # a local simulation: this driver and the cluster agree on no token
+    env = {**os.environ, "RAY_FAKE_CLUSTER": "1", "AUTOSCALER_UPDATE_INTERVAL_S": "1"}
     subprocess.run([RAY, "stop", "--force"], check=True, capture_output=True)
-    subprocess.run([RAY, "start", "--head", "--num-cpus=1", f"--autoscaling-config={ROOT / 'cluster/local-sim.yaml'}",
+    subprocess.run([RAY, "start", "--head", "--num-cpus=2", f"--autoscaling-config={ROOT / 'cluster/local-sim.yaml'}",
                     "--dashboard-host=127.0.0.1"], check=True, env=env, capture_output=True)
 
 
-def stand_in_trainable(hold_s: float, log_dir: str):
-    """Holds one GPU slot for ``hold_s`` in a task (where a Train worker would train), logs start / end."""
+def stand_in_trainable(hold_s: float, log_dir: str, fresh_workers: bool):
+    """Holds one GPU slot for ``hold_s`` in a task (where a Train worker would train), logs start / end.
+    By default the task's worker process is reused (max_calls=0), so the gap measures scheduling (Tune, Optuna,
+    the autoscaler, Ray's leases) rather than Python start-up on a 2-core machine that hosts every fake node;
+    ``--fresh-workers`` starts a process per trial, as Ray does for GPU tasks and Train does per trial."""
 
     def factory(sweep, experiment_dir):
         def trainable(config):
+            called = time.time()
             import ray
             import ray.tune
 
             # Scheduled outside the trial's own (memory-only) bundle, as Train's worker group is.
-            @ray.remote(num_gpus=1, num_cpus=0, scheduling_strategy="DEFAULT")
-            def hold(seconds: float) -> tuple[float, float]:
+            @ray.remote(num_gpus=1, num_cpus=0, scheduling_strategy="DEFAULT", max_calls=1 if fresh_workers else 0)
+            def hold(seconds: float) -> tuple[float, float, int]:
                 start = time.time()
                 time.sleep(seconds)
-                return start, time.time()
+                return start, time.time(), os.getpid()
 
-            start, end = ray.get(hold.remote(hold_s))
+            start, end, pid = ray.get(hold.remote(hold_s))
             name = ray.tune.get_context().get_trial_id()
-            Path(log_dir, f"{name}.json").write_text(json.dumps({"start": start, "end": end}))
+            Path(log_dir, f"{name}.json").write_text(json.dumps({"called": called, "start": start, "end": end,
+                                                                 "pid": pid}))
             ray.tune.report({"mean_financial": float(sum(w["weight"] for w in config["point"]["sources"].values())),
                              "objective_done": True, "run_ids": [name], "config_hash": name})
 
@@ -84,6 +90,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=200)
     ap.add_argument("--hold", type=float, default=4.0)
     ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--fresh-workers", action="store_true", help="a new worker process per trial")
     args = ap.parse_args()
 
     import ray
@@ -95,15 +102,16 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench_scale_"))
     timings: list[tuple[str, float]] = []
-    driver.make_trainable = stand_in_trainable(args.hold, str(work))
+    driver.make_trainable = stand_in_trainable(args.hold, str(work), args.fresh_workers)
     sweeps.searcher.FinalObjectiveOptunaSearch = timed_searcher(timings)
     sweep = validate(SweepConfig, {
         "name": "scale", "pool": ["fpb", "twitter_sentiment", "finqa"],
-        "base": {"mixture": {"budget": 100}, "data": {"dir": str(work / "data")}},
+        "base": {"mixture": {"budget": 100}, "data": {"dir": str(work / "data")}, "use_gpu": True},
         "search": {"optuna": {"num_samples": args.trials, "weights": ["fpb", "twitter_sentiment", "finqa"]}},
         "resources": {"max_concurrent_trials": args.concurrency, "storage_path": str(work / "sweeps")}}, "bench")
 
     start_fake_cluster()
+    os.environ["COCKTAIL_AUTOSCALING_CONFIG"] = str(ROOT / "cluster/local-sim.yaml")  # ray up's copy on a real head
     ray.init(address="auto")
     subprocess.run([RAY, "status"], check=True, capture_output=True)  # the autoscaler came up
     samples: list[tuple[float, int, float]] = []  # (time, worker nodes, GPUs)
@@ -137,6 +145,7 @@ def main() -> None:
     ends = sorted(s["end"] for s in spans)
     gaps = [min((st for st in starts if st >= e), default=None) for e in ends[: len(ends) - args.concurrency]]
     gaps = [g - e for g, e in zip(gaps, ends) if g is not None]
+    lease = sorted(s["start"] - s["called"] for s in spans)  # trial function running -> its slot held
     peak_nodes = max(n for _, n, _ in samples)
     print(f"trials: {len(spans)} done ({sum(r['state'] == 'completed' for r in out['rows'])} completed), "
           f"wall {out['wall_s']} s, hold {args.hold} s each, {args.concurrency} at a time")
@@ -144,7 +153,8 @@ def main() -> None:
     print(f"GPU-slot utilisation: {busy / available:.1%} (busy {busy:.0f} slot-s / available {available:.0f} slot-s;"
           f" target >= 90 %)")
     print(f"scheduler gap per trial: median {sorted(gaps)[len(gaps) // 2]:.2f} s, p90 "
-          f"{sorted(gaps)[int(len(gaps) * 0.9)]:.2f} s (target <= 2 s)")
+          f"{sorted(gaps)[int(len(gaps) * 0.9)]:.2f} s (target <= 2 s); of which trial running -> slot held: "
+          f"median {lease[len(lease) // 2]:.2f} s; {len({s['pid'] for s in spans})} worker processes held slots")
     suggest = [t for kind, t in timings if kind == "suggest"]
     tell = [t for kind, t in timings if kind == "tell"]
     for i in (0, 99, len(tell) - 1):

@@ -2,8 +2,8 @@
 
 Robust configuration against the known hang (ray-project/ray#54305): when Tune stops a trial (ASHA), the
 trial's Train worker placement group is only removed by a cleaner that needs the dashboard, so the driver
-starts Ray with the dashboard on, and bounds worker-group start-up and controller retries so that a stuck
-trial fails instead of waiting forever.
+starts Ray with the dashboard on, and bounds each worker-group start so that one waiting on a leaked group
+is retried (Train's controller starts the group again) instead of waited on forever.
 """
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ftlib import storage
 from ftlib.config import load_yaml, validate
 from ftlib.errors import ConfigError
-from ftlib.io import atomic_write_json
+from ftlib.io import json_bytes
+from sweeps.capacity import NodeGroup, alive_nodes, autoscaler_node_types, requested, trial_bundles, trials_that_fit
 from sweeps.config import SweepConfig
 from sweeps.objective import objective_keys
 from sweeps.space import build_run_config, grid_points
@@ -49,7 +51,7 @@ def anchor_paths(sweep: SweepConfig) -> SweepConfig:
     from ftlib.train.config import DataConfig, ModelConfig, get_path, set_path
 
     base = json.loads(json.dumps(sweep.base))
-    set_path(base, "data.dir", str(Path(get_path(base, "data.dir", DataConfig().dir)).absolute()))
+    set_path(base, "data.dir", storage.absolute(get_path(base, "data.dir", DataConfig().dir)))
     name = get_path(base, "model.name", ModelConfig().name)
     if name in EMBEDDED:
         set_path(base, "model.name", resolve_model(name))
@@ -57,22 +59,13 @@ def anchor_paths(sweep: SweepConfig) -> SweepConfig:
     return sweep.model_copy(update={"base": base, "models": models})
 
 
-def experiment_dir(sweep: SweepConfig) -> Path:
-    storage = sweep.resources.storage_path
-    if "://" in storage:
-        raise ConfigError(f"resources.storage_path {storage!r}: object-store URIs are not supported yet; mount "
-                          f"shared storage (EFS, Filestore, NFS) on every node and give its path")
-    return Path(storage).absolute() / sweep.name
+def experiment_dir(sweep: SweepConfig) -> str:
+    """``<storage_path>/<name>``: a path every node mounts, or an object-store URI (s3://, gs://)."""
+    return storage.join(storage.absolute(sweep.resources.storage_path), sweep.name)
 
 
-def check_storage(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-probe-{os.getpid()}"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as e:
-        raise ConfigError(f"resources.storage_path {str(path.parent)!r} cannot be written: {e}") from None
+def check_storage(exp: str) -> None:
+    storage.check_writable(str(exp), "resources.storage_path")
 
 
 def example_points(sweep: SweepConfig) -> list[dict[str, Any]]:
@@ -81,14 +74,14 @@ def example_points(sweep: SweepConfig) -> list[dict[str, Any]]:
     return [{"sources": {t: {"weight": 1.0} for t in sweep.pool}, "params": {}, "seed": s} for s in sweep.seeds]
 
 
-def check_sweep(sweep: SweepConfig, exp: Path, dry: bool = False):
+def check_sweep(sweep: SweepConfig, exp: str, dry: bool = False):
     """Everything that can be refused, before any trial starts; data is prepared here, once for the sweep.
     A dry run checks configs, data and batch arithmetic but loads no model (it may be on a hub)."""
     from ftlib.train.resolve import resolve
     from ftlib.train.trial import check, ensure_prepared
 
     objective_keys(sweep)
-    configs = [build_run_config(sweep, p, str(exp / TRIALS)) for p in example_points(sweep)]
+    configs = [build_run_config(sweep, p, storage.join(exp, TRIALS)) for p in example_points(sweep)]
     everything = configs[0].model_copy(update={"eval_tasks": sorted({*sweep.pool, *sweep.objective_tasks()})})
     ensure_prepared(everything, prepare_missing=True)
     for cfg in configs:
@@ -102,27 +95,26 @@ def check_sweep(sweep: SweepConfig, exp: Path, dry: bool = False):
     return checked, configs
 
 
-def cluster_nodes() -> list[dict[str, float]]:
-    import ray
-
-    return [n["Resources"] for n in ray.nodes() if n.get("Alive")]
-
-
-def check_resources(sweep: SweepConfig, cfg, nodes: list[dict[str, float]]) -> int:
-    """Per-trial demand against the cluster's nodes; returns how many trials fit at once."""
+def check_resources(sweep: SweepConfig, cfg, alive: list[NodeGroup], node_types: list[NodeGroup] = ()) -> int:
+    """Per-trial demand against the nodes the cluster has and the node types its autoscaler may add; returns
+    how many trials fit at once."""
     gpus_per_trial = cfg.num_workers if cfg.use_gpu else 0
     cpus_per_trial = cfg.num_workers * cfg.cpus_per_worker
-    largest_gpu = max((n.get("GPU", 0) for n in nodes), default=0)
+    largest_gpu = max((g.resources.get("GPU", 0) for g in [*alive, *node_types] if g.count > 0), default=0)
     if cfg.use_gpu and largest_gpu < 1:
-        raise ConfigError("base.use_gpu is true but no node of the cluster has a GPU")
-    if gpus_per_trial > largest_gpu and not sweep.resources.multi_node_trials:
+        raise ConfigError("base.use_gpu is true but no node of the cluster has a GPU, nor can its autoscaler add one")
+    multi = sweep.resources.multi_node_trials
+    if gpus_per_trial > largest_gpu and not multi:
         raise ConfigError(f"a trial asks for {gpus_per_trial} GPUs (num_workers {cfg.num_workers}) but the largest "
                           f"node has {largest_gpu:g}; lower num_workers or set resources.multi_node_trials: true")
-    total = {k: sum(n.get(k, 0) for n in nodes) for k in ("CPU", "GPU")}
-    fits = int(total.get("GPU", 0) // gpus_per_trial) if gpus_per_trial else int(total.get("CPU", 1) // cpus_per_trial)
+    # CPU workers of one trial may spread over nodes; GPU workers of one trial share a node unless multi-node.
+    spread = multi or not gpus_per_trial
+    fits = max(trials_that_fit(alive, gpus_per_trial, cpus_per_trial, spread),
+               trials_that_fit(list(node_types), gpus_per_trial, cpus_per_trial, spread))
     if fits < 1:
+        total = {k: sum(g.count * g.resources.get(k, 0) for g in alive) for k in ("CPU", "GPU")}
         raise ConfigError(f"a trial needs {cpus_per_trial:g} CPUs and {gpus_per_trial} GPUs; the cluster has "
-                          f"{total.get('CPU', 0):g} CPUs and {total.get('GPU', 0):g} GPUs")
+                          f"{total['CPU']:g} CPUs and {total['GPU']:g} GPUs")
     return fits
 
 
@@ -149,7 +141,7 @@ def dry_run(sweep: SweepConfig, configs) -> list[dict[str, Any]]:
     return listing
 
 
-def _searcher(sweep: SweepConfig, exp: Path, keys: list[str]):
+def _searcher(sweep: SweepConfig, exp: str, keys: list[str]):
     import optuna
 
     from sweeps.searcher import FinalObjectiveOptunaSearch
@@ -159,11 +151,14 @@ def _searcher(sweep: SweepConfig, exp: Path, keys: list[str]):
     sampler = {"tpe": lambda: optuna.samplers.TPESampler(multivariate=True, seed=opt.seed),
                "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=opt.seed),
                "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=opt.seed)}[opt.sampler]()
-    url = sweep.resources.optuna_storage or f"sqlite:///{exp / 'optuna.db'}"
+    # Beside a local experiment, a SQLite study; in an object store (no SQLite there), the study lives in the
+    # searcher, which Tune checkpoints into the experiment and restores on resume.
+    url = sweep.resources.optuna_storage or (None if storage.is_uri(exp) else f"sqlite:///{Path(exp, 'optuna.db')}")
     multi = len(keys) > 1
     return FinalObjectiveOptunaSearch(space=DefineByRun(sweep), metric=keys if multi else keys[0],
                                       mode=list(sweep.objective.modes) if multi else sweep.objective.modes[0],
-                                      sampler=sampler, storage=optuna.storages.RDBStorage(url), study_name=sweep.name,
+                                      sampler=sampler, storage=optuna.storages.RDBStorage(url) if url else None,
+                                      study_name=sweep.name,
                                       points_to_evaluate=opt.points_to_evaluate or None)
 
 
@@ -177,19 +172,19 @@ def _scheduler(sweep: SweepConfig, max_reports: int):
                          reduction_factor=s.reduction_factor, max_t=max(max_reports + 1, s.grace_period + 1))
 
 
-def _tune_run_config(exp: Path, sweep: SweepConfig, key: str, mode: str):
+def _tune_run_config(exp: str, sweep: SweepConfig, key: str, mode: str):
     import ray.tune
 
     from sweeps.progress import Progress
 
-    return ray.tune.RunConfig(name=TUNE_DIR, storage_path=str(exp), callbacks=[Progress(key, mode)],
+    return ray.tune.RunConfig(name=TUNE_DIR, storage_path=exp, callbacks=[Progress(key, mode)],
                               verbose=0)
 
 
-def _name_creators(sweep: SweepConfig, exp: Path):
+def _name_creators(sweep: SweepConfig, exp: str):
     def name(trial) -> str:
         point = trial.config.get("point")
-        return run_ids(sweep, point, str(exp))[0] if point else trial.trial_id
+        return run_ids(sweep, point, exp)[0] if point else trial.trial_id
 
     return name
 
@@ -203,20 +198,32 @@ def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False)
     if dry:
         return {"dry_run": dry_run(sweep, configs) if sweep.search.grid else
                 [{"space": "optuna", "num_samples": sweep.search.optuna.num_samples}]}
-    atomic_write_json(exp / SWEEP_FILE, sweep.model_dump(mode="json"))
+    storage.write_bytes(storage.join(exp, SWEEP_FILE), json_bytes(sweep.model_dump(mode="json")))
     from ftlib.raysession import ensure_ray
 
     _driver_env()
     ensure_ray(address, include_dashboard=True)
-    fits = check_resources(sweep, checked.cfg, cluster_nodes())
-    return _fit(sweep, exp, keys, configs, fits, restore=False)
+    node_types = autoscaler_node_types()
+    fits = check_resources(sweep, checked.cfg, alive_nodes(), node_types)
+    concurrent = min(sweep.resources.max_concurrent_trials or fits, _num_trials(sweep))
+    if not node_types:
+        return _fit(sweep, exp, keys, configs, concurrent, restore=False)
+    with requested(trial_bundles(checked.cfg) * concurrent):
+        return _fit(sweep, exp, keys, configs, concurrent, restore=False)
 
 
-def resume_sweep(exp: Path, address: str | None = None) -> dict[str, Any]:
-    exp = Path(exp).absolute()
-    if not (exp / SWEEP_FILE).exists() or not (exp / TUNE_DIR).exists():
+def _num_trials(sweep: SweepConfig) -> int:
+    return len(grid_points(sweep)) if sweep.search.grid is not None else sweep.search.optuna.num_samples
+
+
+def resume_sweep(exp: str, address: str | None = None) -> dict[str, Any]:
+    import ray.tune
+
+    exp = storage.absolute(exp)
+    saved = storage.read_bytes(storage.join(exp, SWEEP_FILE))
+    if saved is None or not ray.tune.Tuner.can_restore(storage.join(exp, TUNE_DIR)):
         raise ConfigError(f"{exp}: not a sweep directory (no {SWEEP_FILE} and {TUNE_DIR}/)")
-    sweep = SweepConfig.model_validate(json.loads((exp / SWEEP_FILE).read_text()))
+    sweep = SweepConfig.model_validate(json.loads(saved))
     from ftlib.raysession import ensure_ray
 
     _driver_env()
@@ -229,7 +236,7 @@ def _driver_env() -> None:
         os.environ.setdefault(key, value)
 
 
-def _fit(sweep: SweepConfig, exp: Path, keys: list[str], configs, fits: int, restore: bool) -> dict[str, Any]:
+def _fit(sweep: SweepConfig, exp: str, keys: list[str], configs, concurrent: int, restore: bool) -> dict[str, Any]:
     import ray.tune
 
     from sweeps.results import leaderboard, trial_rows, write_trials
@@ -237,10 +244,10 @@ def _fit(sweep: SweepConfig, exp: Path, keys: list[str], configs, fits: int, res
     # The trial function only drives its TorchTrainer, whose workers hold the CPUs / GPUs. It reserves one byte
     # of memory, not a CPU fraction: 0.01 CPU left 0.99 of a 1-CPU node, where no 1-CPU Ray Data task or
     # Train worker could ever be placed (a deadlock seen on a 2-node cluster). Tune refuses an empty request.
-    trainable = ray.tune.with_resources(make_trainable(sweep, str(exp)), {"cpu": 0, "memory": 1})
+    trainable = ray.tune.with_resources(make_trainable(sweep, exp), {"cpu": 0, "memory": 1})
     started = time.time()
     if restore:
-        tuner = ray.tune.Tuner.restore(str(exp / TUNE_DIR), trainable=trainable, resume_unfinished=True,
+        tuner = ray.tune.Tuner.restore(storage.join(exp, TUNE_DIR), trainable=trainable, resume_unfinished=True,
                                        resume_errored=True)
     else:
         grid = sweep.search.grid is not None
@@ -250,7 +257,11 @@ def _fit(sweep: SweepConfig, exp: Path, keys: list[str], configs, fits: int, res
             search_alg=None if grid else _searcher(sweep, exp, keys),
             scheduler=_scheduler(sweep, max_reports),
             num_samples=1 if grid else sweep.search.optuna.num_samples,
-            max_concurrent_trials=sweep.resources.max_concurrent_trials or fits,
+            max_concurrent_trials=concurrent,
+            # A new trial takes over the finished one's process instead of starting one (seconds per trial on a
+            # busy head). Not with ASHA: a stopped trial's thread is still inside TorchTrainer.fit, its reset
+            # fails, and Tune marks the trial that was to reuse it as errored.
+            reuse_actors=sweep.scheduler.kind == "none",
             trial_name_creator=_name_creators(sweep, exp), trial_dirname_creator=_name_creators(sweep, exp))
         tuner = ray.tune.Tuner(trainable, param_space={"point": ray.tune.grid_search(points)} if grid else {},
                                tune_config=tune_config,
@@ -258,7 +269,7 @@ def _fit(sweep: SweepConfig, exp: Path, keys: list[str], configs, fits: int, res
     results = tuner.fit()
     rows = trial_rows(exp, results)
     path = write_trials(exp, rows)
-    return {"experiment_dir": str(exp), "trials_file": str(path), "wall_s": round(time.time() - started, 1),
+    return {"experiment_dir": exp, "trials_file": path, "wall_s": round(time.time() - started, 1),
             "rows": rows, "leaderboard": leaderboard(rows, keys[0], sweep.objective.modes[0]),
             "objective": keys[0], "mode": sweep.objective.modes[0]}
 
@@ -269,16 +280,16 @@ def _max_reports(cfg) -> int:
     return -(-steps // cfg.eval_every)
 
 
-def status(exp: Path) -> list[dict[str, Any]]:
+def status(exp: str) -> list[dict[str, Any]]:
     """The trials of a sweep, finished or not, read from Tune's experiment state."""
-    from ray.tune import ExperimentAnalysis
+    from ray.tune import ExperimentAnalysis, Tuner
 
     from sweeps.results import trial_rows
 
-    exp = Path(exp).absolute()
-    if not (exp / TUNE_DIR).exists():
+    exp = storage.absolute(exp)
+    if not Tuner.can_restore(storage.join(exp, TUNE_DIR)):
         raise ConfigError(f"{exp}: not a sweep directory (no {TUNE_DIR}/)")
-    analysis = ExperimentAnalysis(str(exp / TUNE_DIR))
+    analysis = ExperimentAnalysis(storage.join(exp, TUNE_DIR))
     rows = []
     for trial in analysis.trials:
         result = _TrialView(trial)

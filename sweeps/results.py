@@ -8,13 +8,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from ftlib.io import atomic_write_bytes, parquet_bytes
+from ftlib import storage
+from ftlib.io import parquet_bytes
 from sweeps.trainable import TRIALS
 
 TRIALS_FILE = "trials.parquet"
 
 
-def trial_rows(experiment_dir: Path, tune_results) -> list[dict[str, Any]]:
+def trial_rows(experiment_dir: str, tune_results) -> list[dict[str, Any]]:
     rows = []
     for result in tune_results:
         config, metrics = result.config or {}, result.metrics or {}
@@ -48,9 +49,9 @@ def trial_rows(experiment_dir: Path, tune_results) -> list[dict[str, Any]]:
     return rows
 
 
-def write_trials(experiment_dir: Path, rows: list[dict[str, Any]]) -> Path:
-    path = experiment_dir / TRIALS_FILE
-    atomic_write_bytes(path, parquet_bytes(pa.Table.from_pylist(rows)))
+def write_trials(experiment_dir: str, rows: list[dict[str, Any]]) -> str:
+    path = storage.join(experiment_dir, TRIALS_FILE)
+    storage.write_bytes(path, parquet_bytes(pa.Table.from_pylist(rows)))
     return path
 
 
@@ -61,10 +62,10 @@ def leaderboard(rows: list[dict[str, Any]], key: str, mode: str, top: int = 10) 
             for i, r in enumerate(done[:top])]
 
 
-def _trial_file(experiment_dir: Path, run_id: str, name: str) -> dict:
+def _trial_file(experiment_dir: str, run_id: str, name: str) -> dict:
     """A JSON file of a trial's run directory ({} while the trial has not written it)."""
-    path = experiment_dir / TRIALS / run_id / name
-    return json.loads(path.read_text()) if path.exists() else {}
+    data = storage.read_bytes(storage.join(experiment_dir, TRIALS, run_id, name))
+    return json.loads(data) if data is not None else {}
 
 
 def _scalar(value: Any) -> bool:

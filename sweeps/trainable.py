@@ -3,9 +3,9 @@ Tune), forwards per-step reports to Tune (ASHA sees them), then reports the vali
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
+from ftlib import storage
 from sweeps.config import SweepConfig
 from sweeps.space import build_run_config
 
@@ -18,13 +18,13 @@ def seeds_of(sweep: SweepConfig, point: dict[str, Any]) -> list[int]:
 
 
 def run_ids(sweep: SweepConfig, point: dict[str, Any], experiment_dir: str) -> list[str]:
-    trials_dir = str(Path(experiment_dir) / TRIALS)
+    trials_dir = storage.join(experiment_dir, TRIALS)
     return [build_run_config(sweep, {**point, "seed": s}, trials_dir).run_id() for s in seeds_of(sweep, point)]
 
 
 def make_trainable(sweep: SweepConfig, experiment_dir: str):
     sweep_data = sweep.model_dump(mode="json")
-    trials_dir = str(Path(experiment_dir).absolute() / TRIALS)
+    trials_dir = storage.join(storage.absolute(experiment_dir), TRIALS)
 
     def trainable(config: dict[str, Any]) -> None:
         import ray.tune
@@ -38,10 +38,9 @@ def make_trainable(sweep: SweepConfig, experiment_dir: str):
         per_seed, final = [], {}
         for seed in seeds_of(sweep_, point):
             cfg = build_run_config(sweep_, {**point, "seed": seed}, trials_dir)
-            done = Path(trials_dir) / cfg.run_id() / "trial.json"
+            done = storage.read_bytes(storage.join(trials_dir, cfg.run_id(), "trial.json"))
             # The same config already finished (a resumed sweep, a repeated point): reuse its result.
-            trial = json.loads(done.read_text()) if done.exists() else run_trial(
-                cfg, callbacks=[TuneReportCallback()])
+            trial = json.loads(done) if done is not None else run_trial(cfg, callbacks=[TuneReportCallback()])
             final = trial["final_metrics"]
             scores = evaluate_objective(sweep_, cfg, trial["model_dir"])
             per_seed.append({"run_id": cfg.run_id(), "config_hash": cfg.config_hash(), **scores,

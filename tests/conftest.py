@@ -39,6 +39,35 @@ def ray_session():
     ray.shutdown()
 
 
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """An S3 endpoint on localhost (moto's server): object-store storage goes through the real S3 protocol."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+S3_TEST_ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint, monkeypatch):
+    """A fresh bucket, as ``s3://name``; this process's environment points the AWS SDKs at the endpoint."""
+    import uuid
+
+    import boto3
+
+    for key, value in {**S3_TEST_ENV, "AWS_ENDPOINT_URL": s3_endpoint}.items():
+        monkeypatch.setenv(key, value)
+    name = f"cocktail-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3").create_bucket(Bucket=name)
+    return f"s3://{name}"
+
+
 @pytest.fixture
 def small_study():
     """The study's recipe with small caps (the offline samples hold more rows than these), and the caps."""

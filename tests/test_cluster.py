@@ -43,6 +43,30 @@ def test_cluster_yaml_keeps_the_dashboard_private_and_token_auth_on(path):
     assert "RAY_AUTH_TOKEN" not in text.replace("RAY_AUTH_TOKEN in the environment", "")
 
 
+@pytest.mark.parametrize("path", CLUSTER_YAMLS + ["cluster/local-sim.yaml"])
+def test_a_sweep_on_a_cluster_scaled_to_zero_counts_the_node_types(path, monkeypatch):
+    """The sweep driver reads the autoscaler's YAML (`ray up` leaves it on the head) when no GPU node is up:
+    LoRA trials fit one per 1-GPU node and eight per 8-GPU node, up to each type's max_workers."""
+    from ftlib.config import validate
+    from ftlib.train.config import RunConfig
+    from sweeps.capacity import NodeGroup, autoscaler_node_types
+    from sweeps.config import SweepConfig
+    from sweeps.driver import check_resources
+
+    config = yaml.safe_load(open(path))
+    expected = sum(t["max_workers"] * int(t["resources"].get("GPU", 0))
+                   for name, t in config["available_node_types"].items() if name != config["head_node_type"])
+    monkeypatch.setenv("COCKTAIL_AUTOSCALING_CONFIG", path)
+    monkeypatch.setattr("ray._private.state.state.get_cluster_config", lambda: None)
+    types = autoscaler_node_types()
+    assert {t.count for t in types} == {t["max_workers"] for n, t in config["available_node_types"].items()
+                                        if n != config["head_node_type"]}
+    sweep = validate(SweepConfig, {"name": "s", "pool": ["fpb"], "base": {"mixture": {"budget": 10}},
+                                   "search": {"optuna": {"weights": ["fpb"]}}}, "s")
+    lora = validate(RunConfig, {"mixture": {"sources": {"fpb": {"weight": 1}}, "budget": 10}, "use_gpu": True}, "r")
+    assert check_resources(sweep, lora, [NodeGroup({"CPU": 0}, 1)], types) == expected > 0
+
+
 def test_a_yaml_that_opens_the_dashboard_fails_the_check(tmp_path):
     bad = open("cluster/aws.yaml").read().replace("--dashboard-host=127.0.0.1", "--dashboard-host=0.0.0.0")
     (tmp_path / "aws.yaml").write_text(bad)

@@ -17,6 +17,7 @@ from ftlib.config import validate
 from ftlib.data.plan import make_plan
 from ftlib.errors import ConfigError
 from ftlib.train.config import RunConfig
+from sweeps.capacity import NodeGroup
 from sweeps.config import SweepConfig
 from sweeps.driver import check_resources, check_storage, load_sweep, run_sweep
 from sweeps.objective import objective_keys
@@ -137,23 +138,27 @@ def test_resources_and_storage_are_checked(tmp_path):
                                    "search": {"optuna": {"weights": ["fpb"]}}}, "r")
     cfg = validate(RunConfig, {"mixture": {"sources": {"fpb": {"weight": 1}}, "budget": 10}, "use_gpu": True,
                                "num_workers": 8}, "r")
-    nodes = [{"CPU": 16, "GPU": 4}, {"CPU": 16, "GPU": 4}]
+    nodes = [NodeGroup({"CPU": 16, "GPU": 4}, 1), NodeGroup({"CPU": 16, "GPU": 4}, 1)]
     with pytest.raises(ConfigError, match="asks for 8 GPUs .* the largest node has 4"):
         check_resources(sweep, cfg, nodes)
     multi = sweep.model_copy(update={"resources": sweep.resources.model_copy(update={"multi_node_trials": True})})
     assert check_resources(multi, cfg, nodes) == 1
-    with pytest.raises(ConfigError, match="no node of the cluster has a GPU"):
-        check_resources(sweep, cfg, [{"CPU": 2}])
+    head = [NodeGroup({"CPU": 2}, 1)]
+    with pytest.raises(ConfigError, match="no node of the cluster has a GPU, nor can its autoscaler add one"):
+        check_resources(sweep, cfg, head)
     cpu = cfg.model_copy(update={"use_gpu": False, "num_workers": 1})
-    assert check_resources(sweep, cpu, [{"CPU": 2}]) == 2
+    assert check_resources(sweep, cpu, head) == 2
+    # A cluster that scales GPU workers from zero: its node types count, one trial per node where GPUs allow.
+    lora = cfg.model_copy(update={"num_workers": 1})
+    scaling = [NodeGroup({"CPU": 8, "GPU": 1}, 16), NodeGroup({"CPU": 192, "GPU": 8}, 4)]
+    assert check_resources(sweep, lora, head, scaling) == 16 + 32
+    assert check_resources(sweep, cfg, head, scaling) == 4  # 8-GPU trials fit only the 8-GPU type
+    with pytest.raises(ConfigError, match="nor can its autoscaler add one"):  # a type it may start none of
+        check_resources(sweep, cfg, head, [NodeGroup({"CPU": 192, "GPU": 8}, 0)])
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(ConfigError, match="cannot be written"):
-        check_storage(blocker / "sweep")
-    from sweeps.driver import experiment_dir
-    s3 = sweep.model_copy(update={"resources": sweep.resources.model_copy(update={"storage_path": "s3://b/x"})})
-    with pytest.raises(ConfigError, match="object-store URIs are not supported yet"):
-        experiment_dir(s3)
+        check_storage(str(blocker / "sweep"))
 
 
 def test_dry_run_lists_trials_without_training(prepared, tmp_path, capsys):

@@ -32,10 +32,12 @@ def train(args: argparse.Namespace) -> int:
 
     cfg = load_run_config(args.config, args.overrides)
     checked = check(cfg)
-    done = checked.run_dir / "trial.json"
-    if done.exists() and not args.force:
-        print(f"already done: {done} (use --force to run again)")
-        print(done.read_text())
+    from ftlib import storage
+
+    done = storage.read_bytes(checked.trial_file)
+    if done is not None and not args.force:
+        print(f"already done: {checked.trial_file} (use --force to run again)")
+        print(done.decode())
         return 0
     ensure_ray(args.address)
     trial = run_trial(cfg, checked=checked)
@@ -43,5 +45,5 @@ def train(args: argparse.Namespace) -> int:
     print(json.dumps({k: metrics[k] for k in sorted(metrics) if k.startswith(("val_loss", "train_loss", "step"))},
                      indent=2))
     print(f"\nsteps {trial['steps']}, tokens {trial['tokens']}, {trial['wall_s']} s on {trial['num_workers']} "
-          f"{trial['device']} worker(s)\nmodel: {trial['model_dir']}\ntrial: {done}")
+          f"{trial['device']} worker(s)\nmodel: {trial['model_dir']}\ntrial: {checked.trial_file}")
     return 0

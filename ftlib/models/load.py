@@ -25,7 +25,7 @@ def local_model_path(name: str) -> str:
     import pyarrow.fs as pafs
 
     target = models_dir() / "downloads" / hashlib.sha256(name.encode()).hexdigest()[:16]
-    if not (target / "config.json").exists():
+    if not target.exists():  # atomic_dir: it exists only once complete (an adapter dir has no config.json)
         from ftlib.io import atomic_dir
 
         with atomic_dir(target) as tmp:

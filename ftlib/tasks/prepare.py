@@ -12,7 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from ftlib.errors import DataError
-from ftlib.io import atomic_write_bytes, atomic_write_json, parquet_bytes, sha256_bytes, sha256_file
+from ftlib import storage
+from ftlib.io import json_bytes, parquet_bytes, sha256_bytes
 from ftlib.tasks.canonical import DROP_REASONS, to_canonical
 from ftlib.tasks.schema import SPLITS, TaskSpec
 from ftlib.tasks.sources import load_raw
@@ -58,7 +59,7 @@ def build_task(spec: TaskSpec, source: str, seed: int, strict: bool = False,
 
 def prepare(specs: list[TaskSpec], source: str, out: str | Path, seed: int = 42, strict: bool = False,
             offline_rows: int | None = None) -> dict:
-    out = Path(out)
+    out = storage.absolute(out)
     built = {spec.name: build_task(spec, source, seed, strict, offline_rows) for spec in specs}
     manifest = read_manifest(out)
     for name, (tables, entry) in built.items():
@@ -67,9 +68,10 @@ def prepare(specs: list[TaskSpec], source: str, out: str | Path, seed: int = 42,
             rel = f"{name}/{split}.parquet"
             data = parquet_bytes(table)
             digest = sha256_bytes(data)
-            path = out / rel
-            if not (path.exists() and sha256_file(path) == digest):
-                atomic_write_bytes(path, data)
+            path = storage.join(out, rel)
+            old_bytes = storage.read_bytes(path)
+            if old_bytes is None or sha256_bytes(old_bytes) != digest:
+                storage.write_bytes(path, data)
             entry["splits"][split] = {"file": rel, "rows": table.num_rows, "sha256": digest}
         old = manifest["tasks"].get(name, {})
         unchanged = {k: v for k, v in old.items() if k != "created"} == entry
@@ -77,5 +79,5 @@ def prepare(specs: list[TaskSpec], source: str, out: str | Path, seed: int = 42,
         manifest["tasks"][name] = entry
     manifest["tasks"] = dict(sorted(manifest["tasks"].items()))
     if read_manifest(out) != manifest:
-        atomic_write_json(out / MANIFEST, manifest)
+        storage.write_bytes(storage.join(out, MANIFEST), json_bytes(manifest))
     return manifest

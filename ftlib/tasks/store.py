@@ -1,4 +1,5 @@
-"""The prepared-data directory: ``<task>/<split>.parquet`` plus ``manifest.json``, the commit point."""
+"""The prepared-data directory: ``<task>/<split>.parquet`` plus ``manifest.json``, the commit point. A local
+path, one every node mounts, or an object-store URI (ftlib.storage)."""
 from __future__ import annotations
 
 import json
@@ -7,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ftlib import storage
 from ftlib.errors import DataError
 
 MANIFEST = "manifest.json"
@@ -15,11 +17,12 @@ DEFAULT_DATA_DIR = "outputs/data"
 
 
 def read_manifest(data_dir: str | Path) -> dict:
-    path = Path(data_dir) / MANIFEST
-    if not path.exists():
+    path = storage.join(data_dir, MANIFEST)
+    data = storage.read_bytes(path)
+    if data is None:
         return {"format": MANIFEST_FORMAT, "tasks": {}}
     try:
-        manifest = json.loads(path.read_text())
+        manifest = json.loads(data)
     except json.JSONDecodeError as e:
         raise DataError(f"{path}: not valid JSON ({e})") from None
     if manifest.get("format") != MANIFEST_FORMAT:
@@ -35,11 +38,11 @@ def task_entry(data_dir: str | Path, task: str) -> dict:
     return entry
 
 
-def split_path(data_dir: str | Path, task: str, split: str) -> Path:
+def split_path(data_dir: str | Path, task: str, split: str) -> str:
     entry = task_entry(data_dir, task)
     if split not in entry["splits"]:
         raise DataError(f"task {task!r} has no split {split!r} in {data_dir}; it has {sorted(entry['splits'])}")
-    return Path(data_dir) / entry["splits"][split]["file"]
+    return storage.join(data_dir, entry["splits"][split]["file"])
 
 
 def read_split(data_dir: str | Path, task: str, split: str) -> pa.Table:

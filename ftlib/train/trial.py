@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 import platform
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ftlib import storage
 from ftlib.errors import ConfigError, DataError
-from ftlib.io import atomic_dir, atomic_write_json
+from ftlib.io import atomic_dir, atomic_write_json, json_bytes
 from ftlib.train.config import RunConfig
 from ftlib.train.resolve import Resolved, resolve
 
@@ -21,7 +23,12 @@ class Checked:
     cfg: RunConfig
     resolved: Resolved
     model_path: str
-    run_dir: Path
+    run_dir: Path  # where the run writes as it goes, on this node
+    store_dir: str  # where its results land: run_dir itself, or its place in an object store
+
+    @property
+    def trial_file(self) -> str:
+        return storage.join(self.store_dir, "trial.json")
 
 
 def check(cfg: RunConfig, prepare_missing: bool = True) -> Checked:
@@ -36,7 +43,11 @@ def check(cfg: RunConfig, prepare_missing: bool = True) -> Checked:
     if cfg.data.seq_len > getattr(model_config, "max_position_embeddings", cfg.data.seq_len):
         raise ConfigError(f"data.seq_len {cfg.data.seq_len} exceeds the model's max_position_embeddings "
                           f"{model_config.max_position_embeddings}")
-    return Checked(cfg, resolved, local_model_path(cfg.model.name), Path(cfg.output_dir).absolute() / cfg.run_id())
+    store_dir = storage.join(storage.absolute(cfg.output_dir), cfg.run_id())
+    # An object store has no directory to write into as the run goes: stage on local disk, upload at the end.
+    run_dir = Path(tempfile.gettempdir(), "cocktail-runs", cfg.run_id()) if storage.is_uri(store_dir) else \
+        Path(store_dir)
+    return Checked(cfg, resolved, local_model_path(cfg.model.name), run_dir, store_dir)
 
 
 def ensure_prepared(cfg: RunConfig, prepare_missing: bool) -> None:
@@ -75,7 +86,7 @@ def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | 
     plan = make_plan(cfg.mixture, cfg.data.dir, lengths)
     plan.save(run_dir / "plan.parquet")
 
-    dataset = training_dataset(plan, Path(cfg.data.dir).absolute(), checked.model_path, cfg.data.seq_len,
+    dataset = training_dataset(plan, storage.absolute(cfg.data.dir), checked.model_path, cfg.data.seq_len,
                                cfg.data.style, cfg.data.examples_per_block).materialize()
     rows = dataset.count()
     micro_per_epoch = rows // cfg.num_workers // cfg.micro_batch_size // res.grad_accum * res.grad_accum
@@ -97,7 +108,7 @@ def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | 
                                                resources_per_worker={"CPU": cfg.cpus_per_worker,
                                                                      **cfg.worker_resources}),
         run_config=ray.train.RunConfig(
-            name=run_dir.name, storage_path=str(run_dir.parent),
+            name=cfg.run_id(), storage_path=storage.absolute(cfg.output_dir),  # checkpoints go straight there
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.keep_checkpoints,
                                                          checkpoint_score_attribute=cfg.checkpoint_metric,
                                                          checkpoint_score_order=cfg.checkpoint_mode),
@@ -128,10 +139,13 @@ def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | 
         "method": cfg.method,
         "final_metrics": result.metrics,
         "history": read_history(history),
-        "best_checkpoint": best.path if best else None,
-        "model_dir": str(run_dir / "model"),
+        "best_checkpoint": storage.join(checked.store_dir, Path(best.path).name) if best else None,
+        "model_dir": storage.join(checked.store_dir, "model"),
     }
-    atomic_write_json(run_dir / "trial.json", trial)
+    if storage.is_uri(checked.store_dir):
+        storage.upload_dir(run_dir, checked.store_dir)
+        shutil.rmtree(run_dir)
+    storage.write_bytes(checked.trial_file, json_bytes(trial))  # last: its presence means the run is complete
     return trial
 
 

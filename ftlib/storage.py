@@ -1,0 +1,75 @@
+"""Where outputs live: a path every node mounts, or an object-store URI (``s3://``, ``gs://``) read and written
+through pyarrow.fs, as Ray Tune and Train do for the same ``storage_path``. Credentials come from the
+environment (the cloud SDKs' own variables and instance roles), never from a config."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow.fs as pafs
+
+from ftlib.errors import ConfigError
+from ftlib.io import atomic_write_bytes
+
+
+def is_uri(location: str | Path) -> bool:
+    return "://" in str(location)
+
+
+def join(base: str | Path, *parts: str) -> str:
+    if is_uri(base):
+        return "/".join([str(base).rstrip("/"), *parts])
+    return str(Path(base, *parts))
+
+
+def absolute(location: str | Path) -> str:
+    return str(location) if is_uri(location) else str(Path(location).absolute())
+
+
+def _resolve(location: str) -> tuple[pafs.FileSystem, str]:
+    if not is_uri(location):
+        return pafs.LocalFileSystem(), os.path.abspath(location)
+    try:
+        return pafs.FileSystem.from_uri(location)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{location}: not a storage URI pyarrow can open ({e})") from None
+
+
+def write_bytes(location: str, data: bytes) -> None:
+    """Whole or not at all: a local file is written then renamed; an object appears only once its upload
+    completes (S3 and GCS make a PUT or a completed multipart upload visible at once)."""
+    if not is_uri(location):
+        atomic_write_bytes(location, data)
+        return
+    fs, path = _resolve(location)
+    with fs.open_output_stream(path) as f:
+        f.write(data)
+
+
+def read_bytes(location: str) -> bytes | None:
+    """The file's bytes, or None if there is none."""
+    fs, path = _resolve(location)
+    try:
+        with fs.open_input_stream(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def upload_dir(local: str | Path, location: str) -> None:
+    """Copies a local directory's files under ``location`` (a URI)."""
+    fs, path = _resolve(location)
+    pafs.copy_files(str(local), path, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
+
+
+def check_writable(location: str, what: str) -> None:
+    """A probe written and removed, so a wrong bucket, path or credential fails before any trial starts."""
+    probe = join(location, f".write-probe-{os.getpid()}")
+    try:
+        if not is_uri(location):
+            Path(location).mkdir(parents=True, exist_ok=True)
+        write_bytes(probe, b"ok")
+        fs, path = _resolve(probe)
+        fs.delete_file(path)
+    except OSError as e:
+        raise ConfigError(f"{what} {location!r} cannot be written: {e}") from None
