@@ -1,28 +1,65 @@
-"""A local multi-node Ray cluster for tests: a head and a second node, each its own raylet on this machine,
-each with one unit of a custom resource standing in for a GPU. Prints the job server URL, then runs
-until its stdin closes, and shuts down only its own nodes (``ray stop`` would end every Ray here).
+"""A local multi-node Ray cluster for tests: `ray start --head` and a second `ray start` node on this machine,
+each with one unit of a custom resource standing in for a GPU.
 
-    python tests/local_cluster.py DASHBOARD_PORT
+Each node runs with ``--block`` in its own process group and is ended by a signal to that group: ``ray stop``
+would end every Ray on this machine, the test session's own included. Each has its own temp dir, as a second
+machine would: nodes sharing one also share the runtime-env cache, and one node's cleanup removed the job's
+working dir under the other.
 """
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
 import sys
 import tempfile
+import time
+from pathlib import Path
 
-from ray.cluster_utils import Cluster
-
-
-def main() -> None:
-    port = int(sys.argv[1])
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 1, "resources": {"accel": 1}, "include_dashboard": True, "dashboard_host": "127.0.0.1",
-        "dashboard_port": port})
-    # Its own temp dir, as a second machine would have: nodes sharing one session dir also share the
-    # runtime-env cache, and one node's cleanup removed the job's working dir under the other.
-    cluster.add_node(num_cpus=1, resources={"accel": 1}, temp_dir=tempfile.mkdtemp(prefix="rn2", dir="/tmp"))
-    cluster.wait_for_nodes()
-    print(f"http://127.0.0.1:{port}", flush=True)
-    sys.stdin.read()
-    cluster.shutdown()
+RAY = str(Path(sys.executable).parent / "ray")
 
 
-if __name__ == "__main__":
-    main()
+@contextlib.contextmanager
+def local_cluster(gcs_port: int, dashboard_port: int, env: dict[str, str]):
+    """Yields the job server's URL once both nodes are up."""
+    from ray.util.state import list_nodes
+
+    common = ["--block", "--num-cpus=1", '--resources={"accel": 1}', "--disable-usage-stats"]
+    url = f"http://127.0.0.1:{dashboard_port}"
+    nodes: list[subprocess.Popen] = []
+    try:
+        nodes.append(_start([RAY, "start", "--head", f"--port={gcs_port}", "--dashboard-host=127.0.0.1",
+                             f"--dashboard-port={dashboard_port}", *common], env))
+        _wait(lambda: len(list_nodes(address=url)) == 1, "the head node")
+        nodes.append(_start([RAY, "start", f"--address=127.0.0.1:{gcs_port}", *common], env))
+        _wait(lambda: sum(n.state == "ALIVE" for n in list_nodes(address=url)) == 2, "the second node")
+        yield url
+    finally:
+        for node in reversed(nodes):
+            _end(node)
+
+
+def _start(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
+    temp_dir = tempfile.mkdtemp(prefix="raynode", dir="/tmp")
+    return subprocess.Popen([*cmd, f"--temp-dir={temp_dir}"], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait(ready, what: str, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with contextlib.suppress(Exception):  # the dashboard is not up yet
+            if ready():
+                return
+        time.sleep(1)
+    raise TimeoutError(f"{what} did not come up in {timeout:.0f} s")
+
+
+def _end(node: subprocess.Popen) -> None:
+    """SIGTERM ends the raylet; the GCS and the monitor of a `--block` head outlive it, so SIGKILL follows."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(node.pid, signal.SIGTERM)
+        time.sleep(3)
+        os.killpg(node.pid, signal.SIGKILL)
+    node.wait(timeout=30)

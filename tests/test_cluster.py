@@ -14,6 +14,7 @@ import yaml
 from ftlib.cli.main import main
 from ftlib.errors import ConfigError
 from ftlib.submit import build_job, env_values, load_runtime_env
+from tests.local_cluster import local_cluster
 
 CLUSTER_YAMLS = ["cluster/aws.yaml", "cluster/gcp.yaml"]
 
@@ -41,6 +42,10 @@ def test_cluster_yaml_keeps_the_dashboard_private_and_token_auth_on(path):
     assert config["available_node_types"][config["head_node_type"]]["resources"].get("CPU") == 0
     assert any(t.get("resources", {}).get("GPU") for t in config["available_node_types"].values())
     assert "RAY_AUTH_TOKEN" not in text.replace("RAY_AUTH_TOKEN in the environment", "")
+    # Train workers upload checkpoints to the object store themselves: every worker type has a cloud identity.
+    identity = {"aws": "IamInstanceProfile", "gcp": "serviceAccounts"}[config["provider"]["type"]]
+    workers = [t for n, t in config["available_node_types"].items() if n != config["head_node_type"]]
+    assert all(identity in t["node_config"] for t in workers)
 
 
 @pytest.mark.parametrize("path", CLUSTER_YAMLS + ["cluster/local-sim.yaml"])
@@ -128,11 +133,7 @@ def test_submit_runs_the_smoke_sweep_on_a_local_multi_node_cluster(tmp_path):
 
     # The cluster's `python` is this environment's, as the image's python is on a real cluster.
     env = {**os.environ, "RAY_ADDRESS": "", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    helper = subprocess.Popen([sys.executable, "tests/local_cluster.py", "8297"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        url = helper.stdout.readline().strip()
-        assert url.startswith("http://")
+    with local_cluster(gcs_port=6397, dashboard_port=8297, env=env) as url:
         storage = tmp_path / "sweeps"
         assert main(["submit", "sweeps/smoke.yaml", "--address", url, "--set", f"resources.storage_path={storage}",
                      "--set", "search.optuna.num_samples=4", "--set", "base.worker_resources={accel: 1}",
@@ -150,6 +151,3 @@ def test_submit_runs_the_smoke_sweep_on_a_local_multi_node_cluster(tmp_path):
         assert len(rows) == 4 and all(r["state"] == "completed" for r in rows)
         nodes = {h["node_id"] for r in rows for h in json.loads(r["history"])}
         assert len(nodes) == 2  # trials ran on both nodes
-    finally:
-        helper.stdin.close()
-        helper.wait(timeout=60)
