@@ -3,6 +3,7 @@ scales GPU workers from zero has no GPU when the sweep starts; its node types sa
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +31,9 @@ def alive_nodes() -> list[NodeGroup]:
 
 
 def autoscaler_node_types() -> list[NodeGroup]:
-    """Worker node types the autoscaler may start: from the cluster config it reports to the GCS (autoscaler v2,
-    KubeRay), else from its YAML on the head. Empty when the cluster does not autoscale."""
+    """Worker node types the autoscaler may start: from the cluster config reported to the GCS where a platform
+    reports one, else from the autoscaler's YAML on the head. Empty when the cluster does not autoscale, or when
+    its types cannot be read here (KubeRay)."""
     from ray._private.state import state
 
     reported = state.get_cluster_config()
@@ -77,3 +79,15 @@ def requested(bundles: list[dict[str, float]]):
         yield
     finally:
         request_resources(bundles=[])
+
+
+def autoscaler_running() -> bool:
+    """Whether an autoscaler manages this cluster (its node types may still be unknown here, as on KubeRay)."""
+    from ray._private import ray_constants
+    from ray.autoscaler.v2.utils import is_autoscaler_v2
+    from ray.experimental.internal_kv import _internal_kv_get
+
+    if is_autoscaler_v2(fetch_from_server=True):
+        return True
+    status = _internal_kv_get(ray_constants.DEBUG_AUTOSCALING_STATUS)  # the v1 monitor's report, every update
+    return status is not None and "autoscaler_report" in json.loads(status)

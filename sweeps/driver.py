@@ -17,7 +17,8 @@ from ftlib import storage
 from ftlib.config import load_yaml, validate
 from ftlib.errors import ConfigError
 from ftlib.io import json_bytes
-from sweeps.capacity import NodeGroup, alive_nodes, autoscaler_node_types, requested, trial_bundles, trials_that_fit
+from sweeps.capacity import (NodeGroup, alive_nodes, autoscaler_node_types, autoscaler_running, requested,
+                             trial_bundles, trials_that_fit)
 from sweeps.config import SweepConfig
 from sweeps.objective import objective_keys
 from sweeps.space import build_run_config, grid_points
@@ -198,18 +199,33 @@ def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False)
     if dry:
         return {"dry_run": dry_run(sweep, configs) if sweep.search.grid else
                 [{"space": "optuna", "num_samples": sweep.search.optuna.num_samples}]}
-    storage.write_bytes(storage.join(exp, SWEEP_FILE), json_bytes(sweep.model_dump(mode="json")))
     from ftlib.raysession import ensure_ray
 
     _driver_env()
     ensure_ray(address, include_dashboard=True)
     node_types = autoscaler_node_types()
-    fits = check_resources(sweep, checked.cfg, alive_nodes(), node_types)
-    concurrent = min(sweep.resources.max_concurrent_trials or fits, _num_trials(sweep))
-    if not node_types:
+    autoscaling = bool(node_types) or autoscaler_running()
+    concurrent = min(trials_at_once(sweep, checked.cfg, alive_nodes(), node_types, autoscaling), _num_trials(sweep))
+    storage.write_bytes(storage.join(exp, SWEEP_FILE), json_bytes(sweep.model_dump(mode="json")))
+    if not autoscaling:
         return _fit(sweep, exp, keys, configs, concurrent, restore=False)
     with requested(trial_bundles(checked.cfg) * concurrent):
         return _fit(sweep, exp, keys, configs, concurrent, restore=False)
+
+
+def trials_at_once(sweep: SweepConfig, cfg, alive: list[NodeGroup], node_types: list[NodeGroup],
+                   autoscaling: bool) -> int:
+    """``resources.max_concurrent_trials``, or as many trials as fit. An autoscaler whose node types cannot be
+    read here (KubeRay reports none) may start the GPUs the sweep needs: there the setting is required."""
+    limit = sweep.resources.max_concurrent_trials
+    if autoscaling and not node_types:
+        if not limit:
+            raise ConfigError("resources.max_concurrent_trials: this cluster autoscales but its node types cannot "
+                              "be read here (on KubeRay, say how many trials run at once, e.g. the GPU group's "
+                              "maxReplicas)")
+        return limit
+    fits = check_resources(sweep, cfg, alive, node_types)  # refuses a trial no node can hold, limit or not
+    return limit or fits
 
 
 def _num_trials(sweep: SweepConfig) -> int:

@@ -92,6 +92,9 @@ def test_kuberay_manifests_carry_required_fields():
     job = yaml.safe_load(open("infra/kuberay/rayjob.yaml"))
     assert job["kind"] == "RayJob" and job["spec"]["shutdownAfterJobFinishes"] is True
     assert "cocktail sweep run" in job["spec"]["entrypoint"] and "rayClusterSpec" in job["spec"]
+    # KubeRay reports no node types to the driver: the job says how many trials run at once, one per GPU pod.
+    gpu_pods = sum(g["maxReplicas"] for g in job["spec"]["rayClusterSpec"]["workerGroupSpecs"])
+    assert f"resources.max_concurrent_trials={gpu_pods}" in job["spec"]["entrypoint"]
     for doc in (cluster, job):
         text = json.dumps(doc)
         assert "RAY_AUTH_MODE" in text and "0.0.0.0" not in text

@@ -19,7 +19,7 @@ from ftlib.errors import ConfigError
 from ftlib.train.config import RunConfig
 from sweeps.capacity import NodeGroup
 from sweeps.config import SweepConfig
-from sweeps.driver import check_resources, check_storage, load_sweep, run_sweep
+from sweeps.driver import check_resources, check_storage, load_sweep, run_sweep, trials_at_once
 from sweeps.objective import objective_keys
 from sweeps.space import DefineByRun, build_run_config, dirichlet_weights, grid_points
 from sweeps.trainable import run_ids
@@ -155,10 +155,27 @@ def test_resources_and_storage_are_checked(tmp_path):
     assert check_resources(sweep, cfg, head, scaling) == 4  # 8-GPU trials fit only the 8-GPU type
     with pytest.raises(ConfigError, match="nor can its autoscaler add one"):  # a type it may start none of
         check_resources(sweep, cfg, head, [NodeGroup({"CPU": 192, "GPU": 8}, 0)])
+    # An autoscaler whose node types are unknown here (KubeRay): max_concurrent_trials decides, and is required.
+    with pytest.raises(ConfigError, match="resources.max_concurrent_trials: this cluster autoscales"):
+        trials_at_once(sweep, lora, head, [], autoscaling=True)
+    limited = sweep.model_copy(update={"resources": sweep.resources.model_copy(update={"max_concurrent_trials": 16})})
+    assert trials_at_once(limited, lora, head, [], autoscaling=True) == 16
+    assert trials_at_once(limited, lora, head, scaling, autoscaling=True) == 16
+    assert trials_at_once(sweep, lora, head, scaling, autoscaling=True) == 48
+    with pytest.raises(ConfigError, match="no node of the cluster has a GPU"):  # a fixed cluster: checked anyway
+        trials_at_once(limited, lora, head, [], autoscaling=False)
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(ConfigError, match="cannot be written"):
         check_storage(str(blocker / "sweep"))
+
+
+def test_a_local_ray_is_a_fixed_cluster(ray_session, monkeypatch, tmp_path):
+    from sweeps.capacity import alive_nodes, autoscaler_node_types, autoscaler_running
+
+    monkeypatch.setenv("COCKTAIL_AUTOSCALING_CONFIG", str(tmp_path / "none.yaml"))
+    assert not autoscaler_running() and autoscaler_node_types() == []
+    assert [n.resources["CPU"] for n in alive_nodes()] == [2.0]
 
 
 def test_dry_run_lists_trials_without_training(prepared, tmp_path, capsys):
