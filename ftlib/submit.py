@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -73,12 +74,27 @@ def upload_size(working_dir: str | Path, excludes: list[str]) -> tuple[int, list
     return total, sorted(by_top.items(), key=lambda kv: -kv[1])[:5]
 
 
-def build_job(sweep_path: str, runtime_env_path: str, extra_args: list[str],
+def check_cluster_paths(sweep) -> None:
+    """A relative path would name a place inside the job's temporary working dir on the head: gone when the job
+    ends, and unseen by the other nodes."""
+    from ftlib import storage
+    from ftlib.train.config import DataConfig, get_path
+
+    for key, value in (("resources.storage_path", sweep.resources.storage_path),
+                       ("base.data.dir", get_path(sweep.base, "data.dir", DataConfig().dir))):
+        if not storage.is_uri(value) and not os.path.isabs(value):
+            raise ConfigError(f"{key} {value!r} is relative: on the cluster it would land in the job's temporary "
+                              f"working dir; give an object-store URI (s3://..., gs://...) or an absolute path "
+                              f"every node mounts (--set {key}=...)")
+
+
+def build_job(sweep_path: str, runtime_env_path: str, overrides: list[str],
               environ: dict[str, str] | None = None) -> dict[str, Any]:
-    """Everything checked locally; returns the Job API arguments."""
+    """Everything checked locally, with the overrides applied; returns the Job API arguments."""
     from sweeps.driver import load_sweep
 
-    sweep = load_sweep(sweep_path)
+    sweep = load_sweep(sweep_path, overrides=overrides)
+    check_cluster_paths(sweep)
     spec = load_runtime_env(runtime_env_path)
     working_dir = Path(spec.working_dir if Path(spec.working_dir).is_absolute() else
                        Path(runtime_env_path).parent.parent / spec.working_dir).resolve()
@@ -90,6 +106,7 @@ def build_job(sweep_path: str, runtime_env_path: str, extra_args: list[str],
     rel_sweep = os.path.relpath(Path(sweep_path).resolve(), working_dir)
     if rel_sweep.startswith(".."):
         raise ConfigError(f"{sweep_path} is outside the working dir {working_dir}: the job could not read it")
+    extra_args = [part for item in overrides for part in ("--set", shlex.quote(item))]
     entrypoint = " ".join(["python -m ftlib.cli.main sweep run", rel_sweep, "--address auto", *extra_args])
     return {"entrypoint": entrypoint,
             "runtime_env": {"working_dir": str(working_dir), "excludes": spec.excludes,
@@ -108,8 +125,8 @@ def client_for(address: str):
                           f"`ray dashboard cluster/aws.yaml` opens a tunnel to http://localhost:8265") from None
 
 
-def submit(sweep_path: str, address: str, runtime_env_path: str, extra_args: list[str]) -> str:
-    job = build_job(sweep_path, runtime_env_path, extra_args)
+def submit(sweep_path: str, address: str, runtime_env_path: str, overrides: list[str]) -> str:
+    job = build_job(sweep_path, runtime_env_path, overrides)
     client = client_for(address)
     return client.submit_job(entrypoint=job["entrypoint"], runtime_env=job["runtime_env"],
                              submission_id=job["submission_id"])

@@ -122,11 +122,22 @@ def test_upload_over_the_cap_and_unreachable_address_are_clear_errors(tmp_path, 
     (tmp_path / "cluster" / "runtime_env.yaml").write_text("working_dir: .\nexcludes: []\n")
     with open(tmp_path / "big.bin", "wb") as f:
         f.truncate(101 * 1024 * 1024)
+    shared = ["resources.storage_path=s3://bucket/sweeps", "base.data.dir=/mnt/shared/data"]
     with pytest.raises(ConfigError, match=r"uploads 101 MiB, over Ray's 100 MiB cap.*big.bin"):
-        build_job(str(tmp_path / "sweeps" / "s.yaml"), str(tmp_path / "cluster" / "runtime_env.yaml"), [])
-    job = build_job("sweeps/smoke.yaml", "cluster/runtime_env.yaml", [])
-    assert job["upload_bytes"] < 5 * 2**20 and job["entrypoint"].startswith("python -m ftlib.cli.main sweep run")
-    assert main(["submit", "sweeps/smoke.yaml", "--address", "http://127.0.0.1:9"]) == 2
+        build_job(str(tmp_path / "sweeps" / "s.yaml"), str(tmp_path / "cluster" / "runtime_env.yaml"), shared)
+    job = build_job("sweeps/smoke.yaml", "cluster/runtime_env.yaml", [*shared, "search.optuna.num_samples=3"])
+    assert job["upload_bytes"] < 5 * 2**20 and job["entrypoint"] == (
+        "python -m ftlib.cli.main sweep run sweeps/smoke.yaml --address auto --set resources.storage_path=s3://bucket"
+        "/sweeps --set base.data.dir=/mnt/shared/data --set search.optuna.num_samples=3")
+    # Paths that would land in the job's temporary working dir, and a bad override, fail here, not on the cluster.
+    with pytest.raises(ConfigError, match="resources.storage_path 'outputs/sweeps' is relative"):
+        build_job("sweeps/smoke.yaml", "cluster/runtime_env.yaml", shared[1:])
+    with pytest.raises(ConfigError, match="base.data.dir 'outputs/data' is relative"):
+        build_job("sweeps/smoke.yaml", "cluster/runtime_env.yaml", shared[:1])
+    with pytest.raises(ConfigError, match="num_samples"):
+        build_job("sweeps/smoke.yaml", "cluster/runtime_env.yaml", [*shared, "search.optuna.num_samples=zero"])
+    assert main(["submit", "sweeps/smoke.yaml", "--address", "http://127.0.0.1:9",
+                 *(part for item in shared for part in ("--set", item))]) == 2
     assert "cannot reach the Ray job server at 'http://127.0.0.1:9'" in capsys.readouterr().err
 
 
@@ -139,6 +150,7 @@ def test_submit_runs_the_smoke_sweep_on_a_local_multi_node_cluster(tmp_path):
     with local_cluster(gcs_port=6397, dashboard_port=8297, env=env) as url:
         storage = tmp_path / "sweeps"
         assert main(["submit", "sweeps/smoke.yaml", "--address", url, "--set", f"resources.storage_path={storage}",
+                     "--set", f"base.data.dir={tmp_path / 'data'}",
                      "--set", "search.optuna.num_samples=4", "--set", "base.worker_resources={accel: 1}",
                      "--set", "scheduler.kind=none", "--set", "base.max_steps=12"]) == 0
         client = JobSubmissionClient(url)

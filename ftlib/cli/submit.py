@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,8 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ftlib.submit import client_for, submit
 
-    extra = [part for item in args.overrides for part in ("--set", shlex.quote(item))]
-    job_id = submit(args.config, args.address, args.runtime_env, extra)
+    job_id = submit(args.config, args.address, args.runtime_env, args.overrides)
     print(f"submitted job {job_id}")
     print(f"  follow logs:  ray job logs --follow {job_id} --address {args.address}")
     print(f"  status:       ray job status {job_id} --address {args.address}")
