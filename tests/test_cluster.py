@@ -166,3 +166,12 @@ def test_submit_runs_the_smoke_sweep_on_a_local_multi_node_cluster(tmp_path):
         assert len(rows) == 4 and all(r["state"] == "completed" for r in rows)
         nodes = {h["node_id"] for r in rows for h in json.loads(r["history"])}
         assert len(nodes) == 2  # trials ran on both nodes
+        # Plain `ray job submit`, as the README shows it (a dry run: the upload, entrypoint and CLI are the same).
+        plain = subprocess.run([str(Path(sys.executable).parent / "ray"), "job", "submit", "--address", url,
+                                "--runtime-env-json", json.dumps({"working_dir": ".",
+                                                                  "excludes": [".git", ".venv", "outputs"]}),
+                                "--", "python", "-m", "ftlib.cli.main", "sweep", "run", "sweeps/smoke.yaml",
+                                "--address", "auto", "--dry-run", "--set", f"base.data.dir={tmp_path / 'data'}"],
+                               env=env, capture_output=True, text=True, timeout=300)
+        assert plain.returncode == 0 and "succeeded" in plain.stdout, plain.stdout[-2000:] + plain.stderr[-2000:]
+        assert "optuna search, 6 samples" in plain.stdout
