@@ -1,10 +1,10 @@
 """A 200-trial sweep on Ray's fake multi-node provider (cluster/local-sim.yaml): worker nodes are local
 processes advertising GPUs, started and stopped by the real autoscaler. The sweep runs through the real
-driver (sweeps.driver.run_sweep: Optuna searcher, Tune, the resource checks); only the trainable is a
-stand-in that holds one GPU slot for a few seconds in a Ray task, as a Train worker would. Prints:
-nodes scaled up while trials queued and down when idle; GPU-slot utilisation (busy slot-seconds ÷
-available slot-seconds, target >= 90 %); scheduler gap per trial (target <= 2 s); Optuna suggest + tell
-time at trial 1, 100 and 200+ (must stay flat).
+driver (sweeps.driver.run_sweep: the resource checks against the autoscaler's node types, its up-front
+resource request, Optuna, Tune); only the trainable is a stand-in that holds one GPU slot for a few seconds
+in a Ray task, as a Train worker would. Prints: nodes scaled up while trials queued and down when idle;
+GPU-slot utilisation (busy slot-seconds ÷ available slot-seconds, target >= 90 %); scheduler gap per trial
+(target <= 2 s); Optuna suggest + tell time at trial 1, 100 and 200+ (must stay flat).
 
     python benchmarks/bench_scale.py [--trials 200] [--hold 4] [--concurrency 8] [--fresh-workers]
 
