@@ -89,7 +89,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=200)
     ap.add_argument("--hold", type=float, default=4.0)
-    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--concurrency", type=int, default=8, help="0: as many as the node types hold (the driver's)")
     ap.add_argument("--fresh-workers", action="store_true", help="a new worker process per trial")
     args = ap.parse_args()
 
@@ -108,7 +108,8 @@ def main() -> None:
         "name": "scale", "pool": ["fpb", "twitter_sentiment", "finqa"],
         "base": {"mixture": {"budget": 100}, "data": {"dir": str(work / "data")}, "use_gpu": True},
         "search": {"optuna": {"num_samples": args.trials, "weights": ["fpb", "twitter_sentiment", "finqa"]}},
-        "resources": {"max_concurrent_trials": args.concurrency, "storage_path": str(work / "sweeps")}}, "bench")
+        "resources": {"max_concurrent_trials": args.concurrency or None, "storage_path": str(work / "sweeps")}},
+        "bench")
 
     start_fake_cluster()
     os.environ["COCKTAIL_AUTOSCALING_CONFIG"] = str(ROOT / "cluster/local-sim.yaml")  # ray up's copy on a real head
@@ -143,12 +144,13 @@ def main() -> None:
     starts = [s["start"] for s in spans]
     # Scheduler gap: when a slot frees, how long until the next trial starts holding one.
     ends = sorted(s["end"] for s in spans)
-    gaps = [min((st for st in starts if st >= e), default=None) for e in ends[: len(ends) - args.concurrency]]
+    at_once = max(sum(s["start"] <= t < s["end"] for s in spans) for t in starts)
+    gaps = [min((st for st in starts if st >= e), default=None) for e in ends[: len(ends) - at_once]]
     gaps = [g - e for g, e in zip(gaps, ends) if g is not None]
     lease = sorted(s["start"] - s["called"] for s in spans)  # trial function running -> its slot held
     peak_nodes = max(n for _, n, _ in samples)
     print(f"trials: {len(spans)} done ({sum(r['state'] == 'completed' for r in out['rows'])} completed), "
-          f"wall {out['wall_s']} s, hold {args.hold} s each, {args.concurrency} at a time")
+          f"wall {out['wall_s']} s, hold {args.hold} s each, up to {at_once} at a time")
     print(f"worker nodes: 0 at start -> peak {peak_nodes} while trials queued -> {samples[-1][1]} when idle")
     print(f"GPU-slot utilisation: {busy / available:.1%} (busy {busy:.0f} slot-s / available {available:.0f} slot-s;"
           f" target >= 90 %)")
