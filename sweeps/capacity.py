@@ -3,7 +3,6 @@ scales GPU workers from zero has no GPU when the sweep starts; its node types sa
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,13 +80,6 @@ def requested(bundles: list[dict[str, float]]):
         request_resources(bundles=[])
 
 
-def autoscaler_running() -> bool:
-    """Whether an autoscaler manages this cluster (its node types may still be unknown here, as on KubeRay)."""
-    from ray._private import ray_constants
-    from ray.autoscaler.v2.utils import is_autoscaler_v2
-    from ray.experimental.internal_kv import _internal_kv_get
-
-    if is_autoscaler_v2(fetch_from_server=True):
-        return True
-    status = _internal_kv_get(ray_constants.DEBUG_AUTOSCALING_STATUS)  # the v1 monitor's report, every update
-    return status is not None and "autoscaler_report" in json.loads(status)
+def on_kuberay() -> bool:
+    """KubeRay marks every pod it starts; its autoscaler may add GPU pods but reports no node types."""
+    return os.environ.get("RAY_USAGE_STATS_KUBERAY_IN_USE") == "1"

@@ -17,8 +17,8 @@ from ftlib import storage
 from ftlib.config import load_yaml, validate
 from ftlib.errors import ConfigError
 from ftlib.io import json_bytes
-from sweeps.capacity import (NodeGroup, alive_nodes, autoscaler_node_types, autoscaler_running, requested,
-                             trial_bundles, trials_that_fit)
+from sweeps.capacity import (BOOTSTRAP_CONFIG, CONFIG_ENV, NodeGroup, alive_nodes, autoscaler_node_types,
+                             on_kuberay, requested, trial_bundles, trials_that_fit)
 from sweeps.config import SweepConfig
 from sweeps.objective import objective_keys
 from sweeps.space import build_run_config, grid_points
@@ -103,7 +103,8 @@ def check_resources(sweep: SweepConfig, cfg, alive: list[NodeGroup], node_types:
     cpus_per_trial = cfg.num_workers * cfg.cpus_per_worker
     largest_gpu = max((g.resources.get("GPU", 0) for g in [*alive, *node_types] if g.count > 0), default=0)
     if cfg.use_gpu and largest_gpu < 1:
-        raise ConfigError("base.use_gpu is true but no node of the cluster has a GPU, nor can its autoscaler add one")
+        raise ConfigError("base.use_gpu is true but no node of the cluster has a GPU, nor can its autoscaler add one "
+                          f"(node types are read from {BOOTSTRAP_CONFIG} on the head, or ${CONFIG_ENV})")
     multi = sweep.resources.multi_node_trials
     if gpus_per_trial > largest_gpu and not multi:
         raise ConfigError(f"a trial asks for {gpus_per_trial} GPUs (num_workers {cfg.num_workers}) but the largest "
@@ -204,7 +205,7 @@ def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False)
     _driver_env()
     ensure_ray(address, include_dashboard=True)
     node_types = autoscaler_node_types()
-    autoscaling = bool(node_types) or autoscaler_running()
+    autoscaling = bool(node_types) or on_kuberay()
     concurrent = min(trials_at_once(sweep, checked.cfg, alive_nodes(), node_types, autoscaling), _num_trials(sweep))
     storage.write_bytes(storage.join(exp, SWEEP_FILE), json_bytes(sweep.model_dump(mode="json")))
     if not autoscaling:

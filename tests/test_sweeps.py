@@ -171,11 +171,14 @@ def test_resources_and_storage_are_checked(tmp_path):
 
 
 def test_a_local_ray_is_a_fixed_cluster(ray_session, monkeypatch, tmp_path):
-    from sweeps.capacity import alive_nodes, autoscaler_node_types, autoscaler_running
+    from sweeps.capacity import alive_nodes, autoscaler_node_types, on_kuberay
 
     monkeypatch.setenv("COCKTAIL_AUTOSCALING_CONFIG", str(tmp_path / "none.yaml"))
-    assert not autoscaler_running() and autoscaler_node_types() == []
+    monkeypatch.delenv("RAY_USAGE_STATS_KUBERAY_IN_USE", raising=False)
+    assert autoscaler_node_types() == [] and not on_kuberay()
     assert [n.resources["CPU"] for n in alive_nodes()] == [2.0]
+    monkeypatch.setenv("RAY_USAGE_STATS_KUBERAY_IN_USE", "1")  # what KubeRay sets in its pods
+    assert on_kuberay()
 
 
 def test_dry_run_lists_trials_without_training(prepared, tmp_path, capsys):
