@@ -47,14 +47,6 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def canonical_hash(obj: Any, length: int = 12) -> str:
     """Hash of canonical JSON: the name of a config's outputs."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)

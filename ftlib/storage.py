@@ -26,11 +26,16 @@ def absolute(location: str | Path) -> str:
     return str(location) if is_uri(location) else str(Path(location).absolute())
 
 
-def _resolve(location: str) -> tuple[pafs.FileSystem, str]:
+def filesystem(location: str) -> tuple[pafs.FileSystem, str]:
+    """The pyarrow filesystem and path of a location (pyarrow's error where a URI cannot be opened)."""
     if not is_uri(location):
         return pafs.LocalFileSystem(), os.path.abspath(location)
+    return pafs.FileSystem.from_uri(location)
+
+
+def _resolve(location: str) -> tuple[pafs.FileSystem, str]:
     try:
-        return pafs.FileSystem.from_uri(location)
+        return filesystem(location)
     except (OSError, ValueError) as e:
         raise ConfigError(f"{location}: not a storage URI pyarrow can open ({e})") from None
 

@@ -14,6 +14,7 @@ import pyarrow.fs as pafs
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from ftlib import storage
 from ftlib.errors import DataError
 from ftlib.io import sha256_bytes
 from ftlib.seeding import rng_for
@@ -92,7 +93,7 @@ def load_hub(spec: TaskSpec) -> RawData:
 def load_path(spec: TaskSpec, root: str) -> RawData:
     """``ROOT/<task>/<raw split>.{parquet,jsonl,csv}``; ROOT is a directory or an s3:// / gs:// / file:// URI."""
     try:
-        fs, base = pafs.FileSystem.from_uri(root) if "://" in root else (pafs.LocalFileSystem(), os.path.abspath(root))
+        fs, base = storage.filesystem(root)
     except (pa.ArrowInvalid, OSError) as e:
         raise DataError(f"--source {redact(root)!r}: cannot open ({e})") from None
     tables, files, digests = {}, {}, []
