@@ -6,7 +6,7 @@ import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import yaml
 
@@ -52,7 +52,7 @@ def node_types_from_yaml(config: dict[str, Any], source: str) -> list[NodeGroup]
             for name, t in types.items() if name != head]
 
 
-def trials_that_fit(groups: list[NodeGroup], gpus: int, cpus: float, multi_node: bool) -> int:
+def trials_that_fit(groups: Sequence[NodeGroup], gpus: int, cpus: float, multi_node: bool) -> int:
     """How many trials (``gpus`` GPUs or, CPU-only, ``cpus`` CPUs each) these nodes hold at once."""
     key, need = ("GPU", gpus) if gpus else ("CPU", cpus)
     if multi_node:

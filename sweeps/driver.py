@@ -11,7 +11,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ftlib import storage
 from ftlib.config import load_yaml, validate
@@ -96,7 +96,7 @@ def check_sweep(sweep: SweepConfig, exp: str, dry: bool = False):
     return checked, configs
 
 
-def check_resources(sweep: SweepConfig, cfg, alive: list[NodeGroup], node_types: list[NodeGroup] = ()) -> int:
+def check_resources(sweep: SweepConfig, cfg, alive: Sequence[NodeGroup], node_types: Sequence[NodeGroup] = ()) -> int:
     """Per-trial demand against the nodes the cluster has and the node types its autoscaler may add; returns
     how many trials fit at once."""
     gpus_per_trial = cfg.num_workers if cfg.use_gpu else 0
@@ -112,7 +112,7 @@ def check_resources(sweep: SweepConfig, cfg, alive: list[NodeGroup], node_types:
     # CPU workers of one trial may spread over nodes; GPU workers of one trial share a node unless multi-node.
     spread = multi or not gpus_per_trial
     fits = max(trials_that_fit(alive, gpus_per_trial, cpus_per_trial, spread),
-               trials_that_fit(list(node_types), gpus_per_trial, cpus_per_trial, spread))
+               trials_that_fit(node_types, gpus_per_trial, cpus_per_trial, spread))
     if fits < 1:
         total = {k: sum(g.count * g.resources.get(k, 0) for g in alive) for k in ("CPU", "GPU")}
         raise ConfigError(f"a trial needs {cpus_per_trial:g} CPUs and {gpus_per_trial} GPUs; the cluster has "

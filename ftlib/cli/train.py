@@ -27,13 +27,12 @@ def load_run_config(path: str, overrides: list[str]):
 
 
 def train(args: argparse.Namespace) -> int:
+    from ftlib import storage
     from ftlib.raysession import ensure_ray
     from ftlib.train.trial import check, run_trial
 
     cfg = load_run_config(args.config, args.overrides)
     checked = check(cfg)
-    from ftlib import storage
-
     done = storage.read_bytes(checked.trial_file)
     if done is not None and not args.force:
         print(f"already done: {checked.trial_file} (use --force to run again)")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ftlib.errors import DataError
 from ftlib import storage
+from ftlib.errors import DataError
 from ftlib.io import json_bytes, parquet_bytes, sha256_bytes
 from ftlib.tasks.canonical import DROP_REASONS, to_canonical
 from ftlib.tasks.schema import SPLITS, TaskSpec
