@@ -105,14 +105,22 @@ def _score(spec: TaskSpec, records: list[dict], outputs: list[str]) -> tuple[dic
         parsed = [parse_letter(o, "".join(spec.labels)) for o in outputs]
         return metrics.letter_accuracy(golds, parsed), parsed, [p == g for p, g in zip(parsed, golds)]
     if spec.metric == "numeric_qa":
-        parsed_n = [first_number(o) for o in outputs]
+        parsed = [_numeric_answer(o, g) for o, g in zip(outputs, golds)]
         correct = [metrics.numeric_correct(o, g) for o, g in zip(outputs, golds)]
-        return metrics.numeric_qa(golds, outputs), [None if p is None else repr(p[0]) for p in parsed_n], correct
+        return metrics.numeric_qa(golds, outputs), parsed, correct
     if spec.metric == "final_number":
         parsed_n = [last_number(o) for o in outputs]
         correct = [metrics.final_number_correct(o, g) for o, g in zip(outputs, golds)]
         return metrics.final_number(golds, outputs), [None if p is None else repr(p[0]) for p in parsed_n], correct
     raise ValueError(f"task {spec.name!r}: no scorer for metric {spec.metric!r}")
+
+
+def _numeric_answer(output: str, gold: str) -> str | None:
+    """What was read from the output: its first number, or its text where the gold answer is a word."""
+    if first_number(gold) is None:
+        return output.strip().lower() or None
+    number = first_number(output)
+    return None if number is None else repr(number[0])
 
 
 def _row(task, record, split, mode, prompt, output, parsed, correct) -> dict[str, Any]:

@@ -92,9 +92,18 @@ def numeric_equal(pred: tuple[float, bool], gold: tuple[float, bool], places: in
 
 
 def numeric_correct(output: str, gold: str, rel_tol: float = NUMERIC_REL_TOL) -> bool:
-    """The first number of the output matches the gold answer (tolerance, rounding, percent forms)."""
-    p, g = first_number(output), first_number(gold)
-    return p is not None and g is not None and numeric_equal(p, g, _decimals(gold), rel_tol)
+    """The first number of the output matches the gold answer (tolerance, rounding, percent forms). A gold
+    answer with no number (FinQA's yes / no questions) is matched exactly, ignoring case."""
+    g = first_number(gold)
+    if g is None:
+        return output.strip().lower() == gold.strip().lower()
+    p = first_number(output)
+    return p is not None and numeric_equal(p, g, _decimals(gold), rel_tol)
+
+
+def numeric_missing(output: str, gold: str) -> bool:
+    """No answer to read: no number where the gold is a number, an empty output where it is a word."""
+    return first_number(output) is None if first_number(gold) is not None else not output.strip()
 
 
 def final_number_correct(output: str, gold: str, rel_tol: float = NUMERIC_REL_TOL) -> bool:
@@ -108,7 +117,7 @@ def numeric_qa(gold: Sequence[str], outputs: Sequence[str], rel_tol: float = NUM
     n = len(gold)
     exact = sum(o.strip() == g.strip() for g, o in zip(gold, outputs))
     numeric = sum(numeric_correct(o, g, rel_tol) for g, o in zip(gold, outputs))
-    missing = sum(first_number(o) is None for o in outputs)
+    missing = sum(numeric_missing(o, g) for g, o in zip(gold, outputs))
     return {"exact_match": exact / n if n else 0.0, "numeric_match": numeric / n if n else 0.0,
             "missing_rate": missing / n if n else 0.0}
 

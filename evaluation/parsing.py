@@ -25,18 +25,21 @@ def parse_label(text: str, labels: Sequence[str]) -> str | None:
     return best[2] if best else MISSING
 
 
+_PERCENT = r"(?:%|per\s?cent\b)?"  # "12%", "12 percent", "12 per cent"
 _NUMBER = re.compile(
-    r"\(\s*[$€£]?\s*\d[\d,]*(?:\.\d+)?\s*%?\s*\)"  # (12.5) accounting negative
-    r"|[-+\u2212]?\s*[$€£]?\s*[-+\u2212]?\d[\d,]*(?:\.\d+)?\s*%?"
-    r"|[-+\u2212]?\s*[$€£]?\s*\.\d+\s*%?"
+    r"\(\s*[$€£]?\s*\d[\d,]*(?:\.\d+)?\s*" + _PERCENT + r"\s*\)"  # (12.5) accounting negative
+    r"|[-+\u2212]?\s*[$€£]?\s*[-+\u2212]?\d[\d,]*(?:\.\d+)?\s*" + _PERCENT +
+    r"|[-+\u2212]?\s*[$€£]?\s*\.\d+\s*" + _PERCENT,
+    re.IGNORECASE,
 )
+_PERCENT_WORD = re.compile(r"per\s?cent", re.IGNORECASE)
 
 
 def extract_numbers(text: str) -> list[tuple[float, bool]]:
     """Every number in ``text`` as (value, written as a percent), in order of appearance."""
     out = []
     for match in _NUMBER.finditer(text or ""):
-        raw = match.group(0).strip().replace(" ", "")
+        raw = _PERCENT_WORD.sub("%", match.group(0)).strip().replace(" ", "")
         value = parse_number(raw)
         if value is None:  # commas that are not thousands separators ("1,23"): read the digits
             value = parse_number(raw.replace(",", ""))

@@ -1,9 +1,9 @@
 """``cocktail sweep run / resume / status``: check everything, prepare data once, run Tune (+ Optuna, ASHA).
 
-Robust configuration against the known hang (ray-project/ray#54305): when Tune stops a trial (ASHA), the
-trial's Train worker placement group is only removed by a cleaner that needs the dashboard, so the driver
-starts Ray with the dashboard on, and bounds each worker-group start so that one waiting on a leaked group
-is retried (Train's controller starts the group again) instead of waited on forever.
+Sweeps never wait forever on workers: when a trial ends for any reason its Train workers' placement group is
+released by our own callback (sweeps/release.py; Ray's cleaner needs the state API, ray-project/ray#54305),
+and a trial whose worker group cannot start fails after a bounded number of timed-out starts
+(``controller_failure_limit`` × ``RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S``).
 """
 from __future__ import annotations
 
@@ -41,23 +41,21 @@ def load_sweep(path: str, name: str | None = None, overrides: list[str] | None =
         raise ConfigError(f"{path}: expected a mapping")
     if name:
         data["name"] = name
-    return validate(SweepConfig, apply_overrides(data, overrides or []), path)
+    sweep = validate(SweepConfig, apply_overrides(data, overrides or []), path)
+    check_base(sweep, path)
+    return sweep
 
 
-def anchor_paths(sweep: SweepConfig) -> SweepConfig:
-    """Relative paths made absolute in the driver, once: Tune runs each trial function in its own trial
-    directory, where ``outputs/data`` would name a new, empty place (data prepared and the embedded model
-    built again per trial). Embedded model names become the directory they are built in."""
-    from ftlib.models.embedded import EMBEDDED, resolve_model
-    from ftlib.train.config import DataConfig, ModelConfig, get_path, set_path
+def check_base(sweep: SweepConfig, where: str) -> None:
+    """``base`` as a run config, errors named by their YAML path (``smoke.yaml: base.optim.lrr: unknown key
+    (did you mean lr?)``). The sweep sets the mixture's sources; a stand-in takes their place here."""
+    from ftlib.train.config import RunConfig
 
     base = json.loads(json.dumps(sweep.base))
-    set_path(base, "data.dir", storage.absolute(get_path(base, "data.dir", DataConfig().dir)))
-    name = get_path(base, "model.name", ModelConfig().name)
-    if name in EMBEDDED:
-        set_path(base, "model.name", resolve_model(name))
-    models = [resolve_model(m) if m in EMBEDDED else m for m in sweep.models] if sweep.models else None
-    return sweep.model_copy(update={"base": base, "models": models})
+    mixture = base.get("mixture") if isinstance(base.get("mixture"), dict) else {}
+    stand_in = {"weight": 1.0} if mixture.get("budget") is not None else {"rows": "all"}
+    base["mixture"] = {**mixture, "sources": {sweep.pool[0]: stand_in}}
+    validate(RunConfig, base, where, prefix="base")
 
 
 def experiment_dir(sweep: SweepConfig) -> str:
@@ -77,18 +75,22 @@ def example_points(sweep: SweepConfig) -> list[dict[str, Any]]:
 
 def check_sweep(sweep: SweepConfig, exp: str, dry: bool = False):
     """Everything that can be refused, before any trial starts; data is prepared here, once for the sweep.
-    A dry run checks configs, data and batch arithmetic but loads no model (it may be on a hub)."""
+    A dry run checks configs, batch arithmetic and that each model exists, but downloads, prepares and loads
+    nothing (data and models may be on a hub)."""
+    from ftlib.paths import model_exists
     from ftlib.train.resolve import resolve
     from ftlib.train.trial import check, ensure_prepared
 
     objective_keys(sweep)
     configs = [build_run_config(sweep, p, storage.join(exp, TRIALS)) for p in example_points(sweep)]
-    everything = configs[0].model_copy(update={"eval_tasks": sorted({*sweep.pool, *sweep.objective_tasks()})})
-    ensure_prepared(everything, prepare_missing=True)
     for cfg in configs:
         resolve(cfg, cuda=cfg.use_gpu)
     if dry:
+        for problem in filter(None, (model_exists(m) for m in sorted({c.model.name for c in configs}))):
+            raise ConfigError(problem)
         return None, configs
+    everything = configs[0].model_copy(update={"eval_tasks": sorted({*sweep.pool, *sweep.objective_tasks()})})
+    ensure_prepared(everything, prepare_missing=True)
     checked = check(configs[0])
     # Every other base model of the sweep (paper_ablation's `models`) loads its config and LoRA targets too.
     for model in sorted({c.model.name for c in configs} - {configs[0].model.name}):
@@ -118,29 +120,6 @@ def check_resources(sweep: SweepConfig, cfg, alive: Sequence[NodeGroup], node_ty
         raise ConfigError(f"a trial needs {cpus_per_trial:g} CPUs and {gpus_per_trial} GPUs; the cluster has "
                           f"{total['CPU']:g} CPUs and {total['GPU']:g} GPUs")
     return fits
-
-
-def dry_run(sweep: SweepConfig, configs) -> list[dict[str, Any]]:
-    """Every trial with its mixture and estimated tokens (prepared rows × mean characters / 4 × epochs)."""
-    from ftlib.data.plan import make_plan
-    from ftlib.tasks.store import read_split
-
-    chars: dict[str, float] = {}
-    listing = []
-    for cfg in configs:
-        plan = make_plan(cfg.mixture, cfg.data.dir)
-        tokens = 0.0
-        for s in plan.sources:
-            if s.task not in chars:
-                table = read_split(cfg.data.dir, s.task, "train")
-                lengths = [len(a) + len(b) + len(c) for a, b, c in zip(*(table.column(k).to_pylist()
-                                                                          for k in ("instruction", "input", "output")))]
-                chars[s.task] = sum(lengths) / len(lengths)
-            tokens += s.rows * chars[s.task] / 4
-        listing.append({"trial_id": cfg.run_id(), "model": cfg.model.name, "epochs": cfg.epochs,
-                        "mixture": {s.task: s.rows for s in plan.sources},
-                        "est_tokens": int(tokens * cfg.epochs)})
-    return listing
 
 
 def _searcher(sweep: SweepConfig, exp: str, keys: list[str]):
@@ -178,8 +157,9 @@ def _tune_run_config(exp: str, sweep: SweepConfig, key: str, mode: str):
     import ray.tune
 
     from sweeps.progress import Progress
+    from sweeps.release import ReleaseEndedTrials
 
-    return ray.tune.RunConfig(name=TUNE_DIR, storage_path=exp, callbacks=[Progress(key, mode)],
+    return ray.tune.RunConfig(name=TUNE_DIR, storage_path=exp, callbacks=[Progress(key, mode), ReleaseEndedTrials()],
                               verbose=0)
 
 
@@ -192,14 +172,18 @@ def _name_creators(sweep: SweepConfig, exp: str):
 
 
 def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False) -> dict[str, Any]:
+    from ftlib.paths import anchor_sweep
+
+    sweep = anchor_sweep(sweep)
     exp = experiment_dir(sweep)
-    sweep = anchor_paths(sweep) if not dry else sweep
     check_storage(exp)
     checked, configs = check_sweep(sweep, exp, dry)
     keys = objective_keys(sweep)
     if dry:
-        return {"dry_run": dry_run(sweep, configs) if sweep.search.grid else
-                [{"space": "optuna", "num_samples": sweep.search.optuna.num_samples}]}
+        from sweeps.dry_run import listing
+
+        return {"dry_run": listing(configs) if sweep.search.grid else
+                {"space": "optuna", "num_samples": sweep.search.optuna.num_samples}}
     from ftlib.raysession import ensure_ray
 
     _driver_env()

@@ -67,8 +67,16 @@ def test_eval_errors_before_loading_a_model(prepared, tmp_path, capsys):
     assert main(["eval", "--model", "tiny-phi3", "--tasks", "nope", "--data", str(prepared)]) == 2
     assert "unknown task 'nope'" in capsys.readouterr().err
     assert main(["eval", "--model", str(tmp_path / "none"), "--tasks", "fpb", "--data", str(prepared)]) == 2
-    assert main(["eval", "--model", "tiny-phi3", "--tasks", "fpb", "--data", str(tmp_path)]) == 2
-    assert "not prepared" in capsys.readouterr().err
+    assert "--model" in capsys.readouterr().err
+    # Unprepared tasks: prepared from --source, as `cocktail train` does; an unreachable hub is one line.
+    assert main(["eval", "--model", "tiny-phi3", "--tasks", "fpb", "--data", str(tmp_path / "hubdata"),
+                 "--source", "hub", "--out", str(tmp_path / "eval")]) == 2
+    err = capsys.readouterr().err
+    assert "odedovadia/financial_phrasebank_split" in err and "--source offline" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "hubdata").exists() and not (tmp_path / "eval").exists()
+    assert main(["eval", "--model", "tiny-phi3", "--tasks", "fpb", "--data", str(tmp_path / "data"), "--limit", "4",
+                 "--out", str(tmp_path / "eval")]) == 0
+    assert (tmp_path / "data" / "fpb" / "test.parquet").exists() and (tmp_path / "eval" / "scores.parquet").exists()
 
 
 def test_batched_generation_equals_one_at_a_time(prepared, tiny_model):

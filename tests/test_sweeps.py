@@ -185,10 +185,30 @@ def test_dry_run_lists_trials_without_training(prepared, tmp_path, capsys):
     from ftlib.cli.main import main
 
     assert main(["sweep", "run", "sweeps/paper_ablation.yaml", "--dry-run", "--set", f"base.data.dir={prepared}",
-                 "--set", f"resources.storage_path={tmp_path}", "--set", "models=[m1]"]) == 0
+                 "--set", f"resources.storage_path={tmp_path}", "--set", "models=[org/m1]"]) == 0
     out = capsys.readouterr().out
-    assert "55 trials" in out and "est. tokens" in out
+    assert "55 trials" in out and "est. tokens" in out and "not prepared" not in out
     assert not (tmp_path / "paper-ablation" / "tune").exists()
+
+
+def test_dry_run_downloads_and_prepares_nothing(tmp_path, capsys, monkeypatch):
+    """The README's paper dry run, offline, with no data prepared: the design from the caps, said to be bounds."""
+    import datasets
+
+    from ftlib.cli.main import main
+
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail("a dry run must not download"))
+    empty = tmp_path / "data"
+    assert main(["sweep", "run", "sweeps/paper_ablation.yaml", "--dry-run", "--set", f"base.data.dir={empty}",
+                 "--set", f"resources.storage_path={tmp_path}"]) == 0
+    out = capsys.readouterr().out
+    assert "220 trials" in out and "not prepared yet" in out and "--source hub" in out
+    assert '"fpb": "≤5000"' in out and '"openorca": "≤31500"' in out and '"orca_math": "≤15750"' in out
+    assert not empty.exists()
+    # A model that is neither embedded, a local directory nor a hub id is refused by the dry run.
+    assert main(["sweep", "run", "sweeps/paper_ablation.yaml", "--dry-run", "--set", f"base.data.dir={empty}",
+                 "--set", f"resources.storage_path={tmp_path}", "--set", "models=[./no/such/model]"]) == 2
+    assert "'./no/such/model': no such directory" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -18,11 +18,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="classification: generate and parse, or score each label's log-likelihood")
     p.add_argument("--style", default="plain", choices=("plain", "chat"))
     p.add_argument("--data", default=DEFAULT_DATA_DIR)
+    p.add_argument("--source", default="offline",
+                   help="where tasks not yet prepared in --data come from, as in `cocktail train`: offline | hub | PATH")
+    p.add_argument("--seed", type=int, default=42, help="seed for preparing missing tasks")
     p.add_argument("--out", default="outputs/eval")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--ray", action="store_true", help="run inference in a Ray Data actor pool")
     p.add_argument("--actors", type=int, default=1)
     p.add_argument("--gpus-per-actor", type=float, default=0)
+    p.add_argument("--address", default=None, help="with --ray: a Ray cluster to join (default: a new local Ray)")
     p.set_defaults(handler=run)
 
 
@@ -31,24 +35,30 @@ def run(args: argparse.Namespace) -> int:
     from evaluation.harness import headline_metric
     from evaluation.inference import load_for_eval
     from evaluation.run import model_hash, run_eval
+    from ftlib import storage
     from ftlib.cli.table import format_table
+    from ftlib.errors import ConfigError
+    from ftlib.paths import anchor_model, model_exists
+    from ftlib.tasks.prepare import ensure_prepared
     from ftlib.tasks.registry import resolve_tasks
-    from ftlib.tasks.store import task_entry
 
     tasks = [s.name for s in resolve_tasks(args.tasks)]
-    for task in tasks:
-        task_entry(args.data, task)  # prepared? (before loading any model)
-    lm = load_for_eval(args.model, args.adapter, device="cpu" if args.ray else None)
+    for problem in filter(None, (model_exists(args.model), args.adapter and model_exists(args.adapter))):
+        raise ConfigError(problem.replace("model.name", "--model" if args.model in problem else "--adapter", 1))
+    data = storage.absolute(args.data)
+    ensure_prepared(data, tasks, args.source, args.seed)  # before loading any model
+    model, adapter = anchor_model(args.model), args.adapter and anchor_model(args.adapter)
+    lm = load_for_eval(model, adapter, device="cpu" if args.ray else None)
     if args.ray:
         from ftlib.raysession import ensure_ray
 
-        ensure_ray()
-        backend = RayBackend(args.model, args.adapter, tokenizer=lm.tokenizer, actors=args.actors,
+        ensure_ray(args.address)
+        backend = RayBackend(model, adapter, tokenizer=lm.tokenizer, actors=args.actors,
                              num_gpus=args.gpus_per_actor, batch_size=args.batch_size)
     else:
         backend = LocalBackend(lm, args.batch_size)
-    digest = model_hash(args.model, args.adapter)
-    results = run_eval(backend, tasks, data_dir=args.data, out=args.out, split=args.split, limit=args.limit,
+    digest = model_hash(model, adapter)
+    results = run_eval(backend, tasks, data_dir=data, out=args.out, split=args.split, limit=args.limit,
                        mode=args.mode, style=args.style, digest=digest)
     rows = []
     for r in results:

@@ -63,13 +63,18 @@ def show_status(args: argparse.Namespace) -> int:
 def _print_dry_run(listing) -> None:
     from ftlib.cli.table import format_table
 
-    if listing and "space" in listing[0]:
-        print(f"optuna search, {listing[0]['num_samples']} samples: trials are proposed as the sweep runs")
+    if "space" in listing:
+        print(f"optuna search, {listing['num_samples']} samples: trials are proposed as the sweep runs")
         return
-    rows = [[i + 1, t["trial_id"], t["model"], t["epochs"], json.dumps(t["mixture"]), f"{t['est_tokens']:,}"]
-            for i, t in enumerate(listing)]
+    rows = [[i + 1, t["trial_id"], t["model"], t["epochs"], json.dumps(t["mixture"], ensure_ascii=False),
+             "?" if t["est_tokens"] is None else f"{t['est_tokens']:,}"] for i, t in enumerate(listing["trials"])]
     print(format_table(["#", "trial", "model", "epochs", "mixture (rows)", "est. tokens"], rows))
-    print(f"\n{len(listing)} trials")
+    print(f"\n{len(rows)} trials")
+    if listing["unprepared"]:
+        tasks = ",".join(listing["unprepared"])
+        print(f"not prepared yet: {tasks}. Their rows are upper bounds from the caps (≤) and tokens are unknown (?); "
+              f"a dry run downloads nothing. `cocktail data prepare --tasks {tasks} --source {listing['source']}` "
+              f"makes them exact.")
 
 
 def _print_result(out) -> None:

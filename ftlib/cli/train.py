@@ -18,12 +18,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def load_run_config(path: str, overrides: list[str]):
     from ftlib.config import load_yaml, validate
     from ftlib.errors import ConfigError
+    from ftlib.paths import anchor_run
     from ftlib.train.config import RunConfig, apply_overrides
 
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of run settings")
-    return validate(RunConfig, apply_overrides(data, overrides), path)
+    return validate(RunConfig, anchor_run(apply_overrides(data, overrides)), path)
 
 
 def train(args: argparse.Namespace) -> int:

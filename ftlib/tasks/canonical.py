@@ -13,6 +13,8 @@ from ftlib.errors import DataError
 from ftlib.numbers import parse_number
 from ftlib.tasks.schema import CANONICAL_SCHEMA, Kind, TaskSpec
 
+# The non-numeric answers numeric QA sets hold (FinQA asks some yes / no questions); scored by exact match.
+WORD_ANSWERS = ("yes", "no")
 DROP_REASONS = ("empty_text", "label_out_of_range", "non_numeric_answer", "unknown_group", "leaked_into_test")
 
 
@@ -89,8 +91,8 @@ def _check(spec: TaskSpec, instruction: str, input_text: str, output: str, group
         return "empty_text", "output is empty"
     if spec.kind in (Kind.CLASSIFICATION, Kind.MULTIPLE_CHOICE) and output.lower() not in by_lower:
         return "label_out_of_range", f"{output!r} is not one of {list(spec.labels)}"
-    if spec.kind is Kind.NUMERIC_QA and parse_number(output) is None:
-        return "non_numeric_answer", f"{output[:40]!r} is not a number"
+    if spec.kind is Kind.NUMERIC_QA and parse_number(output) is None and output.lower() not in WORD_ANSWERS:
+        return "non_numeric_answer", f"{output[:40]!r} is not a number (nor one of {WORD_ANSWERS})"
     if spec.group_column and not group:
         return "unknown_group", f"no {spec.group_column} could be derived"
     return None

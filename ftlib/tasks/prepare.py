@@ -81,3 +81,18 @@ def prepare(specs: list[TaskSpec], source: str, out: str | Path, seed: int = 42,
     if read_manifest(out) != manifest:
         storage.write_bytes(storage.join(out, MANIFEST), json_bytes(manifest))
     return manifest
+
+
+def ensure_prepared(data_dir: str | Path, tasks: list[str], source: str, seed: int,
+                    prepare_missing: bool = True) -> list[str]:
+    """The one rule of ``train``, ``eval`` and ``sweep``: tasks missing from ``data_dir`` are prepared from
+    ``source`` (or refused when ``prepare_missing`` is off). Returns the tasks it prepared."""
+    from ftlib.tasks.registry import resolve_tasks
+
+    specs = resolve_tasks(tasks)
+    missing = [s for s in specs if s.name not in read_manifest(data_dir)["tasks"]]
+    if missing and not prepare_missing:
+        raise DataError(f"tasks {[s.name for s in missing]} are not prepared in {data_dir}")
+    if missing:
+        prepare(missing, source, data_dir, seed=seed)
+    return [s.name for s in missing]

@@ -83,8 +83,14 @@ def load_hub(spec: TaskSpec) -> RawData:
                         f"give your own files with --source PATH ({spec.name}/<split>.jsonl in its raw schema)")
     tables, files = {}, {}
     for split in raw_split_names(spec):
-        ds = datasets.load_dataset(spec.hub_id, spec.hub_config, revision=spec.revision, split=split,
-                                   token=os.environ.get("HF_TOKEN"))
+        try:
+            ds = datasets.load_dataset(spec.hub_id, spec.hub_config, revision=spec.revision, split=split,
+                                       token=os.environ.get("HF_TOKEN"))
+        except OSError as e:  # ConnectionError (offline, no network), hub HTTP errors, files not found
+            reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+            raise DataError(f"task {spec.name!r}: cannot load {spec.hub_id} (split {split}) from the Hugging Face "
+                            f"hub: {reason}. Offline alternatives: --source offline (generated samples), or "
+                            f"--source PATH with {spec.name}/{split}.{{parquet,jsonl,csv}} in the raw schema") from None
         tables[split] = ds.data.table.combine_chunks()
         files[split] = f"hub:{spec.hub_id}@{spec.revision}[{split}]"
     return RawData(tables, files, f"hub:{spec.hub_id}", spec.revision)

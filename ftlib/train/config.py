@@ -83,11 +83,14 @@ class RunConfig(_Strict):
     cpus_per_worker: float = Field(default=1.0, gt=0)
     worker_resources: dict[str, float] = {}  # custom resources per worker (node types, accelerator labels)
     max_failures: int = Field(default=0, ge=-1)
+    # Train controller failures tolerated before the trial fails, a worker group that cannot start within
+    # RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S among them: a trial waiting for workers fails in bounded time.
+    controller_failure_limit: int = Field(default=2, ge=-1)
     output_dir: str = "outputs/runs"
 
     def config_hash(self) -> str:
         """Names the run's outputs: everything that changes results (not where they go)."""
-        return canonical_hash(self.model_dump(mode="json", exclude={"output_dir", "max_failures"}))
+        return canonical_hash(self.model_dump(mode="json", exclude={"output_dir", "max_failures", "controller_failure_limit"}))
 
     def run_id(self) -> str:
         return f"{self.name}-{self.config_hash()}"

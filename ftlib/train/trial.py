@@ -51,17 +51,10 @@ def check(cfg: RunConfig, prepare_missing: bool = True) -> Checked:
 
 
 def ensure_prepared(cfg: RunConfig, prepare_missing: bool) -> None:
-    from ftlib.tasks.prepare import prepare
-    from ftlib.tasks.registry import resolve_tasks
-    from ftlib.tasks.store import read_manifest
+    from ftlib.tasks.prepare import ensure_prepared as prepare_tasks
 
     needed = sorted(set(cfg.mixture.active()) | set(cfg.validation_tasks()))
-    resolve_tasks(needed)
-    missing = [t for t in needed if t not in read_manifest(cfg.data.dir)["tasks"]]
-    if missing and not prepare_missing:
-        raise DataError(f"tasks {missing} are not prepared in {cfg.data.dir}")
-    if missing:
-        prepare(resolve_tasks(missing), cfg.data.source, cfg.data.dir, seed=cfg.seed)
+    prepare_tasks(cfg.data.dir, needed, cfg.data.source, cfg.seed, prepare_missing)
 
 
 def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | None = None) -> dict[str, Any]:
@@ -112,7 +105,8 @@ def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | 
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.keep_checkpoints,
                                                          checkpoint_score_attribute=cfg.checkpoint_metric,
                                                          checkpoint_score_order=cfg.checkpoint_mode),
-            failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures),
+            failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures,
+                                                   controller_failure_limit=cfg.controller_failure_limit),
             callbacks=[MetricsHistory(history), *(callbacks or [])]),
         datasets={"train": dataset},
     )
