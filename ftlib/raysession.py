@@ -4,12 +4,14 @@ A plain ``ray.init()`` would join whatever ``ray start`` left running on the mac
 refused. Every command says which one it runs on."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
 # Ray Train's controller polls workers every RAY_TRAIN_HEALTH_CHECK_INTERVAL_S (default 2 s), and each
 # ray.train.report waits for a poll: ~1.7 s per report measured here; at 0.1 s it is ~0.07 s.
 TRAIN_ENV_DEFAULTS = {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.1"}
+VERBOSE_ENV = "COCKTAIL_VERBOSE"  # set by `cocktail -v`
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None, include_dashboard: bool | None = None):
@@ -21,14 +23,23 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, include_
         return ray
     address = address or os.environ.get("RAY_ADDRESS") or None
     env = {"env_vars": {k: os.environ[k] for k in TRAIN_ENV_DEFAULTS}}
+    # Workers' output (Train, Data, model loading) goes to the session's log files; `cocktail -v` shows it here.
+    verbose = bool(os.environ.get(VERBOSE_ENV))
+    quiet = {"log_to_driver": verbose}
+    if not verbose:
+        # Ray's own driver-side chatter: warnings stay; Tune's per-trial tracebacks are replaced by the sweep's
+        # one line per errored trial (sweeps/progress.py), their full text in the trial's error file.
+        logging.getLogger("ray").setLevel(logging.WARNING)
+        logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
     if address:
-        ctx = ray.init(address=address, runtime_env=env)
+        ctx = ray.init(address=address, runtime_env=env, **quiet)
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         total = ray.cluster_resources()
         print(f"[ray] joined the cluster at {address} ({ctx.address_info.get('gcs_address')}): {len(nodes)} node(s), "
               f"{total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs", file=sys.stderr, flush=True)
     else:
-        ctx = ray.init(address="local", num_cpus=num_cpus, include_dashboard=include_dashboard, runtime_env=env)
+        ctx = ray.init(address="local", num_cpus=num_cpus, include_dashboard=include_dashboard, runtime_env=env,
+                       **quiet)
         total = ray.cluster_resources()
         where = f", dashboard {ctx.dashboard_url}" if ctx.dashboard_url else ""
         print(f"[ray] started a new local instance: {total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs{where}"

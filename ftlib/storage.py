@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from ftlib.errors import ConfigError
+from ftlib.errors import CocktailError, ConfigError
 from ftlib.io import atomic_write_bytes
+
+
+class StorageError(CocktailError):
+    """Storage that cannot be written: full, gone, or not ours to write."""
 
 
 def is_uri(location: str | Path) -> bool:
@@ -42,13 +46,17 @@ def _resolve(location: str) -> tuple[pafs.FileSystem, str]:
 
 def write_bytes(location: str, data: bytes) -> None:
     """Whole or not at all: a local file is written then renamed; an object appears only once its upload
-    completes (S3 and GCS make a PUT or a completed multipart upload visible at once)."""
-    if not is_uri(location):
-        atomic_write_bytes(location, data)
-        return
-    fs, path = _resolve(location)
-    with fs.open_output_stream(path) as f:
-        f.write(data)
+    completes (S3 and GCS make a PUT or a completed multipart upload visible at once). A write that fails (a
+    full disk, a lost bucket) is one clear error; the old file, if any, is left as it was."""
+    try:
+        if not is_uri(location):
+            atomic_write_bytes(location, data)
+            return
+        fs, path = _resolve(location)
+        with fs.open_output_stream(path) as f:
+            f.write(data)
+    except OSError as e:
+        raise StorageError(f"{location}: cannot write ({e.strerror or e})") from None
 
 
 def read_bytes(location: str) -> bytes | None:
@@ -76,5 +84,5 @@ def check_writable(location: str, what: str) -> None:
         write_bytes(probe, b"ok")
         fs, path = _resolve(probe)
         fs.delete_file(path)
-    except OSError as e:
+    except (OSError, StorageError) as e:
         raise ConfigError(f"{what} {location!r} cannot be written: {e}") from None

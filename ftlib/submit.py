@@ -31,7 +31,16 @@ class RuntimeEnvFile(BaseModel):
 
 
 def load_runtime_env(path: str | Path) -> RuntimeEnvFile:
-    return validate(RuntimeEnvFile, load_yaml(path), str(path))
+    """The runtime env file; names a secret in ``env_vars`` refused (job env vars show in `ray job list`)."""
+    from ftlib.secrets import SECRET_ENV
+
+    spec = validate(RuntimeEnvFile, load_yaml(path), str(path))
+    secrets = [n for n in [*spec.env_vars.required, *spec.env_vars.optional] if n in SECRET_ENV]
+    if secrets:
+        raise ConfigError(f"{path}: env_vars names secrets {secrets}: a job's environment is shown in plain text by "
+                          f"`ray job list` and the jobs API; give the nodes their own identity (instance profile, "
+                          f"service account) or mount the token as a file instead")
+    return spec
 
 
 def env_values(spec: RuntimeEnvFile, environ: dict[str, str] | None = None) -> dict[str, str]:

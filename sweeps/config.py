@@ -92,6 +92,9 @@ class ResourcesConfig(_Strict):
     storage_path: str = "outputs/sweeps"
     optuna_storage: str | None = None  # None: SQLite in the experiment dir; or an RDB URL for a shared study
     multi_node_trials: bool = False  # allow a trial to span nodes (else it must fit the largest node)
+    # A trial whose process dies (its node lost, a spot preemption) is started again, up to this many times;
+    # its Train run continues from its last checkpoint.
+    trial_retries: int = Field(default=2, ge=0)
 
 
 class SweepConfig(_Strict):

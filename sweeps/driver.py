@@ -30,6 +30,8 @@ DRIVER_ENV = {
     "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S": "120",  # a trial stuck waiting for workers fails, not hangs
     # Per-step training reports cannot carry the objective (it is scored after training), only the last does.
     "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1",
+    # Tune's classic reporter at verbose 0 prints nothing; the sweep prints its own progress lines.
+    "RAY_AIR_NEW_OUTPUT": "0",
 }
 
 
@@ -159,7 +161,9 @@ def _tune_run_config(exp: str, sweep: SweepConfig, key: str, mode: str):
     from sweeps.progress import Progress
     from sweeps.release import ReleaseEndedTrials
 
-    return ray.tune.RunConfig(name=TUNE_DIR, storage_path=exp, callbacks=[Progress(key, mode), ReleaseEndedTrials()],
+    return ray.tune.RunConfig(name=TUNE_DIR, storage_path=exp,
+                              callbacks=[Progress(key, mode, _num_trials(sweep)), ReleaseEndedTrials()],
+                              failure_config=ray.tune.FailureConfig(max_failures=sweep.resources.trial_retries),
                               verbose=0)
 
 
@@ -218,14 +222,10 @@ def _num_trials(sweep: SweepConfig) -> int:
 
 
 def resume_sweep(exp: str, address: str | None = None) -> dict[str, Any]:
-    import ray.tune
+    from ftlib.raysession import ensure_ray
 
     exp = storage.absolute(exp)
-    saved = storage.read_bytes(storage.join(exp, SWEEP_FILE))
-    if saved is None or not ray.tune.Tuner.can_restore(storage.join(exp, TUNE_DIR)):
-        raise ConfigError(f"{exp}: not a sweep directory (no {SWEEP_FILE} and {TUNE_DIR}/)")
-    sweep = SweepConfig.model_validate(json.loads(saved))
-    from ftlib.raysession import ensure_ray
+    sweep = saved_sweep(exp)
 
     _driver_env()
     ensure_ray(address, include_dashboard=True)
@@ -240,7 +240,10 @@ def _driver_env() -> None:
 def _fit(sweep: SweepConfig, exp: str, keys: list[str], configs, concurrent: int, restore: bool) -> dict[str, Any]:
     import ray.tune
 
-    from sweeps.results import leaderboard, trial_rows, write_trials
+    from ftlib.secrets import keep_secrets_out_of_tune
+    from sweeps.results import UNFINISHED, leaderboard, write_trials
+
+    keep_secrets_out_of_tune()
 
     # The trial function only drives its TorchTrainer, whose workers hold the CPUs / GPUs. It reserves one byte
     # of memory, not a CPU fraction: 0.01 CPU left 0.99 of a 1-CPU node, where no 1-CPU Ray Data task or
@@ -267,12 +270,17 @@ def _fit(sweep: SweepConfig, exp: str, keys: list[str], configs, concurrent: int
         tuner = ray.tune.Tuner(trainable, param_space={"point": ray.tune.grid_search(points)} if grid else {},
                                tune_config=tune_config,
                                run_config=_tune_run_config(exp, sweep, keys[0], sweep.objective.modes[0]))
-    results = tuner.fit()
-    rows = trial_rows(exp, results)
+    try:
+        tuner.fit()
+    except Exception:
+        check_storage(exp)  # a full or lost storage explains a failed sweep in one line
+        raise
+    rows = status(exp, live=False)
     path = write_trials(exp, rows)
+    unfinished = sum(r["state"] in UNFINISHED for r in rows) + max(0, _num_trials(sweep) - len(rows))
     return {"experiment_dir": exp, "trials_file": path, "wall_s": round(time.time() - started, 1),
             "rows": rows, "leaderboard": leaderboard(rows, keys[0], sweep.objective.modes[0]),
-            "objective": keys[0], "mode": sweep.objective.modes[0]}
+            "objective": keys[0], "mode": sweep.objective.modes[0], "unfinished": unfinished}
 
 
 def _max_reports(cfg) -> int:
@@ -281,30 +289,22 @@ def _max_reports(cfg) -> int:
     return -(-steps // cfg.eval_every)
 
 
-def status(exp: str) -> list[dict[str, Any]]:
+def status(exp: str, live: bool = True) -> list[dict[str, Any]]:
     """The trials of a sweep, finished or not, read from Tune's experiment state."""
-    from ray.tune import ExperimentAnalysis, Tuner
+    from ray.tune import ExperimentAnalysis
 
     from sweeps.results import trial_rows
 
     exp = storage.absolute(exp)
-    if not Tuner.can_restore(storage.join(exp, TUNE_DIR)):
-        raise ConfigError(f"{exp}: not a sweep directory (no {TUNE_DIR}/)")
-    analysis = ExperimentAnalysis(storage.join(exp, TUNE_DIR))
-    rows = []
-    for trial in analysis.trials:
-        result = _TrialView(trial)
-        row = trial_rows(exp, [result])[0]
-        row["state"] = {"RUNNING": "running", "PENDING": "pending", "PAUSED": "paused"}.get(trial.status, row["state"])
-        rows.append(row)
-    return rows
+    sweep = saved_sweep(exp)
+    return trial_rows(sweep, exp, ExperimentAnalysis(storage.join(exp, TUNE_DIR)).trials, live=live)
 
 
-class _TrialView:
-    """A Tune trial seen like a Result (what ``trial_rows`` reads)."""
+def saved_sweep(exp: str) -> SweepConfig:
+    """The sweep as its run saved it (``sweep.json``, paths anchored) beside Tune's state."""
+    import ray.tune
 
-    def __init__(self, trial):
-        self.config = trial.config
-        self.metrics = trial.last_result or {}
-        self.error = trial.error_file if trial.status == "ERROR" else None
-        self.path = trial.path or trial.trial_id
+    saved = storage.read_bytes(storage.join(exp, SWEEP_FILE))
+    if saved is None or not ray.tune.Tuner.can_restore(storage.join(exp, TUNE_DIR)):
+        raise ConfigError(f"{exp}: not a sweep directory (no {SWEEP_FILE} and {TUNE_DIR}/)")
+    return SweepConfig.model_validate(json.loads(saved))

@@ -25,11 +25,11 @@ def orphaned_placement_groups() -> list[str]:
 
     job = ray.get_runtime_context().get_job_id()
     removed = gcs_pb2.PlacementGroupTableData.REMOVED
+    driver = ray.ActorID.nil().binary()  # the creator "actor" of a group the driver made
     orphans = []
     for raw in state._connect_and_get_accessor().get_placement_group_table():
         pg = gcs_pb2.PlacementGroupTableData.FromString(raw)
-        has_creator_actor = any(pg.creator_actor_id)  # a driver-made group has the nil id (all zero bytes)
-        if (pg.state != removed and not pg.is_detached and has_creator_actor and pg.creator_actor_dead
+        if (pg.state != removed and not pg.is_detached and pg.creator_actor_id != driver and pg.creator_actor_dead
                 and pg.creator_job_id.hex() == job):
             orphans.append(pg.placement_group_id.hex())
     return orphans

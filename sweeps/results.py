@@ -3,36 +3,33 @@ scores, state, wall time) and the leaderboard printed at the end of a sweep."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from ftlib import storage
 from ftlib.io import parquet_bytes
-from sweeps.trainable import TRIALS
+from sweeps.trainable import TRIALS, run_ids as point_run_ids
 
 TRIALS_FILE = "trials.parquet"
 
 
-def trial_rows(experiment_dir: str, tune_results) -> list[dict[str, Any]]:
+def trial_rows(sweep, experiment_dir: str, trials, live: bool = False) -> list[dict[str, Any]]:
+    """One row per Tune trial. ``live``: the sweep is still running (its unfinished trials are running or
+    pending); otherwise they are ``unfinished`` (the driver was interrupted: ``cocktail sweep resume``)."""
     rows = []
-    for result in tune_results:
-        config, metrics = result.config or {}, result.metrics or {}
+    for trial in trials:
+        config, metrics = trial.config or {}, trial.last_result or {}
         point = config.get("point", {})
-        run_ids = metrics.get("run_ids") or []
+        # The runs a trial makes follow from its point: known for trials stopped before their final report too.
+        run_ids = metrics.get("run_ids") or (point_run_ids(sweep, point, experiment_dir) if point else [])
         trial_json = _trial_file(experiment_dir, run_ids[0], "trial.json") if run_ids else {}
         run_config = _trial_file(experiment_dir, run_ids[0], "run_config.json") if run_ids else {}
-        if result.error is not None:
-            state = "errored"
-        elif metrics.get("objective_done"):
-            state = "completed"
-        else:
-            state = "stopped_early"  # stopped by the scheduler before its objective was scored
+        error = _error_text(trial) if trial.status == "ERROR" else None
         rows.append({
             "trial_id": run_ids[0] if run_ids else "",
-            "tune_trial_id": metrics.get("trial_id") or Path(result.path).name,
-            "state": state,
+            "tune_trial_id": trial.trial_id,
+            "state": _state(trial.status, metrics, live),
             "config_hash": metrics.get("config_hash", ""),
             "mixture": json.dumps({t: s.get("weight", s.get("rows")) for t, s in point.get("sources", {}).items()},
                                   sort_keys=True),
@@ -44,9 +41,28 @@ def trial_rows(experiment_dir: str, tune_results) -> list[dict[str, Any]]:
             "run_config": json.dumps(run_config, sort_keys=True),
             "objective": json.dumps({k: v for k, v in metrics.items() if k.startswith(("score_", "mean_"))}),
             "wall_s": trial_json.get("wall_s"),
-            "error": str(result.error)[:2000] if result.error is not None else None,
+            "error": error,
         })
     return rows
+
+
+UNFINISHED = ("running", "pending", "paused", "unfinished")
+
+
+def _state(status: str, metrics: dict[str, Any], live: bool) -> str:
+    if status == "ERROR":
+        return "errored"
+    if status == "TERMINATED":
+        # Ended without its objective scored: the scheduler stopped it early.
+        return "completed" if metrics.get("objective_done") else "stopped_early"
+    return status.lower() if live else "unfinished"
+
+
+def _error_text(trial) -> str:
+    """The first lines of the trial's error file (Tune writes it beside the trial's results)."""
+    path = trial.error_file
+    data = storage.read_bytes(path) if path else None
+    return data.decode(errors="replace")[:2000] if data else "error (no error file)"
 
 
 def write_trials(experiment_dir: str, rows: list[dict[str, Any]]) -> str:

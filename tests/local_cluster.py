@@ -9,6 +9,7 @@ working dir under the other.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import subprocess
@@ -20,9 +21,21 @@ from pathlib import Path
 RAY = str(Path(sys.executable).parent / "ray")
 
 
+@dataclasses.dataclass
+class LocalCluster:
+    url: str  # the job server (dashboard)
+    address: str  # the GCS, for `--address`
+    nodes: list[subprocess.Popen]  # head first
+
+    def kill_worker_node(self) -> None:
+        """The second node dies at once (SIGKILL to its process group), as a lost machine does."""
+        os.killpg(self.nodes[1].pid, signal.SIGKILL)
+        self.nodes[1].wait(timeout=30)
+
+
 @contextlib.contextmanager
 def local_cluster(gcs_port: int, dashboard_port: int, env: dict[str, str]):
-    """Yields the job server's URL once both nodes are up."""
+    """Yields the cluster once both nodes are up."""
     from ray.util.state import list_nodes
 
     common = ["--block", "--num-cpus=1", '--resources={"accel": 1}', "--disable-usage-stats"]
@@ -34,10 +47,11 @@ def local_cluster(gcs_port: int, dashboard_port: int, env: dict[str, str]):
         _wait(lambda: len(list_nodes(address=url)) == 1, "the head node")
         nodes.append(_start([RAY, "start", f"--address=127.0.0.1:{gcs_port}", *common], env))
         _wait(lambda: sum(n.state == "ALIVE" for n in list_nodes(address=url)) == 2, "the second node")
-        yield url
+        yield LocalCluster(url, f"127.0.0.1:{gcs_port}", nodes)
     finally:
         for node in reversed(nodes):
-            _end(node)
+            if node.poll() is None:
+                _end(node)
 
 
 def _start(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:

@@ -106,13 +106,17 @@ def test_dockerfile_pins_the_stack_and_runs_as_non_root():
     assert "DS_BUILD_OPS" in text or "deepspeed" in text.lower()
 
 
-def test_runtime_env_names_variables_and_never_values(monkeypatch):
+def test_runtime_env_names_variables_and_never_values_nor_secrets(tmp_path):
     spec = load_runtime_env("cluster/runtime_env.yaml")
-    assert env_values(spec, {"HF_TOKEN": "secret", "UNRELATED": "x"}) == {"HF_TOKEN": "secret"}
-    needs = spec.model_copy(update={"env_vars": spec.env_vars.model_copy(update={"required": ["HF_TOKEN"]})})
-    with pytest.raises(ConfigError, match=r"needs environment variables \['HF_TOKEN'\]"):
+    assert env_values(spec, {"HF_HUB_ENABLE_HF_TRANSFER": "1", "HF_TOKEN": "secret", "UNRELATED": "x"}) == {
+        "HF_HUB_ENABLE_HF_TRANSFER": "1"}
+    needs = spec.model_copy(update={"env_vars": spec.env_vars.model_copy(update={"required": ["WANDB_PROJECT"]})})
+    with pytest.raises(ConfigError, match=r"needs environment variables \['WANDB_PROJECT'\]"):
         env_values(needs, {})
-    assert "secret" not in open("cluster/runtime_env.yaml").read()
+    # A secret in a job's environment would show in `ray job list`: naming one is refused.
+    (tmp_path / "env.yaml").write_text("env_vars: {optional: [AWS_SECRET_ACCESS_KEY, HF_TOKEN]}\n")
+    with pytest.raises(ConfigError, match=r"names secrets \['AWS_SECRET_ACCESS_KEY', 'HF_TOKEN'\]"):
+        load_runtime_env(tmp_path / "env.yaml")
 
 
 def test_upload_over_the_cap_and_unreachable_address_are_clear_errors(tmp_path, capsys):
@@ -147,7 +151,8 @@ def test_submit_runs_the_smoke_sweep_on_a_local_multi_node_cluster(tmp_path):
 
     # The cluster's `python` is this environment's, as the image's python is on a real cluster.
     env = {**os.environ, "RAY_ADDRESS": "", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    with local_cluster(gcs_port=6397, dashboard_port=8297, env=env) as url:
+    with local_cluster(gcs_port=6397, dashboard_port=8297, env=env) as cluster:
+        url = cluster.url
         storage = tmp_path / "sweeps"
         assert main(["submit", "sweeps/smoke.yaml", "--address", url, "--set", f"resources.storage_path={storage}",
                      "--set", f"base.data.dir={tmp_path / 'data'}",

@@ -8,7 +8,12 @@ from ftlib.tasks.store import DEFAULT_DATA_DIR
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate a model (base, merged, or base + LoRA adapter) on tasks")
-    p.add_argument("--model", required=True, help="embedded name, model dir, a run's model/ dir, or hub id")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", help="embedded name, model dir, a run's model/ dir, or hub id")
+    which.add_argument("--run", help="a run YAML trained with `cocktail train`: evaluates the model that run produced "
+                                     "(with the run's data dir and prompt style)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --run: the same overrides the run was trained with")
     p.add_argument("--adapter", default=None, help="LoRA adapter dir (a LoRA run's model/ dir is detected)")
     p.add_argument("--tasks", default="all")
     p.add_argument("--split", default="validation", choices=("validation", "test"),
@@ -43,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from ftlib.tasks.registry import resolve_tasks
 
     tasks = [s.name for s in resolve_tasks(args.tasks)]
+    if args.run:
+        args.model, args.data, args.style = trained_model(args.run, args.overrides)
     for problem in filter(None, (model_exists(args.model), args.adapter and model_exists(args.adapter))):
         raise ConfigError(problem.replace("model.name", "--model" if args.model in problem else "--adapter", 1))
     data = storage.absolute(args.data)
@@ -70,3 +77,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nmodel {digest} ({lm.description}), split {args.split}; wrote {args.out}/scores.parquet and "
           f"{args.out}/predictions.parquet")
     return 0
+
+
+def trained_model(run_yaml: str, overrides: list[str]) -> tuple[str, str, str]:
+    """The model dir, data dir and prompt style of a run trained with ``cocktail train`` (found by its config hash)."""
+    from ftlib import storage
+    from ftlib.cli.train import load_run_config
+    from ftlib.errors import ConfigError
+
+    cfg = load_run_config(run_yaml, overrides)
+    run_dir = storage.join(cfg.output_dir, cfg.run_id())
+    if storage.read_bytes(storage.join(run_dir, "trial.json")) is None:
+        raise ConfigError(f"{run_yaml}: not trained yet ({run_dir} has no trial.json); run `cocktail train {run_yaml}`"
+                          f" with the same --set overrides first")
+    return storage.join(run_dir, "model"), cfg.data.dir, cfg.data.style

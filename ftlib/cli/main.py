@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ftlib.errors import CocktailError
@@ -11,6 +12,8 @@ VERBS = ("data", "model", "train", "eval", "sweep", "submit")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cocktail", description="Multi-task fine-tuning sweeps on Ray.")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show the output of Ray's workers (training, data, model loading) here too")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     for verb in VERBS:
         module = __import__(f"ftlib.cli.{verb}", fromlist=["add_parser"])
@@ -20,6 +23,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        from ftlib.raysession import VERBOSE_ENV
+
+        os.environ[VERBOSE_ENV] = "1"
     try:
         return int(args.handler(args) or 0)
     except CocktailError as e:

@@ -10,14 +10,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", required=True, help="job server, e.g. http://localhost:8265 (via `ray dashboard`)")
     p.add_argument("--runtime-env", default="cluster/runtime_env.yaml")
     p.add_argument("--wait", action="store_true", help="follow the logs until the job ends; exit 1 unless SUCCEEDED")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the sweep, the upload and the environment and print the job; submit nothing")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="passed to `cocktail sweep run --set` on the cluster, repeatable")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ftlib.submit import client_for, submit
+    from ftlib.submit import build_job, client_for, submit
 
+    if args.dry_run:
+        job = build_job(args.config, args.runtime_env, args.overrides)
+        env = job["runtime_env"]
+        print(f"job {job['submission_id']} (not submitted)\n  entrypoint:  {job['entrypoint']}\n  working dir: "
+              f"{env['working_dir']} ({job['upload_bytes'] / 2**20:.1f} MiB to upload)\n  env vars:    "
+              f"{', '.join(env['env_vars']) or '-'} (values from this shell)")
+        return 0
     job_id = submit(args.config, args.address, args.runtime_env, args.overrides)
     print(f"submitted job {job_id}")
     print(f"  follow logs:  ray job logs --follow {job_id} --address {args.address}")

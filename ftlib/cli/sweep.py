@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,15 +34,13 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         _print_dry_run(out["dry_run"])
         return 0
-    _print_result(out)
-    return 0
+    return _print_result(out)
 
 
 def resume(args: argparse.Namespace) -> int:
     from sweeps.driver import resume_sweep
 
-    _print_result(resume_sweep(args.dir, args.address))
-    return 0
+    return _print_result(resume_sweep(args.dir, args.address))
 
 
 def show_status(args: argparse.Namespace) -> int:
@@ -77,7 +76,8 @@ def _print_dry_run(listing) -> None:
               f"makes them exact.")
 
 
-def _print_result(out) -> None:
+def _print_result(out) -> int:
+    """Prints the outcome; 130 (as for Ctrl-C) when the sweep was interrupted before every trial ended."""
     from ftlib.cli.table import format_table
 
     states = [r["state"] for r in out["rows"]]
@@ -87,3 +87,8 @@ def _print_result(out) -> None:
     print(format_table(["rank", "trial", out["objective"], "mixture", "hparams"], out["leaderboard"]))
     print(f"\nresults: {out['experiment_dir']}\n  trials table: {out['trials_file']}\n  TensorBoard: tensorboard "
           f"--logdir {out['experiment_dir']}/tune")
+    if out["unfinished"]:
+        print(f"\ninterrupted: {out['unfinished']} trial(s) unfinished; continue with `cocktail sweep resume "
+              f"{out['experiment_dir']}`", file=sys.stderr)
+        return 130
+    return 0

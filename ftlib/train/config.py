@@ -82,7 +82,7 @@ class RunConfig(_Strict):
     use_gpu: bool = False
     cpus_per_worker: float = Field(default=1.0, gt=0)
     worker_resources: dict[str, float] = {}  # custom resources per worker (node types, accelerator labels)
-    max_failures: int = Field(default=0, ge=-1)
+    max_failures: int = Field(default=2, ge=-1)  # worker failures survived, each resumed from the last checkpoint
     # Train controller failures tolerated before the trial fails, a worker group that cannot start within
     # RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S among them: a trial waiting for workers fails in bounded time.
     controller_failure_limit: int = Field(default=2, ge=-1)

@@ -1,0 +1,55 @@
+"""A Train worker killed (SIGKILL) mid-trial: the trial continues from its last checkpoint (steps go on, not
+over) and finishes; the sweep records one trial."""
+import json
+import threading
+import time
+
+import psutil
+import pyarrow.parquet as pq
+import pytest
+
+from ftlib.config import validate
+from sweeps.config import SweepConfig
+from sweeps.driver import run_sweep
+
+pytestmark = pytest.mark.slow
+
+
+def _kill_a_worker_after_first_checkpoint(trials_dir, done: threading.Event, killed: list):
+    while not done.is_set():
+        if list(trials_dir.glob("*/checkpoint_*")):
+            for proc in psutil.process_iter(["cmdline"]):
+                if any("RayTrainWorker" in part for part in (proc.info["cmdline"] or [])):
+                    proc.kill()
+                    killed.append(proc.pid)
+                    return
+        time.sleep(0.2)
+
+
+def test_killed_worker_resumes_from_checkpoint_and_finishes(prepared, tiny_model, tmp_path, ray_session):
+    sweep = validate(SweepConfig, {
+        "name": "worker-kill", "pool": ["fpb", "twitter_sentiment"],
+        "base": {"model": {"name": tiny_model}, "method": "full", "mixture": {"budget": 2400},
+                 "data": {"dir": str(prepared), "seq_len": 256, "val_examples": 16}, "micro_batch_size": 4,
+                 "num_workers": 2, "max_steps": 40, "eval_every": 10, "max_failures": 2},
+        "search": {"grid": {"mixtures": [{"fpb": 0.5, "twitter_sentiment": 0.5}]}},
+        "objective": {"limit": 8, "eval_mode": "score"},
+        "resources": {"storage_path": str(tmp_path / "sweeps")}}, "worker-kill")
+    trials_dir = tmp_path / "sweeps" / "worker-kill" / "trials"
+    done, killed = threading.Event(), []
+    killer = threading.Thread(target=_kill_a_worker_after_first_checkpoint, args=(trials_dir, done, killed))
+    killer.start()
+    try:
+        out = run_sweep(sweep)
+    finally:
+        done.set()
+        killer.join()
+    assert killed, "no worker was killed"
+    rows = pq.read_table(out["trials_file"]).to_pylist()
+    assert len(rows) == 1 and rows[0]["state"] == "completed"
+    trial = json.loads((trials_dir / rows[0]["trial_id"] / "trial.json").read_text())
+    steps = [h["step"] for h in trial["history"]]
+    assert steps[-1] == 40 and trial["steps"] == 40
+    # Continued from a checkpoint: a restart from step 0 would report some step twice.
+    assert len(steps) == len(set(steps)) and set(steps) <= {10, 20, 30, 40}
+    assert (trials_dir / rows[0]["trial_id"] / "model" / "model.safetensors").exists()

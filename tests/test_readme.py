@@ -1,0 +1,58 @@
+"""Every command the README shows in a `bash` block runs, exactly as written, from the root of a fresh copy of
+the repository (what a new user has after `git clone`): the quick start's main job first, then each block in
+order, each as one bash script. The quick start's test command is the one `.ci/run` runs (this suite)."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+README = Path("README.md")
+
+
+def bash_blocks() -> list[str]:
+    return re.findall(r"```bash\n(.*?)```", README.read_text(), re.S)
+
+
+def test_quick_start_is_two_commands_and_ci_runs_the_second():
+    setup_and_study, tests = bash_blocks()[0].strip().splitlines()
+    assert setup_and_study.startswith("python3 -m venv .venv && ")
+    assert tests.startswith("python3 -m venv .venv && ") and tests.endswith("-m pytest")
+    assert tests in Path(".ci/run").read_text().splitlines()
+
+
+def fresh_copy(dest: Path) -> Path:
+    """The repository's files as a clone has them: tracked and not-ignored ones, no outputs, no environment."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], capture_output=True,
+                            check=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        if Path(rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(rel, dest / rel)
+    return dest
+
+
+def run_block(script: str, root: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_every_readme_command_runs_from_a_fresh_copy(tmp_path):
+    root = fresh_copy(tmp_path / "cocktail")
+    # The user's shell: no Ray address, no virtual environment of ours on the PATH.
+    ours = str(Path(sys.executable).parent)
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != ours)
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "RAY_ADDRESS", "COCKTAIL_MODELS_DIR")}
+    env["PATH"] = path
+    blocks = bash_blocks()
+    main_job = blocks[0].strip().splitlines()[0]
+    done = run_block(main_job, root, env, timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "leaderboard" in done.stdout
+    for block in blocks[1:]:
+        result = run_block(block, root, env, timeout=1200)
+        assert result.returncode == 0, f"README block failed:\n{block}\n" + result.stdout[-3000:] + result.stderr[-3000:]
