@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from evaluation import metrics
 from evaluation.parsing import first_number, last_number, parse_label, parse_letter
+from evaluation.profiles import PROFILES, profile_scores
 from ftlib.tasks.prompts import render_prompt
 from ftlib.tasks.registry import get_task
 from ftlib.tasks.schema import Kind, TaskSpec
@@ -27,16 +28,24 @@ PREDICTION_SCHEMA = pa.schema([
 ])
 
 
+AT = "@"  # "f1_weighted@finben": a metric under another scoring profile than cocktail's
+
+
 @dataclass
 class TaskResult:
     task: str
-    scores: dict[str, float]  # metric -> value, with a "<mode>/" prefix when both modes ran
+    # metric -> value, with a "<mode>/" prefix when both modes ran and an "@<profile>" suffix for the peers' profiles
+    scores: dict[str, float]
     n: int
     predictions: list[dict[str, Any]]
 
 
-def headline_metric(task: str) -> str:
-    return HEADLINE[get_task(task).metric]
+def headline_metric(task: str, profile: str = "cocktail") -> str:
+    """The task's headline metric key under a scoring profile (FinGPT reads headlines as binary F1)."""
+    metric = get_task(task).metric
+    if profile == "fingpt" and metric == "headline":
+        return f"f1_binary{AT}fingpt"
+    return HEADLINE[metric] + ("" if profile == "cocktail" else f"{AT}{profile}")
 
 
 def requests_for(spec: TaskSpec, prompts: list[str], golds: list[str], modes: list[str], specials: bool
@@ -88,6 +97,11 @@ def _collect(spec: TaskSpec, records, prompts, modes, answers, split) -> TaskRes
         values, parsed, correct = _score(spec, records, outputs)
         prefix = f"{m}/" if len(modes) > 1 else ""
         scores.update({prefix + key: v for key, v in values.items()})
+        if m == "generate":  # the peers' readings of the same outputs, side by side (label scoring has none)
+            golds, groups = [r["output"] for r in records], [r["group"] for r in records]
+            for profile in PROFILES[1:]:
+                scores.update({f"{prefix}{key}{AT}{profile}": v
+                               for key, v in profile_scores(profile, spec, golds, outputs, groups).items()})
         predictions += [_row(task, r, split, m, p, o, a, c)
                         for r, p, o, a, c in zip(records, prompts, outputs, parsed, correct)]
     return TaskResult(task, scores, n, predictions)

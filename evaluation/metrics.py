@@ -45,6 +45,13 @@ def classification(gold: Sequence[str], pred: Sequence[str | None], labels: Sequ
     }
 
 
+def f1_binary(gold: Sequence[str], pred: Sequence[str | None], positive: str) -> float:
+    """F1 of the ``positive`` label alone (sklearn's ``average="binary"``)."""
+    tp = sum(g == positive and p == positive for g, p in zip(gold, pred))
+    predicted, actual = sum(p == positive for p in pred), sum(g == positive for g in gold)
+    return 2 * tp / (predicted + actual) if predicted + actual else 0.0
+
+
 def mcc(gold: Sequence[str], pred: Sequence[str | None]) -> float:
     """Multiclass Matthews correlation (Gorodkin's R_K); a missing answer is its own predicted class."""
     classes = sorted({*gold, *(p if p is not None else "\0missing" for p in pred)})

@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from evaluation.harness import PREDICTION_SCHEMA, TaskResult, evaluate
+from evaluation.harness import AT, PREDICTION_SCHEMA, TaskResult, evaluate
 from ftlib.errors import ConfigError
-from ftlib.io import atomic_write_bytes, parquet_bytes
+from ftlib import storage
+from ftlib.io import parquet_bytes
 
-SCORE_SCHEMA = pa.schema([("task", pa.string()), ("metric", pa.string()), ("value", pa.float64()),
-                          ("n", pa.int64()), ("split", pa.string()), ("model_hash", pa.string())])
+SCORE_SCHEMA = pa.schema([("task", pa.string()), ("metric", pa.string()), ("profile", pa.string()),
+                          ("value", pa.float64()), ("n", pa.int64()), ("split", pa.string()),
+                          ("model_hash", pa.string())])
 TEST_LEDGER = "test_ledger.jsonl"
+PREDICTIONS, SCORES = "predictions.parquet", "scores.parquet"
 
 
 def model_hash(*dirs: str | None) -> str:
@@ -34,9 +37,21 @@ def model_hash(*dirs: str | None) -> str:
 
 
 def scores_table(results: list[TaskResult], split: str, digest: str) -> pa.Table:
-    rows = [{"task": r.task, "metric": k, "value": float(v), "n": r.n, "split": split, "model_hash": digest}
-            for r in results for k, v in r.scores.items()]
+    rows = []
+    for r in results:
+        for key, value in r.scores.items():
+            metric, _, profile = key.partition(AT)
+            rows.append({"task": r.task, "metric": metric, "profile": profile or "cocktail", "value": float(value),
+                         "n": r.n, "split": split, "model_hash": digest})
     return pa.Table.from_pylist(rows, schema=SCORE_SCHEMA)
+
+
+def write_results(out: str, results: list[TaskResult], split: str, digest: str) -> None:
+    """``predictions.parquet`` (every example: prompt, output, parsed answer, correct?) and ``scores.parquet``
+    under ``out`` (a local path or an object-store URI)."""
+    predictions = pa.Table.from_pylist([p for r in results for p in r.predictions], schema=PREDICTION_SCHEMA)
+    storage.write_bytes(storage.join(out, PREDICTIONS), parquet_bytes(predictions))
+    storage.write_bytes(storage.join(out, SCORES), parquet_bytes(scores_table(results, split, digest)))
 
 
 def run_eval(backend, tasks: list[str], *, data_dir: str, out: str | Path, split: str, limit: int | None,
@@ -44,10 +59,8 @@ def run_eval(backend, tasks: list[str], *, data_dir: str, out: str | Path, split
     if split not in ("validation", "test"):
         raise ConfigError(f"--split {split!r}: expected validation or test")
     results = evaluate(backend, tasks, data_dir=data_dir, split=split, limit=limit, mode=mode, style=style)
+    write_results(str(out), results, split, digest)
     out = Path(out)
-    predictions = pa.Table.from_pylist([p for r in results for p in r.predictions], schema=PREDICTION_SCHEMA)
-    atomic_write_bytes(out / "predictions.parquet", parquet_bytes(predictions))
-    atomic_write_bytes(out / "scores.parquet", parquet_bytes(scores_table(results, split, digest)))
     if split == "test":
         # Test scores are reported once: every look at a test split is on the record.
         entry = {"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "model_hash": digest,

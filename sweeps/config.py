@@ -70,12 +70,15 @@ class ObjectiveConfig(_Strict):
     tasks: list[str] | None = None  # scored on validation; default: the pool's financial tasks
     limit: int = Field(default=64, gt=0)  # validation examples per task
     eval_mode: Literal["generate", "score"] = "generate"
+    scoring: Literal["cocktail", "finben", "fingpt"] = "cocktail"  # whose rule reads the outputs (evaluation/profiles)
 
     @model_validator(mode="after")
     def _lengths(self) -> "ObjectiveConfig":
         if len(self.metrics) != len(self.modes):
             raise ValueError(f"objective.metrics ({len(self.metrics)}) and objective.modes ({len(self.modes)}) "
                              f"must have the same length")
+        if self.scoring != "cocktail" and self.eval_mode != "generate":
+            raise ValueError(f"objective.scoring {self.scoring} reads generated text: it needs eval_mode: generate")
         return self
 
 

@@ -277,9 +277,10 @@ def _fit(sweep: SweepConfig, exp: str, keys: list[str], configs, concurrent: int
         raise
     rows = status(exp, live=False)
     path = write_trials(exp, rows)
-    unfinished = sum(r["state"] in UNFINISHED for r in rows) + max(0, _num_trials(sweep) - len(rows))
+    started = len({r["tune_trial_id"] for r in rows})
+    unfinished = len({r["tune_trial_id"] for r in rows if r["state"] in UNFINISHED}) + max(0, _num_trials(sweep) - started)
     return {"experiment_dir": exp, "trials_file": path, "wall_s": round(time.time() - started, 1),
-            "rows": rows, "leaderboard": leaderboard(rows, keys[0], sweep.objective.modes[0]),
+            "rows": rows, "leaderboard": leaderboard(rows, "objective", sweep.objective.modes[0]),
             "objective": keys[0], "mode": sweep.objective.modes[0], "unfinished": unfinished}
 
 

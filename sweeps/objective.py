@@ -18,8 +18,15 @@ def score_key(task: str) -> str:
 def objective_keys(sweep: SweepConfig) -> list[str]:
     """Report keys of the objective metrics; an unknown name is refused before any trial starts."""
     keys = []
+    from evaluation.profiles import applies
+    from ftlib.tasks.registry import get_task
+
     tasks = sweep.objective_tasks()
     mixture_tasks = set(sweep.pool)
+    unscored = [t for t in tasks if not applies(sweep.objective.scoring, get_task(t))]
+    if unscored:
+        raise ConfigError(f"objective.scoring {sweep.objective.scoring}: the profile has no rule for {unscored}; "
+                          f"set objective.tasks to tasks it scores, or use cocktail")
     for name in sweep.objective.metrics:
         if name == MEAN:
             if not tasks:
@@ -35,11 +42,13 @@ def objective_keys(sweep: SweepConfig) -> list[str]:
     return keys
 
 
-def evaluate_objective(sweep: SweepConfig, cfg: RunConfig, model_dir: str) -> dict[str, Any]:
-    """Headline score per objective task on its validation split, and their mean."""
+def evaluate_objective(sweep: SweepConfig, cfg: RunConfig, model_dir: str, out: str) -> dict[str, Any]:
+    """Headline score per objective task on its validation split, and their mean; every prediction is kept
+    under ``out`` (the report's paired statistics read them)."""
     from evaluation.backends import LocalBackend, RayBackend
     from evaluation.harness import evaluate
     from evaluation.inference import load_for_eval
+    from evaluation.run import write_results
 
     tasks = sweep.objective_tasks()
     if not tasks:
@@ -50,6 +59,7 @@ def evaluate_objective(sweep: SweepConfig, cfg: RunConfig, model_dir: str) -> di
         backend = LocalBackend(load_for_eval(model_dir, device="cpu"))
     results = evaluate(backend, tasks, data_dir=cfg.data.dir, split="validation", limit=sweep.objective.limit,
                        mode=sweep.objective.eval_mode, style=cfg.data.style)
-    scores = {score_key(r.task): r.scores[headline_metric(r.task)] for r in results}
+    write_results(out, results, "validation", cfg.config_hash())
+    scores = {score_key(r.task): r.scores[headline_metric(r.task, sweep.objective.scoring)] for r in results}
     scores[MEAN] = sum(scores.values()) / len(scores)
     return scores

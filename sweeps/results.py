@@ -1,52 +1,74 @@
-"""``trials.parquet`` (one row per trial: ids, config hash, mixture, hparams, every reported metric, final
-scores, state, wall time) and the leaderboard printed at the end of a sweep."""
+"""``trials.parquet``: the tidy table of a sweep, one row per training run (a Tune trial runs one per seed), flat
+columns that pandas or DuckDB read with no JSON parsing:
+
+``trial_id`` (the run id), ``tune_trial_id``, ``point_key`` (the configuration without its seed: replicates
+share it), ``model``, ``seed``, ``state``, ``config_hash``; per pool task ``w_<task>`` (realized share of the
+run's examples, 0 when absent) and ``rows_<task>``; ``tokens``; ``param_<dotted.path>`` per searched
+parameter; per task ``score_<task>`` (validation headline score) and ``val_loss_<task>``; ``val_loss``,
+``objective``, ``wall_s``, ``steps``; ``history`` and ``run_config`` stay JSON; ``error``.
+Tables written before this layout are read by ``load_trials`` and converted, so old sweeps still open.
+"""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ftlib import storage
 from ftlib.io import parquet_bytes
-from sweeps.trainable import TRIALS, run_ids as point_run_ids
+from sweeps.space import point_key
+from sweeps.trainable import TRIALS, seeds_of
 
 TRIALS_FILE = "trials.parquet"
+UNFINISHED = ("running", "pending", "paused", "unfinished")
 
 
 def trial_rows(sweep, experiment_dir: str, trials, live: bool = False) -> list[dict[str, Any]]:
-    """One row per Tune trial. ``live``: the sweep is still running (its unfinished trials are running or
-    pending); otherwise they are ``unfinished`` (the driver was interrupted: ``cocktail sweep resume``)."""
+    """The tidy rows of a sweep's Tune trials. ``live``: the sweep is still running (its unfinished trials are
+    running or pending); otherwise they are ``unfinished`` (the driver was interrupted: ``sweep resume``)."""
+    from sweeps.objective import objective_keys
+    from sweeps.space import build_run_config
+
+    objective = objective_keys(sweep)[0]
+    trials_dir = storage.join(experiment_dir, TRIALS)
+    params = sorted({p for t in trials for p in ((t.config or {}).get("point") or {}).get("params", {})})
     rows = []
     for trial in trials:
-        config, metrics = trial.config or {}, trial.last_result or {}
-        point = config.get("point", {})
-        # The runs a trial makes follow from its point: known for trials stopped before their final report too.
-        run_ids = metrics.get("run_ids") or (point_run_ids(sweep, point, experiment_dir) if point else [])
-        trial_json = _trial_file(experiment_dir, run_ids[0], "trial.json") if run_ids else {}
-        run_config = _trial_file(experiment_dir, run_ids[0], "run_config.json") if run_ids else {}
+        metrics = trial.last_result or {}
+        point = (trial.config or {}).get("point") or {}
+        per_seed = {s["run_id"]: s for s in json.loads(metrics.get("per_seed", "[]"))}
+        state = _state(trial.status, metrics, live)
         error = _error_text(trial) if trial.status == "ERROR" else None
-        rows.append({
-            "trial_id": run_ids[0] if run_ids else "",
-            "tune_trial_id": trial.trial_id,
-            "state": _state(trial.status, metrics, live),
-            "config_hash": metrics.get("config_hash", ""),
-            "mixture": json.dumps({t: s.get("weight", s.get("rows")) for t, s in point.get("sources", {}).items()},
-                                  sort_keys=True),
-            "hparams": json.dumps(point.get("params", {}), sort_keys=True, default=str),
-            "seed": point.get("seed"),
-            "model": point.get("model"),
-            "metrics": json.dumps({k: v for k, v in metrics.items() if _scalar(v)}, sort_keys=True, default=str),
-            "history": json.dumps(trial_json.get("history", [])),
-            "run_config": json.dumps(run_config, sort_keys=True),
-            "objective": json.dumps({k: v for k, v in metrics.items() if k.startswith(("score_", "mean_"))}),
-            "wall_s": trial_json.get("wall_s"),
-            "error": error,
-        })
+        # The runs a trial makes follow from its point: known for trials stopped before their final report too.
+        for seed in seeds_of(sweep, point) if point else []:
+            cfg = build_run_config(sweep, {**point, "seed": seed}, trials_dir)
+            run_dir = storage.join(trials_dir, cfg.run_id())
+            trial_json = _read_json(storage.join(run_dir, "trial.json"))
+            scores = per_seed.get(cfg.run_id(), {})
+            realized = trial_json.get("mixture") or _planned_mixture(run_dir)
+            # A run stopped mid-training: the trial's last report is this run's (the one that had started).
+            final = trial_json.get("final_metrics") or (metrics if realized and not per_seed else {})
+            row = {"trial_id": cfg.run_id(), "tune_trial_id": trial.trial_id, "point_key": point_key(point),
+                   "model": cfg.model.name, "seed": seed,
+                   "state": "stopped_early" if state == "completed" and not scores else state,
+                   "config_hash": cfg.config_hash()}
+            for task in sweep.pool:
+                row[f"w_{task}"] = realized.get(task, {}).get("share", 0.0)
+                row[f"rows_{task}"] = realized.get(task, {}).get("rows", 0)
+            row["tokens"] = trial_json.get("tokens", final.get("tokens"))
+            row.update({f"param_{p}": _cell(point.get("params", {}).get(p)) for p in params})
+            for task in sorted({*sweep.pool, *sweep.objective_tasks()}):
+                row[f"score_{task}"] = scores.get(f"score_{task}")
+                row[f"val_loss_{task}"] = final.get(f"val_loss_{task}")
+            row.update(val_loss=final.get("val_loss"), objective=scores.get(objective),
+                       wall_s=trial_json.get("wall_s"), steps=trial_json.get("steps", final.get("step")),
+                       history=json.dumps(trial_json.get("history", [])),
+                       run_config=json.dumps(cfg.model_dump(mode="json"), sort_keys=True), error=error)
+            rows.append(row)
     return rows
-
-
-UNFINISHED = ("running", "pending", "paused", "unfinished")
 
 
 def _state(status: str, metrics: dict[str, Any], live: bool) -> str:
@@ -58,11 +80,33 @@ def _state(status: str, metrics: dict[str, Any], live: bool) -> str:
     return status.lower() if live else "unfinished"
 
 
+def _cell(value: Any) -> Any:
+    """A parameter value as a flat cell (lists and mappings as their JSON text)."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
+
+
 def _error_text(trial) -> str:
     """The first lines of the trial's error file (Tune writes it beside the trial's results)."""
     path = trial.error_file
     data = storage.read_bytes(path) if path else None
     return data.decode(errors="replace")[:2000] if data else "error (no error file)"
+
+
+def _read_json(location: str) -> dict:
+    data = storage.read_bytes(location)
+    return json.loads(data) if data is not None else {}
+
+
+def _planned_mixture(run_dir: str) -> dict[str, dict[str, Any]]:
+    """Rows and shares from the run's saved plan (a run stopped before it wrote trial.json still has it)."""
+    from ftlib.data.plan import PLAN_META_KEY
+
+    data = storage.read_bytes(storage.join(run_dir, "plan.parquet"))
+    if data is None:
+        return {}
+    meta = json.loads(pq.read_schema(pa.BufferReader(data)).metadata[PLAN_META_KEY])
+    return {s["task"]: {"rows": s["rows"], "share": s["rows"] / meta["examples"], "tokens": s["tokens"]}
+            for s in meta["sources"]}
 
 
 def write_trials(experiment_dir: str, rows: list[dict[str, Any]]) -> str:
@@ -71,18 +115,47 @@ def write_trials(experiment_dir: str, rows: list[dict[str, Any]]) -> str:
     return path
 
 
+def load_trials(experiment_dir: str) -> list[dict[str, Any]]:
+    """``trials.parquet`` as rows in the tidy layout; a table from before it (JSON columns ``mixture``,
+    ``hparams``, ``metrics``) is converted: target weights stand in for realized shares there."""
+    data = storage.read_bytes(storage.join(experiment_dir, TRIALS_FILE))
+    if data is None:
+        return []
+    rows = pq.read_table(pa.BufferReader(data)).to_pylist()
+    return [r if "point_key" in r else _from_old_layout(r) for r in rows]
+
+
+def _from_old_layout(row: dict[str, Any]) -> dict[str, Any]:
+    mixture = json.loads(row.get("mixture") or "{}")
+    total = sum(v for v in mixture.values() if isinstance(v, (int, float))) or 1
+    metrics = json.loads(row.get("metrics") or "{}")
+    out = {k: row.get(k) for k in ("trial_id", "tune_trial_id", "model", "seed", "state", "config_hash", "wall_s",
+                                   "history", "run_config", "error")}
+    out["point_key"] = row.get("config_hash", "")
+    out.update({f"w_{t}": (v / total if isinstance(v, (int, float)) else None) for t, v in mixture.items()})
+    out.update({f"param_{k}": _cell(v) for k, v in json.loads(row.get("hparams") or "{}").items()})
+    out.update({k: v for k, v in metrics.items() if k.startswith(("score_", "val_loss"))})
+    out.update(tokens=metrics.get("tokens"), steps=metrics.get("step"), objective=metrics.get("mean_financial"))
+    return out
+
+
 def leaderboard(rows: list[dict[str, Any]], key: str, mode: str, top: int = 10) -> list[list[Any]]:
-    done = [r for r in rows if r["state"] == "completed" and key in json.loads(r["metrics"])]
-    done.sort(key=lambda r: json.loads(r["metrics"])[key], reverse=(mode == "max"))
-    return [[i + 1, r["trial_id"], f"{json.loads(r['metrics'])[key]:.4f}", r["mixture"], r["hparams"]]
-            for i, r in enumerate(done[:top])]
+    """Completed configurations ranked by ``key``, averaged over their seeds."""
+    by_point: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["state"] == "completed" and r.get(key) is not None and not math.isnan(r[key]):
+            by_point.setdefault(r["point_key"], []).append(r)
+    ranked = sorted(by_point.values(), key=lambda rs: sum(r[key] for r in rs) / len(rs), reverse=(mode == "max"))
+    return [[i + 1, rs[0]["trial_id"], f"{sum(r[key] for r in rs) / len(rs):.4f}", len(rs), mixture_text(rs[0]),
+             params_text(rs[0])] for i, rs in enumerate(ranked[:top])]
 
 
-def _trial_file(experiment_dir: str, run_id: str, name: str) -> dict:
-    """A JSON file of a trial's run directory ({} while the trial has not written it)."""
-    data = storage.read_bytes(storage.join(experiment_dir, TRIALS, run_id, name))
-    return json.loads(data) if data is not None else {}
+def mixture_text(row: dict[str, Any]) -> str:
+    """``fpb 0.41, orca_math 0.59``: the realized shares of a row's tasks."""
+    shares = {k[2:]: v for k, v in row.items() if k.startswith("w_") and v}
+    return ", ".join(f"{t} {v:.2f}" for t, v in sorted(shares.items(), key=lambda kv: -kv[1]))
 
 
-def _scalar(value: Any) -> bool:
-    return isinstance(value, (int, float, str, bool)) or value is None
+def params_text(row: dict[str, Any]) -> str:
+    return ", ".join(f"{k[6:]}={v:.3g}" if isinstance(v, float) else f"{k[6:]}={v}"
+                     for k, v in sorted(row.items()) if k.startswith("param_") and v is not None)

@@ -29,6 +29,14 @@ def build_run_config(sweep: SweepConfig, point: dict[str, Any], trials_dir: str)
     return validate(RunConfig, data, f"sweep {sweep.name!r} trial point {point}")
 
 
+def point_key(point: dict[str, Any]) -> str:
+    """A configuration without its seed: the runs that replicate it over seeds share this key."""
+    from ftlib.io import canonical_hash
+
+    return canonical_hash({"sources": point.get("sources", {}), "params": point.get("params", {}),
+                           "model": point.get("model")})
+
+
 def grid_points(sweep: SweepConfig) -> list[dict[str, Any]]:
     grid = sweep.search.grid
     if grid.design == "paper_ablation":

@@ -10,6 +10,7 @@ from sweeps.config import SweepConfig
 from sweeps.space import build_run_config
 
 TRIALS = "trials"
+VALIDATION = "validation"  # a run's objective scoring: predictions.parquet, scores.parquet
 
 
 def seeds_of(sweep: SweepConfig, point: dict[str, Any]) -> list[int]:
@@ -42,7 +43,8 @@ def make_trainable(sweep: SweepConfig, experiment_dir: str):
             # The same config already finished (a resumed sweep, a repeated point): reuse its result.
             trial = json.loads(done) if done is not None else run_trial(cfg, callbacks=[TuneReportCallback()])
             final = trial["final_metrics"]
-            scores = evaluate_objective(sweep_, cfg, trial["model_dir"])
+            scores = evaluate_objective(sweep_, cfg, trial["model_dir"],
+                                        storage.join(trials_dir, cfg.run_id(), VALIDATION))
             per_seed.append({"run_id": cfg.run_id(), "config_hash": cfg.config_hash(), **scores,
                              **{k: v for k, v in final.items() if k.startswith("val_loss")}})
         keys = [k for k in per_seed[0] if k not in ("run_id", "config_hash")]

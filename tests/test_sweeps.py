@@ -226,11 +226,18 @@ def test_smoke_sweep_end_to_end(prepared, tmp_path, ray_session, capsys):
     assert len(rows) == 6 and states.count("errored") == 0
     assert states.count("completed") >= 1 and states.count("stopped_early") >= 1  # ASHA stopped some
     assert out["leaderboard"] and out["leaderboard"][0][1] == max(
-        (r for r in rows if r["state"] == "completed"), key=lambda r: json.loads(r["metrics"])["mean_financial"]
-    )["trial_id"]
-    for r in rows:
-        weights = json.loads(r["mixture"])
-        assert sum(weights.values()) == pytest.approx(1)
+        (r for r in rows if r["state"] == "completed"), key=lambda r: r["objective"])["trial_id"]
+    for r in rows:  # the tidy table: realized shares per pool task, scores and losses as flat columns
+        assert sum(r[f"w_{t}"] for t in POOL4) == pytest.approx(1)
+        assert sum(r[f"rows_{t}"] for t in POOL4) == json.loads(r["run_config"])["mixture"]["budget"]
+        assert isinstance(r["param_optim.lr"], float) and r["param_method"] in ("full", "lora")
+        assert r["val_loss_fpb"] is not None and r["steps"] > 0
+        if r["state"] == "completed":
+            assert r["objective"] == pytest.approx(sum(r[f"score_{t}"] for t in ("fpb", "twitter_sentiment",
+                                                                                   "headline")) / 3)
+            predictions = pq.read_table(tmp_path / "sweeps" / "smoke" / "trials" / r["trial_id"] / "validation" /
+                                        "predictions.parquet")
+            assert set(predictions.column("task").to_pylist()) == {"fpb", "twitter_sentiment", "headline"}
     best = next(r for r in rows if r["trial_id"] == out["leaderboard"][0][1])
     cfg = validate(RunConfig, json.loads(best["run_config"]), "row")  # the best config, rebuilt from its row
     trial = json.loads((tmp_path / "sweeps" / "smoke" / "trials" / cfg.run_id() / "trial.json").read_text())
@@ -243,4 +250,4 @@ def test_smoke_sweep_end_to_end(prepared, tmp_path, ray_session, capsys):
 
     assert main(["sweep", "status", str(tmp_path / "sweeps" / "smoke")]) == 0
     table = capsys.readouterr().out
-    assert table.count("completed") == states.count("completed") and "stopped_early" in table
+    assert f"{states.count('completed')} completed" in table and f"{states.count('stopped_early')} stopped_early" in table

@@ -22,6 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", default="generate", choices=("generate", "score", "both"),
                    help="classification: generate and parse, or score each label's log-likelihood")
     p.add_argument("--style", default="plain", choices=("plain", "chat"))
+    p.add_argument("--scoring", default="cocktail", choices=("cocktail", "finben", "fingpt"),
+                   help="whose reading of the outputs to print (all three are stored in scores.parquet): cocktail's, "
+                        "FinBen's or FinGPT's published rule")
     p.add_argument("--data", default=DEFAULT_DATA_DIR)
     p.add_argument("--source", default="offline",
                    help="where tasks not yet prepared in --data come from, as in `cocktail train`: offline | hub | PATH")
@@ -37,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from evaluation.backends import LocalBackend, RayBackend
-    from evaluation.harness import headline_metric
+    from evaluation.harness import AT, headline_metric
     from evaluation.inference import load_for_eval
     from evaluation.run import model_hash, run_eval
     from ftlib import storage
@@ -67,13 +70,16 @@ def run(args: argparse.Namespace) -> int:
     digest = model_hash(model, adapter)
     results = run_eval(backend, tasks, data_dir=data, out=args.out, split=args.split, limit=args.limit,
                        mode=args.mode, style=args.style, digest=digest)
+    suffix = "" if args.scoring == "cocktail" else f"{AT}{args.scoring}"
+    shown = {f"{name}{suffix}" for name in ("accuracy", "missing_rate", "numeric_match")}
     rows = []
     for r in results:
-        headline = headline_metric(r.task)
+        headline = headline_metric(r.task, args.scoring)
         for key in sorted(r.scores):
-            if key.split("/")[-1] in (headline, "accuracy", "missing_rate", "numeric_match"):
-                rows.append([r.task, key, r.scores[key], r.n])
+            if key.split("/")[-1] in {headline, *shown}:
+                rows.append([r.task, key.split(AT)[0], r.scores[key], r.n])
     print(format_table(["task", "metric", "value", "n"], rows))
+    print(f"(scoring: {args.scoring}; all profiles are in scores.parquet)")
     print(f"\nmodel {digest} ({lm.description}), split {args.split}; wrote {args.out}/scores.parquet and "
           f"{args.out}/predictions.parquet")
     return 0

@@ -46,16 +46,16 @@ def resume(args: argparse.Namespace) -> int:
 def show_status(args: argparse.Namespace) -> int:
     from ftlib.cli.table import format_table
     from sweeps.driver import status
+    from sweeps.results import mixture_text, params_text
 
     rows = status(args.dir)
-    table = []
-    for r in rows:
-        metrics = json.loads(r["metrics"])
-        objective = json.loads(r["objective"])
-        table.append([r["trial_id"] or r["tune_trial_id"], r["state"], r["mixture"][:60], r["hparams"][:40],
-                      ", ".join(f"{k}={v:.3f}" for k, v in objective.items() if k.startswith("mean_")) or "-",
-                      r["wall_s"] if r["wall_s"] is not None else metrics.get("time_total_s", "-")])
-    print(format_table(["trial", "state", "mixture", "hparams", "objective", "wall_s"], table))
+    table = [[r["trial_id"], r["seed"], r["state"], mixture_text(r)[:60], params_text(r)[:40],
+              "-" if r["objective"] is None else f"{r['objective']:.4f}", r["steps"] or "-", r["wall_s"] or "-"]
+             for r in rows]
+    print(format_table(["run", "seed", "state", "mixture (realized shares)", "params", "objective", "steps",
+                        "wall_s"], table))
+    states = [r["state"] for r in rows]
+    print(f"\n{len(rows)} runs: " + ", ".join(f"{states.count(s)} {s}" for s in sorted(set(states))))
     return 0
 
 
@@ -81,10 +81,11 @@ def _print_result(out) -> int:
     from ftlib.cli.table import format_table
 
     states = [r["state"] for r in out["rows"]]
-    print(f"\n{len(states)} trials: {states.count('completed')} completed, {states.count('stopped_early')} stopped "
+    print(f"\n{len(states)} runs: {states.count('completed')} completed, {states.count('stopped_early')} stopped "
           f"early by the scheduler, {states.count('errored')} errored ({out['wall_s']} s)")
-    print(f"\nleaderboard ({out['objective']}, {out['mode']}):")
-    print(format_table(["rank", "trial", out["objective"], "mixture", "hparams"], out["leaderboard"]))
+    print(f"\nleaderboard ({out['objective']}, {out['mode']}; mean over seeds):")
+    print(format_table(["rank", "run", out["objective"], "seeds", "mixture (realized shares)", "params"],
+                       out["leaderboard"]))
     print(f"\nresults: {out['experiment_dir']}\n  trials table: {out['trials_file']}\n  TensorBoard: tensorboard "
           f"--logdir {out['experiment_dir']}/tune")
     if out["unfinished"]:

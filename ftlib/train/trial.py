@@ -123,6 +123,9 @@ def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | 
         "steps": result.metrics["step"],
         "tokens": result.metrics["tokens"],
         "examples": plan.num_examples,
+        # Realized mixture: examples per task and their share of all examples (what a trial actually trained on).
+        "mixture": {s.task: {"rows": s.rows, "share": s.rows / plan.num_examples, "tokens": s.tokens}
+                    for s in plan.sources},
         "packed_rows": rows,
         "wall_s": round(time.time() - started, 2),
         "device": res.device,
