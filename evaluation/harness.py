@@ -23,8 +23,8 @@ HEADLINE = {"classification": "f1_weighted", "headline": "avg_f1", "numeric_qa":
 
 PREDICTION_SCHEMA = pa.schema([
     ("task", pa.string()), ("id", pa.string()), ("split", pa.string()), ("mode", pa.string()),
-    ("prompt", pa.string()), ("gold", pa.string()), ("output", pa.string()), ("parsed", pa.string()),
-    ("correct", pa.bool_()),
+    ("group", pa.string()), ("prompt", pa.string()), ("gold", pa.string()), ("output", pa.string()),
+    ("parsed", pa.string()), ("correct", pa.bool_()),
 ])
 
 
@@ -138,5 +138,5 @@ def _numeric_answer(output: str, gold: str) -> str | None:
 
 
 def _row(task, record, split, mode, prompt, output, parsed, correct) -> dict[str, Any]:
-    return {"task": task, "id": record["id"], "split": split, "mode": mode, "prompt": prompt,
-            "gold": record["output"], "output": output, "parsed": parsed, "correct": correct}
+    return {"task": task, "id": record["id"], "split": split, "mode": mode, "group": record["group"],
+            "prompt": prompt, "gold": record["output"], "output": output, "parsed": parsed, "correct": correct}

@@ -1,22 +1,20 @@
 """``cocktail eval``: run the harness, write ``scores.parquet`` and ``predictions.parquet``, record test use."""
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import json
 from pathlib import Path
 
 import pyarrow as pa
 
 from evaluation.harness import AT, PREDICTION_SCHEMA, TaskResult, evaluate
-from ftlib.errors import ConfigError
+from evaluation.ledger import LEDGER, TestLedger
 from ftlib import storage
+from ftlib.errors import ConfigError
 from ftlib.io import parquet_bytes
 
 SCORE_SCHEMA = pa.schema([("task", pa.string()), ("metric", pa.string()), ("profile", pa.string()),
                           ("value", pa.float64()), ("n", pa.int64()), ("split", pa.string()),
                           ("model_hash", pa.string())])
-TEST_LEDGER = "test_ledger.jsonl"
 PREDICTIONS, SCORES = "predictions.parquet", "scores.parquet"
 
 
@@ -55,18 +53,17 @@ def write_results(out: str, results: list[TaskResult], split: str, digest: str) 
 
 
 def run_eval(backend, tasks: list[str], *, data_dir: str, out: str | Path, split: str, limit: int | None,
-             mode: str, style: str, digest: str, ledger: str | Path | None = None) -> list[TaskResult]:
+             mode: str, style: str, digest: str, ledger: str | None = None, retest: bool = False) -> list[TaskResult]:
+    """Scores and predictions under ``out``. A test split is scored once per model and task (``retest`` to
+    score again), and every scoring is appended to the test ledger (default: beside ``out``)."""
     if split not in ("validation", "test"):
         raise ConfigError(f"--split {split!r}: expected validation or test")
+    out = storage.absolute(out)
+    book = TestLedger(ledger or storage.join(str(Path(out).parent), LEDGER)) if split == "test" else None
+    if book is not None:
+        book.refuse_repeats(digest, tasks, retest)
     results = evaluate(backend, tasks, data_dir=data_dir, split=split, limit=limit, mode=mode, style=style)
-    write_results(str(out), results, split, digest)
-    out = Path(out)
-    if split == "test":
-        # Test scores are reported once: every look at a test split is on the record.
-        entry = {"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "model_hash": digest,
-                 "tasks": tasks, "limit": limit, "out": str(out.absolute())}
-        ledger = Path(ledger or out.parent / TEST_LEDGER)
-        ledger.parent.mkdir(parents=True, exist_ok=True)
-        with open(ledger, "a") as f:
-            f.write(json.dumps(entry) + "\n")
+    write_results(out, results, split, digest)
+    for r in results if book is not None else []:
+        book.record(digest, r.task, n=r.n, out=out, retest=retest, limit=limit)
     return results

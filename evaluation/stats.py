@@ -23,31 +23,43 @@ from evaluation.profiles import Outcomes
 LEVEL = 0.95
 
 
-def resample_indices(n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """``resamples`` × ``n`` example indices drawn with replacement (one row per bootstrap replicate)."""
-    return rng.integers(0, n, size=(resamples, n), dtype=np.int32 if n < 2**31 else np.int64)
+def resample_weights(n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """``resamples`` × ``n`` bootstrap weights: how many times each example is drawn, with replacement, in each
+    replicate (each row sums to ``n``). One matrix serves every run scored on the same examples, so resampled
+    metrics are paired, and a run's replicates cost one sparse product instead of a gather per replicate."""
+    draws = rng.integers(0, n, size=(resamples, n)) + (np.arange(resamples) * n)[:, None]
+    return np.bincount(draws.ravel(), minlength=resamples * n).reshape(resamples, n).astype(np.float32)
 
 
-def metric_value(out: Outcomes, idx: np.ndarray | None = None) -> np.ndarray | float:
-    """The headline metric of ``out``; with ``idx`` (B × n), its value on each resample (a length-B array)."""
-    rows = np.arange(len(out.gold))[None, :] if idx is None else idx
-    gold, pred = out.gold[rows], out.pred[rows]
+def metric_value(out: Outcomes, weights: np.ndarray | None = None) -> np.ndarray | float:
+    """The headline metric of ``out``; with ``weights`` (B × n), its value on each replicate (length B)."""
+    n = len(out.gold)
+    w = np.ones((1, n), np.float32) if weights is None else weights
     if out.kind == "accuracy":
-        values = (gold == pred).mean(axis=1)
-    elif out.kind == "avg_f1":
-        values = _grouped_weighted_f1(gold, pred, out.group[rows], out.n_labels)
+        values = w @ out.correct.astype(np.float32) / n
     else:
-        conf = _confusion(gold, pred, np.zeros_like(gold), 1, out.n_labels)[:, 0]
-        values = _weighted_f1(conf) if out.kind == "f1_weighted" else _binary_f1(conf, 0)
-    return float(values[0]) if idx is None else values
+        groups = int(out.group.max()) + 1 if out.kind == "avg_f1" and n else 1
+        group = out.group if out.kind == "avg_f1" else np.zeros(n, np.int64)
+        k = out.n_labels
+        conf = _confusion(w, out.gold, out.pred, group, groups, k)
+        if out.kind == "avg_f1":
+            values = _grouped_weighted_f1(conf)
+        elif out.kind == "f1_weighted":
+            values = _weighted_f1(conf[:, 0])
+        else:
+            values = _binary_f1(conf[:, 0], 0)
+    return float(values[0]) if weights is None else values.astype(float)
 
 
-def _confusion(gold, pred, group, groups: int, k: int) -> np.ndarray:
-    """Counts per replicate, group, gold label and predicted label (column k = missing): B × G × K × (K+1)."""
-    b = gold.shape[0]
-    rep = np.arange(b)[:, None]
-    codes = ((rep * groups + group) * k + gold) * (k + 1) + pred
-    return np.bincount(codes.ravel(), minlength=b * groups * k * (k + 1)).reshape(b, groups, k, k + 1)
+def _confusion(w: np.ndarray, gold, pred, group, groups: int, k: int) -> np.ndarray:
+    """Weighted counts per replicate, group, gold label and predicted label (column k = missing):
+    B × G × K × (K+1), as weights × a sparse one-hot of each example's cell."""
+    from scipy import sparse
+
+    cells = (group * k + gold) * (k + 1) + pred
+    onehot = sparse.csr_matrix((np.ones(len(cells), np.float32), (np.arange(len(cells)), cells)),
+                               shape=(len(cells), groups * k * (k + 1)))
+    return np.asarray((onehot.T @ w.T).T).reshape(w.shape[0], groups, k, k + 1)
 
 
 def _per_label_f1(conf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -72,10 +84,8 @@ def _binary_f1(conf: np.ndarray, positive: int) -> np.ndarray:
     return f1[..., positive]
 
 
-def _grouped_weighted_f1(gold, pred, group, k: int) -> np.ndarray:
+def _grouped_weighted_f1(conf: np.ndarray) -> np.ndarray:
     """FinBen's avg-F1: weighted F1 within each group present, averaged over the groups."""
-    groups = int(group.max()) + 1 if group.size else 1
-    conf = _confusion(gold, pred, group, groups, k)
     per_group = _weighted_f1(conf)  # B × G
     present = conf.sum((-1, -2)) > 0
     return np.where(present, per_group, 0).sum(-1) / np.maximum(present.sum(-1), 1)
@@ -107,8 +117,20 @@ class Comparison:
     mcnemar: tuple[float, ...]
 
 
-def _seed_mean_replicates(runs: list[Outcomes], idx: np.ndarray) -> np.ndarray:
-    return np.mean([metric_value(r, idx) for r in runs], axis=0)
+def _seed_mean_replicates(runs: list[Outcomes], weights: np.ndarray, cache: dict | None) -> np.ndarray:
+    """Mean over seeds of each replicate. ``cache`` (keyed by object identity: the caller keeps the outcomes and
+    weights alive) spares recomputing a run that takes part in several comparisons."""
+    values = []
+    for run in runs:
+        key = (id(run), id(weights))
+        if cache is None or key not in cache:
+            value = metric_value(run, weights)
+            if cache is None:
+                values.append(value)
+                continue
+            cache[key] = value
+        values.append(cache[key])
+    return np.mean(values, axis=0)
 
 
 def _combine(per_seed: np.ndarray, replicates: np.ndarray, n_examples: int) -> tuple[float, float]:
@@ -135,23 +157,24 @@ def _check_same_examples(runs: list[Outcomes]) -> int:
     return sizes.pop()
 
 
-def estimate(runs: list[Outcomes], idx: np.ndarray, level: float = LEVEL) -> Estimate:
+def estimate(runs: list[Outcomes], weights: np.ndarray, level: float = LEVEL, cache: dict | None = None) -> Estimate:
     """Mean over seeds (one ``Outcomes`` per seed, same examples) with its interval."""
     n = _check_same_examples(runs)
     per_seed = np.array([metric_value(r) for r in runs])
-    se, df = _combine(per_seed, _seed_mean_replicates(runs, idx), n)
+    se, df = _combine(per_seed, _seed_mean_replicates(runs, weights, cache), n)
     mean = float(per_seed.mean())
     lo, hi = _interval(mean, se, df, level)
     return Estimate(mean, lo, hi, se, df, tuple(per_seed.tolist()), n)
 
 
-def compare(a: list[Outcomes], b: list[Outcomes], idx: np.ndarray, level: float = LEVEL) -> Comparison:
+def compare(a: list[Outcomes], b: list[Outcomes], weights: np.ndarray, level: float = LEVEL,
+            cache: dict | None = None) -> Comparison:
     """A − B, seeds paired in order (the first ``min(len(a), len(b))``), every seed on the same examples."""
     pairs = min(len(a), len(b))
     a, b = a[:pairs], b[:pairs]
     n = _check_same_examples([*a, *b])
     diffs = np.array([metric_value(x) - metric_value(y) for x, y in zip(a, b)])
-    replicates = _seed_mean_replicates(a, idx) - _seed_mean_replicates(b, idx)
+    replicates = _seed_mean_replicates(a, weights, cache) - _seed_mean_replicates(b, weights, cache)
     se, df = _combine(diffs, replicates, n)
     diff = float(diffs.mean())
     lo, hi = _interval(diff, se, df, level)
@@ -180,7 +203,7 @@ def holm(pvalues) -> np.ndarray:
     return out
 
 
-def percentile_interval(out: Outcomes, idx: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
+def percentile_interval(out: Outcomes, weights: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
     """One run's metric, percentile bootstrap interval over its examples (the within-seed interval)."""
-    values = metric_value(out, idx)
+    values = metric_value(out, weights)
     return float(np.quantile(values, 0.5 - level / 2)), float(np.quantile(values, 0.5 + level / 2))

@@ -44,9 +44,14 @@ class OptunaConfig(_Strict):
 
 
 class GridConfig(_Strict):
-    design: Literal["explicit", "paper_ablation"] = "explicit"
+    design: Literal["explicit", "paper_ablation", "subsets"] = "explicit"
     mixtures: list[dict[str, float]] = []  # explicit: task -> weight, one trial each
-    recipe: str | None = None  # paper_ablation: the study's recipe YAML (rows mode) to take subsets of
+    # paper_ablation / subsets: a recipe YAML (a mixture spec in rows mode) whose sources the subsets take as they
+    # are; a subsets design without one gives its sources equal weights within the base budget.
+    recipe: str | None = None
+    # The subsets' sizes: -1 is the pool's size less one (leave-one-out), 0 the whole pool. Default: the study's
+    # singles, pairs, leave-one-out and all.
+    sizes: list[int] = [1, 2, -1, 0]
     params: dict[str, list[Any]] = {}  # cartesian product over these run-config paths
     epochs_rule: bool = False  # the study: 3 epochs for <= 3 sources, else 2 with 10 warmup steps
 
@@ -100,6 +105,18 @@ class ResourcesConfig(_Strict):
     trial_retries: int = Field(default=2, ge=0)
 
 
+class FinalizeConfig(_Strict):
+    """``cocktail sweep run`` goes on to ``sweep finalize`` with these settings when the sweep has them."""
+    seeds: int = Field(default=3, gt=0)
+    tasks: list[str] | None = None  # default: the objective tasks
+
+
+class ReportConfig(_Strict):
+    """... and then to ``cocktail report``."""
+    resamples: int = Field(default=1000, ge=100)
+    scoring: Literal["cocktail", "finben", "fingpt"] = "cocktail"
+
+
 class SweepConfig(_Strict):
     name: str
     base: dict[str, Any]  # a RunConfig without mixture sources (the sweep sets them)
@@ -110,6 +127,8 @@ class SweepConfig(_Strict):
     resources: ResourcesConfig = ResourcesConfig()
     seeds: list[int] = [42]
     models: list[str] | None = None  # several base models: every design point runs on each
+    finalize: FinalizeConfig | None = None  # select, replicate, test once, right after the sweep
+    report: ReportConfig | None = None  # and write the report (after finalize, when both are set)
 
     @model_validator(mode="after")
     def _references(self) -> "SweepConfig":

@@ -7,6 +7,7 @@ and a trial whose worker group cannot start fails after a bounded number of time
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -155,14 +156,14 @@ def _scheduler(sweep: SweepConfig, max_reports: int):
                          reduction_factor=s.reduction_factor, max_t=max(max_reports + 1, s.grace_period + 1))
 
 
-def _tune_run_config(exp: str, sweep: SweepConfig, key: str, mode: str):
+def _tune_run_config(where: str, name: str, sweep: SweepConfig, key: str, mode: str, total: int):
     import ray.tune
 
     from sweeps.progress import Progress
     from sweeps.release import ReleaseEndedTrials
 
-    return ray.tune.RunConfig(name=TUNE_DIR, storage_path=exp,
-                              callbacks=[Progress(key, mode, _num_trials(sweep)), ReleaseEndedTrials()],
+    return ray.tune.RunConfig(name=name, storage_path=where,
+                              callbacks=[Progress(key, mode, total), ReleaseEndedTrials()],
                               failure_config=ray.tune.FailureConfig(max_failures=sweep.resources.trial_retries),
                               verbose=0)
 
@@ -196,10 +197,9 @@ def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False)
     autoscaling = bool(node_types) or on_kuberay()
     concurrent = min(trials_at_once(sweep, checked.cfg, alive_nodes(), node_types, autoscaling), _num_trials(sweep))
     storage.write_bytes(storage.join(exp, SWEEP_FILE), json_bytes(sweep.model_dump(mode="json")))
-    if not autoscaling:
-        return _fit(sweep, exp, keys, configs, concurrent, restore=False)
-    with requested(trial_bundles(checked.cfg) * concurrent):
-        return _fit(sweep, exp, keys, configs, concurrent, restore=False)
+    points = grid_points(sweep) if sweep.search.grid is not None else None
+    with requested(trial_bundles(checked.cfg) * concurrent) if autoscaling else contextlib.nullcontext():
+        return _fit(sweep, exp, keys, concurrent, points=points, max_reports=_max_reports(configs[0]))
 
 
 def trials_at_once(sweep: SweepConfig, cfg, alive: list[NodeGroup], node_types: list[NodeGroup],
@@ -229,7 +229,7 @@ def resume_sweep(exp: str, address: str | None = None) -> dict[str, Any]:
 
     _driver_env()
     ensure_ray(address, include_dashboard=True)
-    return _fit(sweep, exp, objective_keys(sweep), [], 0, restore=True)
+    return _fit(sweep, exp, objective_keys(sweep), 0, restore=True)
 
 
 def _driver_env() -> None:
@@ -237,48 +237,52 @@ def _driver_env() -> None:
         os.environ.setdefault(key, value)
 
 
-def _fit(sweep: SweepConfig, exp: str, keys: list[str], configs, concurrent: int, restore: bool) -> dict[str, Any]:
+def _fit(sweep: SweepConfig, exp: str, keys: list[str], concurrent: int, *, points: list[dict] | None = None,
+         max_reports: int = 1, tune_dir: str = TUNE_DIR, restore: bool = False) -> dict[str, Any]:
+    """Runs (or, ``restore``, resumes) one Tune experiment under ``exp/tune_dir``: the given ``points`` (a grid;
+    a point with a seed runs that seed only), else the sweep's Optuna search; its tidy rows go to
+    ``trials.parquet`` beside it. Finalize runs its reruns through here with its own ``tune_dir``."""
     import ray.tune
 
     from ftlib.secrets import keep_secrets_out_of_tune
     from sweeps.results import UNFINISHED, leaderboard, write_trials
 
     keep_secrets_out_of_tune()
-
+    where, name = storage.join(exp, *tune_dir.split("/")[:-1]), tune_dir.split("/")[-1]
+    total = len(points) if points is not None else _num_trials(sweep)
     # The trial function only drives its TorchTrainer, whose workers hold the CPUs / GPUs. It reserves one byte
     # of memory, not a CPU fraction: 0.01 CPU left 0.99 of a 1-CPU node, where no 1-CPU Ray Data task or
     # Train worker could ever be placed (a deadlock seen on a 2-node cluster). Tune refuses an empty request.
     trainable = ray.tune.with_resources(make_trainable(sweep, exp), {"cpu": 0, "memory": 1})
     started = time.time()
     if restore:
-        tuner = ray.tune.Tuner.restore(storage.join(exp, TUNE_DIR), trainable=trainable, resume_unfinished=True,
+        tuner = ray.tune.Tuner.restore(storage.join(exp, tune_dir), trainable=trainable, resume_unfinished=True,
                                        resume_errored=True)
     else:
-        grid = sweep.search.grid is not None
-        points = grid_points(sweep) if grid else None
-        max_reports = max(1, _max_reports(configs[0]))
         tune_config = ray.tune.TuneConfig(
-            search_alg=None if grid else _searcher(sweep, exp, keys),
-            scheduler=_scheduler(sweep, max_reports),
-            num_samples=1 if grid else sweep.search.optuna.num_samples,
+            search_alg=None if points is not None else _searcher(sweep, exp, keys),
+            scheduler=_scheduler(sweep, max(1, max_reports)),
+            num_samples=1 if points is not None else sweep.search.optuna.num_samples,
             max_concurrent_trials=concurrent,
             # A new trial takes over the finished one's process instead of starting one (seconds per trial on a
             # busy head). Not with ASHA: a stopped trial's thread is still inside TorchTrainer.fit, its reset
             # fails, and Tune marks the trial that was to reuse it as errored.
             reuse_actors=sweep.scheduler.kind == "none",
             trial_name_creator=_name_creators(sweep, exp), trial_dirname_creator=_name_creators(sweep, exp))
-        tuner = ray.tune.Tuner(trainable, param_space={"point": ray.tune.grid_search(points)} if grid else {},
+        tuner = ray.tune.Tuner(trainable,
+                               param_space={"point": ray.tune.grid_search(points)} if points is not None else {},
                                tune_config=tune_config,
-                               run_config=_tune_run_config(exp, sweep, keys[0], sweep.objective.modes[0]))
+                               run_config=_tune_run_config(where, name, sweep, keys[0], sweep.objective.modes[0],
+                                                           total))
     try:
         tuner.fit()
     except Exception:
         check_storage(exp)  # a full or lost storage explains a failed sweep in one line
         raise
-    rows = status(exp, live=False)
-    path = write_trials(exp, rows)
-    started = len({r["tune_trial_id"] for r in rows})
-    unfinished = len({r["tune_trial_id"] for r in rows if r["state"] in UNFINISHED}) + max(0, _num_trials(sweep) - started)
+    rows = status(exp, live=False, tune_dir=tune_dir)
+    path = write_trials(where, rows)
+    tune_trials = {r["tune_trial_id"] for r in rows}
+    unfinished = len({r["tune_trial_id"] for r in rows if r["state"] in UNFINISHED}) + max(0, total - len(tune_trials))
     return {"experiment_dir": exp, "trials_file": path, "wall_s": round(time.time() - started, 1),
             "rows": rows, "leaderboard": leaderboard(rows, "objective", sweep.objective.modes[0]),
             "objective": keys[0], "mode": sweep.objective.modes[0], "unfinished": unfinished}
@@ -290,15 +294,15 @@ def _max_reports(cfg) -> int:
     return -(-steps // cfg.eval_every)
 
 
-def status(exp: str, live: bool = True) -> list[dict[str, Any]]:
-    """The trials of a sweep, finished or not, read from Tune's experiment state."""
+def status(exp: str, live: bool = True, tune_dir: str = TUNE_DIR) -> list[dict[str, Any]]:
+    """The runs of a sweep (or of its finalize reruns), finished or not, read from Tune's experiment state."""
     from ray.tune import ExperimentAnalysis
 
     from sweeps.results import trial_rows
 
     exp = storage.absolute(exp)
     sweep = saved_sweep(exp)
-    return trial_rows(sweep, exp, ExperimentAnalysis(storage.join(exp, TUNE_DIR)).trials, live=live)
+    return trial_rows(sweep, exp, ExperimentAnalysis(storage.join(exp, tune_dir)).trials, live=live)
 
 
 def saved_sweep(exp: str) -> SweepConfig:

@@ -45,21 +45,24 @@ def objective_keys(sweep: SweepConfig) -> list[str]:
 def evaluate_objective(sweep: SweepConfig, cfg: RunConfig, model_dir: str, out: str) -> dict[str, Any]:
     """Headline score per objective task on its validation split, and their mean; every prediction is kept
     under ``out`` (the report's paired statistics read them)."""
-    from evaluation.backends import LocalBackend, RayBackend
     from evaluation.harness import evaluate
-    from evaluation.inference import load_for_eval
     from evaluation.run import write_results
 
     tasks = sweep.objective_tasks()
     if not tasks:
         return {}
-    if cfg.use_gpu:  # the trial function holds no GPU: evaluate in a GPU actor
-        backend = RayBackend(model_dir, num_gpus=1)
-    else:
-        backend = LocalBackend(load_for_eval(model_dir, device="cpu"))
-    results = evaluate(backend, tasks, data_dir=cfg.data.dir, split="validation", limit=sweep.objective.limit,
+    results = evaluate(backend_for(cfg.use_gpu, model_dir), tasks, data_dir=cfg.data.dir, split="validation", limit=sweep.objective.limit,
                        mode=sweep.objective.eval_mode, style=cfg.data.style)
     write_results(out, results, "validation", cfg.config_hash())
     scores = {score_key(r.task): r.scores[headline_metric(r.task, sweep.objective.scoring)] for r in results}
     scores[MEAN] = sum(scores.values()) / len(scores)
     return scores
+
+
+def backend_for(use_gpu: bool, model_dir: str):
+    """Where a trained model is scored: in this process on CPU, or in a GPU actor (a trial function and the
+    driver hold no GPU)."""
+    from evaluation.backends import LocalBackend, RayBackend
+    from evaluation.inference import load_for_eval
+
+    return RayBackend(model_dir, num_gpus=1) if use_gpu else LocalBackend(load_for_eval(model_dir, device="cpu"))

@@ -2,7 +2,7 @@
 columns that pandas or DuckDB read with no JSON parsing:
 
 ``trial_id`` (the run id), ``tune_trial_id``, ``point_key`` (the configuration without its seed: replicates
-share it), ``model``, ``seed``, ``state``, ``config_hash``; per pool task ``w_<task>`` (realized share of the
+share it) and ``point`` (that configuration, JSON), ``model``, ``seed``, ``state``, ``config_hash``; per pool task ``w_<task>`` (realized share of the
 run's examples, 0 when absent) and ``rows_<task>``; ``tokens``; ``param_<dotted.path>`` per searched
 parameter; per task ``score_<task>`` (validation headline score) and ``val_loss_<task>``; ``val_loss``,
 ``objective``, ``wall_s``, ``steps``; ``history`` and ``run_config`` stay JSON; ``error``.
@@ -52,6 +52,7 @@ def trial_rows(sweep, experiment_dir: str, trials, live: bool = False) -> list[d
             # A run stopped mid-training: the trial's last report is this run's (the one that had started).
             final = trial_json.get("final_metrics") or (metrics if realized and not per_seed else {})
             row = {"trial_id": cfg.run_id(), "tune_trial_id": trial.trial_id, "point_key": point_key(point),
+                   "point": json.dumps({k: point.get(k) for k in ("sources", "params", "model")}, sort_keys=True),
                    "model": cfg.model.name, "seed": seed,
                    "state": "stopped_early" if state == "completed" and not scores else state,
                    "config_hash": cfg.config_hash()}

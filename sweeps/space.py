@@ -13,8 +13,6 @@ from ftlib.errors import ConfigError
 from ftlib.train.config import RunConfig, get_path, set_path
 from sweeps.config import SweepConfig
 
-# The study's design over its 9 sources: singles, pairs, leave-one-out, all (9 + 36 + 9 + 1 = 55).
-ABLATION_SIZES = (1, 2, 8, 9)
 
 
 def build_run_config(sweep: SweepConfig, point: dict[str, Any], trials_dir: str) -> RunConfig:
@@ -25,6 +23,9 @@ def build_run_config(sweep: SweepConfig, point: dict[str, Any], trials_dir: str)
         set_path(data, path, value)
     if point.get("model"):
         set_path(data, "model.name", point["model"])
+    # Every run measures the validation loss of every pool source, in the mixture or not: how a mixture moves
+    # general ability (OpenOrca's perplexity) is read from runs that never trained on it.
+    data.setdefault("eval_tasks", sorted(sweep.pool))
     data.update(name=sweep.name, seed=point["seed"], output_dir=trials_dir)
     return validate(RunConfig, data, f"sweep {sweep.name!r} trial point {point}")
 
@@ -39,8 +40,10 @@ def point_key(point: dict[str, Any]) -> str:
 
 def grid_points(sweep: SweepConfig) -> list[dict[str, Any]]:
     grid = sweep.search.grid
-    if grid.design == "paper_ablation":
+    if grid.design == "paper_ablation" or (grid.design == "subsets" and grid.recipe):
         designs = ablation_designs(sweep)
+    elif grid.design == "subsets":
+        designs = [({t: {"weight": 1.0} for t in subset}, {}) for subset in subsets(sweep.pool, grid.sizes)]
     else:
         if not grid.mixtures:
             raise ConfigError("search.grid.mixtures: the explicit design needs at least one mixture")
@@ -57,6 +60,17 @@ def grid_points(sweep: SweepConfig) -> list[dict[str, Any]]:
     return points
 
 
+def subsets(pool: list[str], sizes: list[int]) -> list[tuple[str, ...]]:
+    """Every subset of the pool of each size (0: the pool, -k: the pool's size less k), each once, in order."""
+    n = len(pool)
+    resolved = sorted({s if s > 0 else n + s for s in sizes})
+    bad = [s for s in sizes if not 0 < (s if s > 0 else n + s) <= n]
+    if bad:
+        raise ConfigError(f"search.grid.sizes {bad}: with a pool of {n} sources a size is 1..{n}, 0 (all) or "
+                          f"-1..-{n - 1} (all but k)")
+    return [c for size in resolved for c in itertools.combinations(pool, size)]
+
+
 def ablation_designs(sweep: SweepConfig) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     grid = sweep.search.grid
     if not grid.recipe:
@@ -67,13 +81,12 @@ def ablation_designs(sweep: SweepConfig) -> list[tuple[dict[str, Any], dict[str,
     if missing:
         raise ConfigError(f"{grid.recipe}: no recipe for pool tasks {missing}")
     designs = []
-    for size in ABLATION_SIZES:
-        for subset in itertools.combinations(sweep.pool, size):
-            params = {}
-            if grid.epochs_rule:
-                # The study: 3 epochs when a mix has <= 3 datasets, else 2 epochs with 10 warmup steps.
-                params = {"epochs": 3} if size <= 3 else {"epochs": 2, "optim.warmup_steps": 10}
-            designs.append(({t: sources[t] for t in subset}, params))
+    for subset in subsets(sweep.pool, grid.sizes):
+        params = {}
+        if grid.epochs_rule:
+            # The study: 3 epochs when a mix has <= 3 datasets, else 2 epochs with 10 warmup steps.
+            params = {"epochs": 3} if len(subset) <= 3 else {"epochs": 2, "optim.warmup_steps": 10}
+        designs.append(({t: sources[t] for t in subset}, params))
     return designs
 
 

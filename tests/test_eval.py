@@ -55,12 +55,14 @@ def test_eval_cli_writes_scores_predictions_and_a_table(prepared, tiny_model, tm
     assert not (tmp_path / "test_ledger.jsonl").exists()
 
 
-def test_test_split_is_recorded_every_time(prepared, tiny_model, tmp_path):
-    for _ in range(2):
-        assert main(["eval", "--model", tiny_model, "--tasks", "fpb", "--data", str(prepared), "--limit", "2",
-                     "--split", "test", "--out", str(tmp_path / "eval")]) == 0
-    lines = (tmp_path / "test_ledger.jsonl").read_text().splitlines()
-    assert len(lines) == 2 and json.loads(lines[0])["tasks"] == ["fpb"]
+def test_test_split_is_scored_once_and_every_scoring_is_recorded(prepared, tiny_model, tmp_path, capsys):
+    args = ["eval", "--model", tiny_model, "--tasks", "fpb", "--data", str(prepared), "--limit", "2", "--split",
+            "test", "--out", str(tmp_path / "eval")]
+    assert main(args) == 0
+    assert main(args) == 2 and "already scored on the test split of ['fpb']" in capsys.readouterr().err
+    assert main([*args, "--retest"]) == 0
+    lines = [json.loads(line) for line in (tmp_path / "test_ledger.jsonl").read_text().splitlines()]
+    assert [(e["task"], e["retest"]) for e in lines] == [("fpb", False), ("fpb", True)]
 
 
 def test_eval_errors_before_loading_a_model(prepared, tmp_path, capsys):

@@ -41,6 +41,7 @@ def run_block(script: str, root: Path, env: dict[str, str], timeout: float) -> s
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3000)  # an install, the main job (the mini study) and every other command
 def test_every_readme_command_runs_from_a_fresh_copy(tmp_path):
     root = fresh_copy(tmp_path / "cocktail")
     # The user's shell: no Ray address, no virtual environment of ours on the PATH.

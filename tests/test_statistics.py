@@ -10,7 +10,7 @@ from statsmodels.stats.multitest import multipletests
 from evaluation import metrics
 from evaluation.profiles import Outcomes
 from evaluation.stats import (compare, estimate, holm, mcnemar_exact, metric_value, percentile_interval,
-                              resample_indices)
+                              resample_weights)
 
 
 def labelled(kind, gold, pred, k, group=None):
@@ -34,10 +34,12 @@ def test_metric_values_match_sklearn_and_the_harness():
                                   [str(g) for g in group], ("Yes", "No"))["avg_f1"]
     assert metric_value(grouped) == pytest.approx(expected)
     # Resampled values equal the metric recomputed on each resample.
-    idx = resample_indices(200, 5, rng)
-    for values, run in ((metric_value(out, idx), out), (metric_value(grouped, idx), grouped)):
+    weights = resample_weights(200, 5, rng)
+    for run in (out, binary, grouped, Outcomes.from_correct(gold == pred)):
+        values = metric_value(run, weights)
         for b in range(5):
-            sub = Outcomes(run.kind, run.gold[idx[b]], run.pred[idx[b]], run.group[idx[b]], run.n_labels)
+            idx = np.repeat(np.arange(200), weights[b].astype(int))
+            sub = Outcomes(run.kind, run.gold[idx], run.pred[idx], run.group[idx], run.n_labels)
             assert values[b] == pytest.approx(metric_value(sub))
 
 
@@ -45,7 +47,7 @@ def test_percentile_interval_matches_scipy_bootstrap():
     rng = np.random.default_rng(1)
     correct = rng.random(300) < 0.7
     out = Outcomes.from_correct(correct)
-    lo, hi = percentile_interval(out, resample_indices(300, 20000, rng))
+    lo, hi = percentile_interval(out, resample_weights(300, 20000, rng))
     ref = st.bootstrap((correct.astype(float),), np.mean, n_resamples=20000, method="percentile",
                        random_state=np.random.default_rng(2)).confidence_interval
     assert lo == pytest.approx(ref.low, abs=0.006) and hi == pytest.approx(ref.high, abs=0.006)
@@ -65,8 +67,8 @@ def test_seed_only_interval_is_the_t_interval_over_seeds():
     """Resamples that keep every example once carry no example noise: the interval is scipy's t over seeds."""
     seeds = [0.60, 0.66, 0.71]
     runs = [Outcomes.from_correct(np.arange(100) < round(100 * s)) for s in seeds]
-    idx = np.tile(np.arange(100), (50, 1))  # the identity "resample": no example variance
-    est = estimate(runs, idx)
+    weights = np.ones((50, 100), np.float32)  # every example once in every replicate: no example variance
+    est = estimate(runs, weights)
     lo, hi = st.t.interval(0.95, 2, loc=np.mean(seeds), scale=st.sem(seeds))
     assert est.mean == pytest.approx(np.mean(seeds)) and est.lo == pytest.approx(lo) and est.hi == pytest.approx(hi)
 
@@ -99,11 +101,11 @@ def test_intervals_cover_the_truth_and_null_differences_are_rarely_significant(s
         a = _simulated_runs(rng, 0.65, seeds, examples, seed_sd, difficulty)
         b = _simulated_runs(rng, 0.72, seeds, examples, seed_sd, difficulty)
         null = _simulated_runs(rng, 0.65, seeds, examples, seed_sd, difficulty)
-        idx = resample_indices(examples, 400, rng)
-        est = estimate(a, idx)
+        weights = resample_weights(examples, 400, rng)
+        est = estimate(a, weights)
         covered_mean += est.lo <= truth_a <= est.hi
-        diff = compare(b, a, idx)
+        diff = compare(b, a, weights)
         covered_diff += diff.lo <= truth_b - truth_a <= diff.hi
-        false_positive += compare(null, a, idx).p < 0.05
+        false_positive += compare(null, a, weights).p < 0.05
     assert covered_mean / studies >= 0.90 and covered_diff / studies >= 0.90, (covered_mean, covered_diff)
     assert false_positive / studies <= 0.08, false_positive

@@ -17,7 +17,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--adapter", default=None, help="LoRA adapter dir (a LoRA run's model/ dir is detected)")
     p.add_argument("--tasks", default="all")
     p.add_argument("--split", default="validation", choices=("validation", "test"),
-                   help="test only when you mean it: every test scoring is recorded in test_ledger.jsonl")
+                   help="test only when you mean it: every test scoring is recorded in test_ledger.jsonl, and a "
+                        "model is scored on a task's test split once")
+    p.add_argument("--retest", action="store_true", help="score a test split again (the ledger marks it)")
     p.add_argument("--limit", type=int, default=None, help="first N examples per task")
     p.add_argument("--mode", default="generate", choices=("generate", "score", "both"),
                    help="classification: generate and parse, or score each label's log-likelihood")
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         backend = LocalBackend(lm, args.batch_size)
     digest = model_hash(model, adapter)
     results = run_eval(backend, tasks, data_dir=data, out=args.out, split=args.split, limit=args.limit,
-                       mode=args.mode, style=args.style, digest=digest)
+                       mode=args.mode, style=args.style, digest=digest, retest=args.retest)
     suffix = "" if args.scoring == "cocktail" else f"{AT}{args.scoring}"
     shown = {f"{name}{suffix}" for name in ("accuracy", "missing_rate", "numeric_match")}
     rows = []

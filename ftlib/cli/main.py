@@ -7,7 +7,7 @@ import sys
 
 from ftlib.errors import CocktailError
 
-VERBS = ("data", "model", "train", "eval", "sweep", "submit")
+VERBS = ("data", "model", "train", "eval", "sweep", "report", "submit")
 
 
 def build_parser() -> argparse.ArgumentParser:

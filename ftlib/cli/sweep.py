@@ -1,4 +1,4 @@
-"""``cocktail sweep run | resume | status``."""
+"""``cocktail sweep run | resume | finalize | status``."""
 from __future__ import annotations
 
 import argparse
@@ -21,6 +21,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("dir")
     c.add_argument("--address", default=None)
     c.set_defaults(handler=resume)
+    f = verbs.add_parser("finalize", help="select on validation, replicate over seeds, score the test split once")
+    f.add_argument("dir")
+    f.add_argument("--seeds", type=int, default=3, help="seeds per selected configuration (default 3)")
+    f.add_argument("--tasks", default=None, help="target tasks, comma-separated (default: the sweep's objective tasks)")
+    f.add_argument("--retest", action="store_true", help="score test splits again (the ledger and report show it)")
+    f.add_argument("--address", default=None)
+    f.set_defaults(handler=finalize)
     s = verbs.add_parser("status", help="table of a sweep's trials")
     s.add_argument("dir")
     s.set_defaults(handler=show_status)
@@ -34,13 +41,62 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         _print_dry_run(out["dry_run"])
         return 0
-    return _print_result(out)
+    return _print_result(out) or _then_finalize_and_report(sweep, out["experiment_dir"], args.address)
 
 
 def resume(args: argparse.Namespace) -> int:
-    from sweeps.driver import resume_sweep
+    from sweeps.driver import resume_sweep, saved_sweep
 
-    return _print_result(resume_sweep(args.dir, args.address))
+    out = resume_sweep(args.dir, args.address)
+    return _print_result(out) or _then_finalize_and_report(saved_sweep(out["experiment_dir"]), out["experiment_dir"],
+                                                           args.address)
+
+
+def _then_finalize_and_report(sweep, exp: str, address: str | None) -> int:
+    """What the sweep's YAML asks for after the sweep: ``finalize`` and ``report``, as their verbs would."""
+    if sweep.finalize is not None:
+        from sweeps.finalize import finalize as run_finalize
+
+        rc = _print_finalize(run_finalize(exp, seeds=sweep.finalize.seeds, tasks=sweep.finalize.tasks,
+                                          address=address))
+        if rc:
+            return rc
+    if sweep.report is not None:
+        from ftlib.cli.report import print_report
+        from sweeps.report.build import build_report
+
+        print_report(build_report(exp, profile=sweep.report.scoring, resamples=sweep.report.resamples))
+    return 0
+
+
+def finalize(args: argparse.Namespace) -> int:
+    from sweeps.finalize import finalize as run_finalize
+
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+    return _print_finalize(run_finalize(args.dir, seeds=args.seeds, tasks=tasks, retest=args.retest,
+                                        address=args.address))
+
+
+def _print_finalize(out) -> int:
+    from ftlib.cli.table import format_table
+    from sweeps.finalize import ROLE_TITLES
+
+    table = []
+    for model, by_task in out["selection"].items():
+        for task, roles in by_task.items():
+            for role, chosen in roles.items():
+                table.append([model.rsplit("/", 1)[-1], task, ROLE_TITLES[role],
+                              "-" if "missing" in chosen else f"{chosen['val']:.4f}",
+                              chosen.get("missing") or ", ".join(chosen["tasks"])])
+    print("\nselected on validation:")
+    print(format_table(["model", "task", "role", "validation", "sources"], table))
+    if out["unfinished"]:
+        print(f"\ninterrupted: {out['unfinished']} rerun(s) unfinished; run finalize again to continue",
+              file=sys.stderr)
+        return 130
+    print(f"\nreplicated over seeds {out['seeds']}; test split scored for {len(out['tested'])} (run, task) pairs now "
+          f"(each once: {out['experiment_dir']}/test_ledger.jsonl)\nnext: cocktail report {out['experiment_dir']}")
+    return 0
 
 
 def show_status(args: argparse.Namespace) -> int:

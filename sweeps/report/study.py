@@ -1,0 +1,150 @@
+"""What a report reads, and only reads: a sweep directory's runs (the sweep's and finalize's reruns), its
+selection, its validation and test predictions, its test ledger. Nothing here trains or scores a model."""
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from evaluation.ledger import LEDGER, TestLedger
+from evaluation.profiles import Outcomes, outcomes
+from evaluation.run import PREDICTIONS
+from ftlib import storage
+from ftlib.errors import ConfigError
+from ftlib.tasks.registry import get_task
+from sweeps.config import SweepConfig
+from sweeps.finalize import FINAL, SELECTION, active_tasks
+from sweeps.results import TRIALS_FILE, load_trials
+from sweeps.trainable import TRIALS, VALIDATION
+
+
+@dataclass
+class Study:
+    exp: str
+    sweep: SweepConfig
+    rows: list[dict[str, Any]]  # every run: the sweep's, then finalize's reruns (by run id, once)
+    selection: dict[str, Any] | None  # final/selection.json, or None before finalize
+    ledger: list[dict[str, Any]]
+    profile: str = "cocktail"
+    _outcomes: dict[tuple[str, str, str], Outcomes | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.sweep.name
+
+    @cached_property
+    def by_run(self) -> dict[str, dict[str, Any]]:
+        return {r["trial_id"]: r for r in self.rows}
+
+    def completed(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows if r["state"] == "completed"]
+
+    def configs(self, model: str) -> dict[str, list[dict[str, Any]]]:
+        """Completed runs of one model by configuration (point key), seeds in order."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for r in sorted(self.completed(), key=lambda r: (r["seed"], r["trial_id"])):
+            if r["model"] == model:
+                out.setdefault(r["point_key"], []).append(r)
+        return out
+
+    def models(self) -> list[str]:
+        return sorted({r["model"] for r in self.rows})
+
+    def with_sources(self, model: str, sources: set[str]) -> list[list[dict[str, Any]]]:
+        """Configurations whose mixture has exactly these sources."""
+        return [runs for runs in self.configs(model).values() if active_tasks(runs[0]) == frozenset(sources)]
+
+    def outcomes(self, run_id: str, task: str, split: str) -> Outcomes | None:
+        """A run's per-example outcomes on a task's validation (the sweep's scoring) or test split (finalize's)."""
+        key = (run_id, task, split)
+        if key not in self._outcomes:
+            self._outcomes[key] = self._read_outcomes(run_id, task, split)
+        return self._outcomes[key]
+
+    def _read_outcomes(self, run_id: str, task: str, split: str) -> Outcomes | None:
+        where = (storage.join(self.exp, TRIALS, run_id, VALIDATION) if split == "validation" else
+                 storage.join(self.exp, FINAL, "test", run_id))
+        table = _predictions(storage.join(where, PREDICTIONS))
+        if table is None:
+            return None
+        rows = table.filter(pc.and_(pc.equal(table["task"], task), pc.equal(table["split"], split)))
+        if rows.num_rows == 0:
+            return None
+        rows = rows.filter(pc.equal(rows["mode"], rows["mode"][0]))  # one mode (the first) when both ran
+        return read_outcomes(self.profile, task, rows)
+
+    def test_entries(self, run_id: str, task: str) -> list[dict[str, Any]]:
+        return [e for e in self.ledger if e.get("run_id") == run_id and e["task"] == task]
+
+
+def read_outcomes(profile: str, task: str, rows: pa.Table) -> Outcomes:
+    """Per-example outcomes from one task's prediction rows. Cocktail's own reading is the stored ``parsed`` /
+    ``correct`` (no reparsing, vectorised); the peers' profiles read the raw outputs."""
+    spec = get_task(task)
+    if profile == "cocktail" and spec.kind.value == "classification":
+        labels = pa.array(list(spec.labels))
+        k = len(spec.labels)
+        gold = pc.index_in(rows["gold"], value_set=labels).to_numpy(zero_copy_only=False)
+        pred = pc.fill_null(pc.index_in(rows["parsed"], value_set=labels), k).to_numpy(zero_copy_only=False)
+        group = pc.dictionary_encode(rows["group"]).combine_chunks().indices.to_numpy(zero_copy_only=False)
+        kind = "avg_f1" if spec.metric == "headline" else "f1_weighted"
+        return Outcomes(kind, gold.astype(np.int64), pred.astype(np.int64), group.astype(np.int64), k)
+    if profile == "cocktail" and spec.metric == "final_number":
+        return Outcomes.from_correct(rows["correct"].to_numpy(zero_copy_only=False))
+    return outcomes(profile, spec, rows["gold"].to_pylist(), rows["output"].to_pylist(), rows["group"].to_pylist())
+
+
+@functools.lru_cache(maxsize=512)
+def _predictions(location: str) -> pa.Table | None:
+    """A predictions file, rows ordered by example id (aligned across runs), without the prompts. Cached: one
+    run's file serves all its tasks, and a run takes part in many comparisons."""
+    data = storage.read_bytes(location)
+    if data is None:
+        return None
+    buf = pa.BufferReader(data)
+    present = pq.read_schema(buf).names
+    table = pq.read_table(pa.BufferReader(data), columns=[c for c in COLUMNS if c in present])
+    if "group" not in present:  # written before predictions kept the question type
+        table = table.append_column("group", pa.array([""] * table.num_rows, pa.string()))
+    return table.sort_by([("task", "ascending"), ("split", "ascending"), ("id", "ascending")])
+
+
+COLUMNS = ("task", "id", "split", "mode", "group", "gold", "output", "parsed", "correct")
+
+
+def load_study(exp: str, profile: str = "cocktail") -> Study:
+    from sweeps.driver import SWEEP_FILE
+
+    exp = storage.absolute(exp)
+    saved = storage.read_bytes(storage.join(exp, SWEEP_FILE))
+    if saved is None:
+        raise ConfigError(f"{exp}: not a sweep directory (no {SWEEP_FILE})")
+    sweep = SweepConfig.model_validate(json.loads(saved))
+    rows = load_trials(exp)
+    if not rows:
+        raise ConfigError(f"{exp}: no {TRIALS_FILE} (the sweep has not finished; `cocktail sweep resume {exp}`)")
+    selection_bytes = storage.read_bytes(storage.join(exp, FINAL, SELECTION))
+    selection = json.loads(selection_bytes) if selection_bytes else None
+    merged = {r["trial_id"]: r for r in rows}
+    for path in _rerun_tables(exp):
+        for r in load_trials(path):  # a rerun that reused a sweep's run is that run, scored again: same numbers
+            if r["trial_id"] not in merged or r["state"] == "completed":
+                merged[r["trial_id"]] = r
+    return Study(exp, sweep, list(merged.values()), selection, TestLedger(storage.join(exp, LEDGER)).entries,
+                 profile)
+
+
+def _rerun_tables(exp: str) -> list[str]:
+    """finalize's rerun experiments (``final/tune-<hash>/``, their trials.parquet beside in ``final/``)."""
+    import pyarrow.fs as pafs
+
+    fs, base = storage.filesystem(storage.join(exp, FINAL))
+    info = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
+    return [storage.join(exp, FINAL)] if any(i.base_name == TRIALS_FILE for i in info) else []

@@ -1,0 +1,133 @@
+"""The report on simulated studies with planted effects: it recovers them with intervals that cover the truth,
+keeps false positives at the nominal rate after Holm, selects without ever reading a test number, and writes a
+whole report (HTML that draws in a real browser, markdown, CSV, provenance)."""
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from sweeps.finalize import FINAL, SELECTION, select
+from sweeps.report.analyses import Context, transfer_matrices
+from sweeps.report.build import build_report
+from sweeps.report.simulate import Truth, expected_metric, random_truth, write_study
+from sweeps.report.study import load_study
+from sweeps.results import load_trials
+
+POOL = ["fpb", "finqa", "orca_math"]
+TARGETS = ["fpb", "finqa"]
+
+
+def _pair_gain_cells(exp: Path, resamples: int = 300):
+    study = load_study(str(exp))
+    gain, _ = transfer_matrices(study, Context(resamples, seed=1))
+    table = gain.tables[0]
+    return {(r[0], r[1]): (float(r[2]), float(r[3]), float(r[4]), 0.0 if r[6] == "<0.001" else float(r[6]))
+            for r in table.rows}
+
+
+def _truth_gains(truth: Truth, rng) -> dict[tuple[str, str], float]:
+    alone = {i: expected_metric(truth, i, frozenset({i}), rng) for i in truth.targets}
+    return {(i, j): expected_metric(truth, i, frozenset({i, j}), rng) - alone[i]
+            for i in truth.targets for j in truth.pool if j != i}
+
+
+def test_report_recovers_a_planted_pair_gain_matrix(tmp_path):
+    rng = np.random.default_rng(7)
+    truth = Truth(POOL, TARGETS, base={"fpb": 0.2, "finqa": 0.0},
+                  transfer={("fpb", "finqa"): 0.0, ("fpb", "orca_math"): -0.8, ("finqa", "fpb"): 0.1,
+                            ("finqa", "orca_math"): 1.0})
+    cells = _pair_gain_cells(write_study(tmp_path / "study", truth, seeds=3, examples=600, rng=rng))
+    planted = _truth_gains(truth, rng)
+    assert set(cells) == set(planted)
+    for key, (diff, lo, hi, p_holm) in cells.items():
+        assert lo <= planted[key] <= hi, (key, planted[key], (lo, hi))
+    # The strong effects are found, with their signs; the null one is not.
+    assert cells["finqa", "orca_math"][0] > 0 and cells["finqa", "orca_math"][3] < 0.05
+    assert cells["fpb", "orca_math"][0] < 0 and cells["fpb", "orca_math"][3] < 0.05
+    assert cells["fpb", "finqa"][3] >= 0.05
+
+
+@pytest.mark.slow
+def test_pair_gain_intervals_cover_the_truth_and_holm_keeps_false_positives_rare(tmp_path):
+    """200 simulated studies with random planted transfer: 95% intervals cover the truth in >= 90% of cells;
+    200 studies with none: some cell is Holm-significant in <= 5% of them."""
+    rng = np.random.default_rng(11)
+    covered = cells = false_positive_studies = 0
+    for k in range(200):
+        truth = random_truth(rng, POOL, TARGETS, transfer_sd=0.4)
+        found = _pair_gain_cells(write_study(tmp_path / f"s{k}", truth, seeds=2, examples=200, rng=rng))
+        planted = _truth_gains(truth, rng)
+        covered += sum(lo <= planted[key] <= hi for key, (_, lo, hi, _) in found.items())
+        cells += len(found)
+        shutil.rmtree(tmp_path / f"s{k}")
+        null = random_truth(rng, POOL, TARGETS, transfer_sd=0.0)
+        found = _pair_gain_cells(write_study(tmp_path / f"n{k}", null, seeds=2, examples=200, rng=rng))
+        false_positive_studies += any(p_holm < 0.05 for *_, p_holm in found.values())
+        shutil.rmtree(tmp_path / f"n{k}")
+    print(f"coverage {covered / cells:.3f} over {cells} cells; studies with a Holm false positive "
+          f"{false_positive_studies / 200:.3f}")
+    assert covered / cells >= 0.90
+    assert false_positive_studies / 200 <= 0.05
+
+
+def test_selection_reads_no_test_number(tmp_path):
+    rng = np.random.default_rng(3)
+    exp = write_study(tmp_path / "study", random_truth(rng, POOL, TARGETS, 0.4), seeds=2, examples=100, rng=rng)
+    stored = json.loads((exp / FINAL / SELECTION).read_text())["selection"]
+    for path in (exp / FINAL / "test").rglob("predictions.parquet"):  # every test prediction becomes noise
+        table = pq.read_table(path).to_pylist()
+        for row in table:
+            row["output"] = row["parsed"] = str(rng.integers(1000))
+            row["correct"] = bool(rng.integers(2))
+        pq.write_table(pa.Table.from_pylist(table, schema=pq.read_schema(path)), path)
+    assert select(load_trials(str(exp)), POOL, TARGETS, "max") == stored
+    assert json.loads(json.dumps(stored)) == stored and "test" not in json.dumps(stored)
+
+
+def test_report_files_and_provenance(tmp_path):
+    rng = np.random.default_rng(5)
+    exp = write_study(tmp_path / "study", random_truth(rng, POOL, TARGETS, 0.6), seeds=2, examples=150, rng=rng)
+    report = build_report(str(exp), resamples=200)
+    out = Path(report["out"])
+    assert (out / "index.html").stat().st_size > 1_000_000  # plotly.js inline: opens offline
+    assert "cdn" not in (out / "index.html").read_text()[-200_000:].lower()
+    summary = (out / "summary.md").read_text()
+    assert "## 1. The cocktail effect" in summary and "| task |" in summary
+    assert "Not computed: a grid sweep: there is no search to show" in summary
+    tables = {p.stem for p in (out / "tables").glob("*.csv")}
+    assert {"pair_gain_simulated_model", "leave_one_out_simulated_model", "cocktail_effect_simulated_model"} <= tables
+    provenance = json.loads((out / "provenance.json").read_text())
+    test_numbers = [v for k, v in provenance["numbers"].items() if k.startswith("test/")]
+    assert test_numbers and all(v["ledger"] and v["split"] == "test" and v["config_hashes"] for v in test_numbers)
+    assert all(v["ledger"] == [] for k, v in provenance["numbers"].items() if k.startswith("validation/"))
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+def test_report_draws_in_headless_chromium(tmp_path):
+    browser = chromium()
+    if browser is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run installs it where it can)")
+    rng = np.random.default_rng(9)
+    exp = write_study(tmp_path / "study", random_truth(rng, POOL, TARGETS, 0.6), seeds=2, examples=150, rng=rng)
+    page = Path(build_report(str(exp), resamples=200)["out"]) / "index.html"
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+             "--virtual-time-budget=10000"]
+    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    drawn, expected = (int(dom.split(f'data-plots-{k}="')[1].split('"')[0]) for k in ("drawn", "expected"))
+    assert expected >= 4 and drawn == expected, (drawn, expected)
+    errors = dom.split("id=\"page-errors\"")[1].split(">", 1)[1].split("</pre>")[0]
+    assert errors.strip() == "", errors
+    shot = tmp_path / "report.png"
+    subprocess.run([*flags, "--window-size=1280,4000", f"--screenshot={shot}", page.as_uri()], capture_output=True,
+                   timeout=120)
+    assert shot.exists() and shot.stat().st_size > 50_000
