@@ -107,6 +107,17 @@ def test_report_files_and_provenance(tmp_path):
     assert all(v["ledger"] == [] for k, v in provenance["numbers"].items() if k.startswith("validation/"))
 
 
+def test_a_trials_table_from_before_the_tidy_layout_still_reads(tmp_path):
+    old = {"trial_id": "r1", "tune_trial_id": "t1", "state": "completed", "config_hash": "abc", "seed": 42,
+           "model": None, "mixture": json.dumps({"fpb": 0.25, "finqa": 0.75}), "hparams": json.dumps({"optim.lr": 0.01}),
+           "metrics": json.dumps({"score_fpb": 0.5, "mean_financial": 0.4, "val_loss": 1.2, "step": 24}),
+           "history": "[]", "run_config": "{}", "objective": "{}", "wall_s": 3.0, "error": None}
+    pq.write_table(pa.Table.from_pylist([old]), tmp_path / "trials.parquet")
+    (row,) = load_trials(str(tmp_path))
+    assert row["w_fpb"] == 0.25 and row["w_finqa"] == 0.75 and row["param_optim.lr"] == 0.01
+    assert row["score_fpb"] == 0.5 and row["objective"] == 0.4 and row["steps"] == 24 and row["point_key"] == "abc"
+
+
 def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -11,7 +11,7 @@ import yaml
 
 from tests.faults.helpers import checkpoint_bytes, cli_env, ray_head, run_cli, sweep_yaml, trials_table
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 SAMPLES = 4
 
 

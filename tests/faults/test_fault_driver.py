@@ -11,7 +11,7 @@ import pytest
 from tests.faults.helpers import (cli_env, finished_trials, process_group_alive, run_cli, start_cli, sweep_yaml,
                                   trials_table, wait_for)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 SAMPLES = 4
 
 

@@ -12,7 +12,7 @@ from ray.tune import ExperimentAnalysis
 from tests.faults.helpers import cli_env, finished_trials, start_cli, sweep_yaml, trials_table, wait_for
 from tests.local_cluster import local_cluster
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 SAMPLES = 4
 
 

@@ -11,7 +11,7 @@ import yaml
 
 from tests.faults.helpers import cli_env, run_cli, sweep_yaml
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from ftlib.config import validate
 from sweeps.config import SweepConfig
 from sweeps.driver import run_sweep
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
 def _kill_a_worker_after_first_checkpoint(trials_dir, done: threading.Event, killed: list):
