@@ -144,7 +144,7 @@ def finalize(exp: str, seeds: int = 3, tasks: list[str] | None = None, retest: b
 
     replicate = sweep.model_copy(update={"scheduler": sweep.scheduler.model_copy(update={"kind": "none"})})
     restore = ray.tune.Tuner.can_restore(storage.join(exp, tune_dir))
-    reruns = _fit(replicate, exp, objective_keys(sweep), _concurrency(replicate, len(points)), points=points,
+    reruns = _fit(replicate, exp, objective_keys(sweep), _concurrency(replicate, points), points=points,
                   tune_dir=tune_dir, restore=restore)
     if reruns["unfinished"]:
         return {**reruns, "selection": selection, "tested": []}
@@ -152,14 +152,14 @@ def finalize(exp: str, seeds: int = 3, tasks: list[str] | None = None, retest: b
     return {**reruns, "selection": selection, "tested": tested, "seeds": seed_list}
 
 
-def _concurrency(sweep: SweepConfig, points: int) -> int:
+def _concurrency(sweep: SweepConfig, points: list[dict[str, Any]]) -> int:
     from sweeps.capacity import alive_nodes, autoscaler_node_types
     from sweeps.driver import trials_at_once
     from sweeps.space import build_run_config
 
-    example = build_run_config(sweep, {"sources": {sweep.pool[0]: {"weight": 1.0}}, "params": {}, "seed": 0}, "")
     types = autoscaler_node_types()
-    return min(points, trials_at_once(sweep, example, alive_nodes(), types, bool(types)))
+    return min(len(points), trials_at_once(sweep, build_run_config(sweep, points[0], ""), alive_nodes(), types,
+                                           bool(types)))
 
 
 def score_test(sweep: SweepConfig, exp: str, rows: list[dict[str, Any]], tasks: list[str],

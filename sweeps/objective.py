@@ -66,3 +66,27 @@ def backend_for(use_gpu: bool, model_dir: str):
     from evaluation.inference import load_for_eval
 
     return RayBackend(model_dir, num_gpus=1) if use_gpu else LocalBackend(load_for_eval(model_dir, device="cpu"))
+
+
+def stored_objective(sweep: SweepConfig, out: str) -> dict[str, Any] | None:
+    """The objective as ``evaluate_objective`` wrote it under ``out`` (None when it has not, or not for every
+    objective task)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from evaluation.run import SCORES
+    from ftlib import storage
+
+    data = storage.read_bytes(storage.join(out, SCORES))
+    tasks = sweep.objective_tasks()
+    if data is None or not tasks:
+        return None
+    profile = sweep.objective.scoring
+    stored = {(r["task"], r["metric"]): r["value"] for r in pq.read_table(pa.BufferReader(data)).to_pylist()
+              if r["profile"] == profile}
+    wanted = {t: headline_metric(t, profile).split("@")[0] for t in tasks}
+    if any((t, m) not in stored for t, m in wanted.items()):
+        return None
+    scores = {score_key(t): stored[t, m] for t, m in wanted.items()}
+    scores[MEAN] = sum(scores.values()) / len(scores)
+    return scores

@@ -32,7 +32,7 @@ def make_trainable(sweep: SweepConfig, experiment_dir: str):
         from ray.tune.integration.ray_train import TuneReportCallback
 
         from ftlib.train.trial import run_trial
-        from sweeps.objective import evaluate_objective
+        from sweeps.objective import evaluate_objective, stored_objective
 
         sweep_ = SweepConfig.model_validate(sweep_data)
         point = config["point"]
@@ -43,8 +43,10 @@ def make_trainable(sweep: SweepConfig, experiment_dir: str):
             # The same config already finished (a resumed sweep, a repeated point): reuse its result.
             trial = json.loads(done) if done is not None else run_trial(cfg, callbacks=[TuneReportCallback()])
             final = trial["final_metrics"]
-            scores = evaluate_objective(sweep_, cfg, trial["model_dir"],
-                                        storage.join(trials_dir, cfg.run_id(), VALIDATION))
+            validation = storage.join(trials_dir, cfg.run_id(), VALIDATION)
+            # A finished run's objective is read back, not scored again (resume, finalize's replicates).
+            scores = (stored_objective(sweep_, validation) if done is not None else None) or \
+                evaluate_objective(sweep_, cfg, trial["model_dir"], validation)
             per_seed.append({"run_id": cfg.run_id(), "config_hash": cfg.config_hash(), **scores,
                              **{k: v for k, v in final.items() if k.startswith("val_loss")}})
         keys = [k for k in per_seed[0] if k not in ("run_id", "config_hash")]

@@ -255,11 +255,12 @@ def transfer_matrices(study: Study, ctx: Context) -> list[Section]:
                             cells_l[i, j] = _compare(study, ctx, everything, without, i, "validation")
         for section, cells, name, label in ((gain, cells_g, "pair_gain", "G"), (loo, cells_l, "leave_one_out", "L")):
             _matrix_section(section, study, ctx, model, short, targets, pool, cells, name, label)
-    for section, need in ((gain, "runs of each target alone and of target + one source (the study's singles and "
-                                 "pairs)"),
-                          (loo, "a run with every source and runs leaving one out")):
+    for section, need, sizes in ((gain, "runs of each target alone and of the target with one other source",
+                                  "1 and 2"),
+                                 (loo, "a run with every source and runs that leave one source out", "0 and -1")):
         if not section.tables:
-            section.missing = f"the design has no {need}: grid designs with them (paper_ablation, mini_study) do"
+            section.missing = (f"the design lacks {need}: a subsets grid with sizes {sizes} (the paper_ablation "
+                               f"design has both) provides them")
     return [gain, loo]
 
 
@@ -349,7 +350,8 @@ def added_source(study: Study, ctx: Context, source: str, key: str, title: str, 
             continue
         summary = [[task, len(v), *_t_summary(v)] for task, v in deltas.items() if v]
         if loss_deltas:
-            summary.append([f"{source} perplexity (general ability)", len(loss_deltas), *_t_summary(loss_deltas)])
+            summary.append([f"{source} perplexity" + (" (general ability)" if source == "openorca" else ""),
+                            len(loss_deltas), *_t_summary(loss_deltas)])
         section.tables.append(Table(f"{key}_{_slug(short)}", f"{short}: S + {source} − S, matched mixtures",
                                     ["mixture S", "task", "difference", "95% lo", "95% hi", "p",
                                      f"Δ {source} perplexity", "provenance"], rows))
