@@ -1,6 +1,7 @@
 """Every command the README shows in a `bash` block runs, exactly as written, from the root of a fresh copy of
 the repository (what a new user has after `git clone`): the quick start's main job first, then each block in
 order, each as one bash script. The quick start's test command is the one `.ci/run` runs (this suite)."""
+import json
 import os
 import re
 import shutil
@@ -53,7 +54,21 @@ def test_every_readme_command_runs_from_a_fresh_copy(tmp_path):
     main_job = blocks[0].strip().splitlines()[0]
     done = run_block(main_job, root, env, timeout=1800)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "leaderboard" in done.stdout
+    # The main job is a study that ends in a report: selected on validation, replicated, tested once.
+    exp = root / "outputs" / "sweeps" / "mini-study"
+    assert "selected on validation" in done.stdout and "findings:" in done.stdout
+    assert f"report: {exp / 'report'}/index.html" in done.stdout
+    selection = json.loads((exp / "final" / "selection.json").read_text())
+    assert selection["selected_on"] == "validation" and selection["seeds"] == [1, 2]
+    trained = {p.parent.name: p.stat().st_mtime_ns for p in exp.glob("trials/*/trial.json")}
+    ledger = (exp / "test_ledger.jsonl").read_text()
     for block in blocks[1:]:
         result = run_block(block, root, env, timeout=1200)
         assert result.returncode == 0, f"README block failed:\n{block}\n" + result.stdout[-3000:] + result.stderr[-3000:]
+    # The blocks finalized, resumed and reported the study again: nothing was trained or tested twice.
+    assert {p.parent.name: p.stat().st_mtime_ns for p in exp.glob("trials/*/trial.json")} == trained
+    assert (exp / "test_ledger.jsonl").read_text() == ledger
+    entries = [json.loads(line) for line in ledger.splitlines()]
+    assert entries and len({(e["key"], e["task"]) for e in entries}) == len(entries)
+    assert all((exp / "final" / "test" / e["run_id"] / "predictions.parquet").exists() for e in entries)
+    assert (root / "outputs" / "reports" / "mini-study-finben" / "index.html").exists()

@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
         from ftlib.raysession import VERBOSE_ENV
 
         os.environ[VERBOSE_ENV] = "1"
+    else:  # progress bars of model loading and data (here and in Ray's workers, which inherit the environment)
+        os.environ.setdefault("TQDM_DISABLE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         return int(args.handler(args) or 0)
     except CocktailError as e:
