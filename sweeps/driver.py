@@ -191,7 +191,7 @@ def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False)
                 {"space": "optuna", "num_samples": sweep.search.optuna.num_samples}}
     from ftlib.raysession import ensure_ray
 
-    _driver_env()
+    set_driver_env()
     ensure_ray(address, include_dashboard=True)
     node_types = autoscaler_node_types()
     autoscaling = bool(node_types) or on_kuberay()
@@ -199,7 +199,8 @@ def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False)
     storage.write_bytes(storage.join(exp, SWEEP_FILE), json_bytes(sweep.model_dump(mode="json")))
     points = grid_points(sweep) if sweep.search.grid is not None else None
     with requested(trial_bundles(checked.cfg) * concurrent) if autoscaling else contextlib.nullcontext():
-        return _fit(sweep, exp, keys, concurrent, points=points, max_reports=_max_reports(configs[0]))
+        return fit_experiment(sweep, exp, keys, concurrent, points=points,
+                              max_reports=_max_reports(configs[0]))
 
 
 def trials_at_once(sweep: SweepConfig, cfg, alive: list[NodeGroup], node_types: list[NodeGroup],
@@ -227,18 +228,19 @@ def resume_sweep(exp: str, address: str | None = None) -> dict[str, Any]:
     exp = storage.absolute(exp)
     sweep = saved_sweep(exp)
 
-    _driver_env()
+    set_driver_env()
     ensure_ray(address, include_dashboard=True)
-    return _fit(sweep, exp, objective_keys(sweep), 0, restore=True)
+    return fit_experiment(sweep, exp, objective_keys(sweep), 0, restore=True)
 
 
-def _driver_env() -> None:
+def set_driver_env() -> None:
     for key, value in DRIVER_ENV.items():
         os.environ.setdefault(key, value)
 
 
-def _fit(sweep: SweepConfig, exp: str, keys: list[str], concurrent: int, *, points: list[dict] | None = None,
-         max_reports: int = 1, tune_dir: str = TUNE_DIR, restore: bool = False) -> dict[str, Any]:
+def fit_experiment(sweep: SweepConfig, exp: str, keys: list[str], concurrent: int, *,
+                   points: list[dict] | None = None, max_reports: int = 1, tune_dir: str = TUNE_DIR,
+                   restore: bool = False) -> dict[str, Any]:
     """Runs (or, ``restore``, resumes) one Tune experiment under ``exp/tune_dir``: the given ``points`` (a grid;
     a point with a seed runs that seed only), else the sweep's Optuna search; its tidy rows go to
     ``trials.parquet`` beside it. Finalize runs its reruns through here with its own ``tune_dir``."""

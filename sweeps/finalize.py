@@ -110,7 +110,7 @@ def selected_points(selection: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def finalize(exp: str, seeds: int = 3, tasks: list[str] | None = None, retest: bool = False,
              address: str | None = None) -> dict[str, Any]:
-    from sweeps.driver import _driver_env, _fit, saved_sweep
+    from sweeps.driver import fit_experiment, saved_sweep, set_driver_env
     from sweeps.objective import objective_keys
     from sweeps.results import load_trials
 
@@ -137,15 +137,15 @@ def finalize(exp: str, seeds: int = 3, tasks: list[str] | None = None, retest: b
 
     from ftlib.raysession import ensure_ray
 
-    _driver_env()
+    set_driver_env()
     ensure_ray(address)
     tune_dir = f"{FINAL}/tune-{canonical_hash(points, 8)}"
     import ray.tune
 
     replicate = sweep.model_copy(update={"scheduler": sweep.scheduler.model_copy(update={"kind": "none"})})
     restore = ray.tune.Tuner.can_restore(storage.join(exp, tune_dir))
-    reruns = _fit(replicate, exp, objective_keys(sweep), _concurrency(replicate, points), points=points,
-                  tune_dir=tune_dir, restore=restore)
+    reruns = fit_experiment(replicate, exp, objective_keys(sweep), _concurrency(replicate, points),
+                            points=points, tune_dir=tune_dir, restore=restore)
     if reruns["unfinished"]:
         return {**reruns, "selection": selection, "tested": []}
     tested = score_test(sweep, exp, reruns["rows"], targets, retest)

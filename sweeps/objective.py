@@ -51,8 +51,8 @@ def evaluate_objective(sweep: SweepConfig, cfg: RunConfig, model_dir: str, out: 
     tasks = sweep.objective_tasks()
     if not tasks:
         return {}
-    results = evaluate(backend_for(cfg.use_gpu, model_dir), tasks, data_dir=cfg.data.dir, split="validation", limit=sweep.objective.limit,
-                       mode=sweep.objective.eval_mode, style=cfg.data.style)
+    results = evaluate(backend_for(cfg.use_gpu, model_dir), tasks, data_dir=cfg.data.dir, split="validation",
+                       limit=sweep.objective.limit, mode=sweep.objective.eval_mode, style=cfg.data.style)
     write_results(out, results, "validation", cfg.config_hash())
     scores = {score_key(r.task): r.scores[headline_metric(r.task, sweep.objective.scoring)] for r in results}
     scores[MEAN] = sum(scores.values()) / len(scores)

@@ -2,10 +2,11 @@
 columns that pandas or DuckDB read with no JSON parsing:
 
 ``trial_id`` (the run id), ``tune_trial_id``, ``point_key`` (the configuration without its seed: replicates
-share it) and ``point`` (that configuration, JSON), ``model``, ``seed``, ``state``, ``config_hash``; per pool task ``w_<task>`` (realized share of the
-run's examples, 0 when absent) and ``rows_<task>``; ``tokens``; ``param_<dotted.path>`` per searched
-parameter; per task ``score_<task>`` (validation headline score) and ``val_loss_<task>``; ``val_loss``,
-``objective``, ``wall_s``, ``steps``; ``history`` and ``run_config`` stay JSON; ``error``.
+share it) and ``point`` (that configuration, JSON), ``model``, ``seed``, ``state``, ``config_hash``; per pool
+task ``w_<task>`` (realized share of the run's examples, 0 when absent) and ``rows_<task>``; ``tokens``;
+``param_<dotted.path>`` per searched parameter; per task ``score_<task>`` (validation headline score) and
+``val_loss_<task>``; ``val_loss``, ``objective``, ``wall_s``, ``steps``; ``history`` and ``run_config`` stay
+JSON; ``error``.
 Tables written before this layout are read by ``load_trials`` and converted, so old sweeps still open.
 """
 from __future__ import annotations

@@ -64,7 +64,8 @@ def test_every_readme_command_runs_from_a_fresh_copy(tmp_path):
     ledger = (exp / "test_ledger.jsonl").read_text()
     for block in blocks[1:]:
         result = run_block(block, root, env, timeout=1200)
-        assert result.returncode == 0, f"README block failed:\n{block}\n" + result.stdout[-3000:] + result.stderr[-3000:]
+        assert result.returncode == 0, (f"README block failed:\n{block}\n" + result.stdout[-3000:] +
+                                        result.stderr[-3000:])
     # The blocks finalized, resumed and reported the study again: nothing was trained or tested twice.
     assert {p.parent.name: p.stat().st_mtime_ns for p in exp.glob("trials/*/trial.json")} == trained
     assert (exp / "test_ledger.jsonl").read_text() == ledger

@@ -109,7 +109,8 @@ def test_report_files_and_provenance(tmp_path):
 
 def test_a_trials_table_from_before_the_tidy_layout_still_reads(tmp_path):
     old = {"trial_id": "r1", "tune_trial_id": "t1", "state": "completed", "config_hash": "abc", "seed": 42,
-           "model": None, "mixture": json.dumps({"fpb": 0.25, "finqa": 0.75}), "hparams": json.dumps({"optim.lr": 0.01}),
+           "model": None, "mixture": json.dumps({"fpb": 0.25, "finqa": 0.75}),
+           "hparams": json.dumps({"optim.lr": 0.01}),
            "metrics": json.dumps({"score_fpb": 0.5, "mean_financial": 0.4, "val_loss": 1.2, "step": 24}),
            "history": "[]", "run_config": "{}", "objective": "{}", "wall_s": 3.0, "error": None}
     pq.write_table(pa.Table.from_pylist([old]), tmp_path / "trials.parquet")
@@ -130,9 +131,9 @@ def test_report_draws_in_headless_chromium(tmp_path):
     rng = np.random.default_rng(9)
     exp = write_study(tmp_path / "study", random_truth(rng, POOL, TARGETS, 0.6), seeds=2, examples=150, rng=rng)
     page = Path(build_report(str(exp), resamples=200)["out"]) / "index.html"
-    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-             "--virtual-time-budget=10000"]
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000"]
     dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     drawn, expected = (int(dom.split(f'data-plots-{k}="')[1].split('"')[0]) for k in ("drawn", "expected"))
     assert expected >= 4 and drawn == expected, (drawn, expected)

@@ -250,7 +250,8 @@ def test_smoke_sweep_end_to_end(prepared, tmp_path, ray_session, capsys):
 
     assert main(["sweep", "status", str(tmp_path / "sweeps" / "smoke")]) == 0
     table = capsys.readouterr().out
-    assert f"{states.count('completed')} completed" in table and f"{states.count('stopped_early')} stopped_early" in table
+    assert f"{states.count('completed')} completed" in table
+    assert f"{states.count('stopped_early')} stopped_early" in table
     # The report reads an Optuna sweep before finalize: the search is drawn, the test sections say what is missing.
     assert main(["report", str(tmp_path / "sweeps" / "smoke"), "--resamples", "100"]) == 0
     summary = (tmp_path / "sweeps" / "smoke" / "report" / "summary.md").read_text()

@@ -29,7 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "FinBen's or FinGPT's published rule")
     p.add_argument("--data", default=DEFAULT_DATA_DIR)
     p.add_argument("--source", default="offline",
-                   help="where tasks not yet prepared in --data come from, as in `cocktail train`: offline | hub | PATH")
+                   help="where tasks not yet prepared in --data come from, as in `cocktail train`: "
+                        "offline | hub | PATH")
     p.add_argument("--seed", type=int, default=42, help="seed for preparing missing tasks")
     p.add_argument("--out", default="outputs/eval")
     p.add_argument("--batch-size", type=int, default=16)

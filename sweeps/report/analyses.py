@@ -295,7 +295,8 @@ def _matrix_section(section: Section, study: Study, ctx: Context, model: str, sh
     section.tables.append(Table(f"{name}_{_slug(short)}", f"{short}: {label}[i, j] (validation)",
                                 ["target i", "source j", "difference", "95% lo", "95% hi", "p", "p (Holm)",
                                  "significant", "seed pairs", "provenance"], rows,
-                                f"Holm across the {len(keys)} cells of the matrix; * marks cells significant after it."))
+                                f"Holm across the {len(keys)} cells of the matrix; * marks cells significant "
+                                f"after it."))
     section.figures.append(_heatmap(f"{short}: {label}[i, j] (validation; * = Holm-significant)", z, text, targets,
                                     pool))
 
