@@ -74,7 +74,7 @@ def test_eval_errors_before_loading_a_model(prepared, tmp_path, capsys):
     assert main(["eval", "--model", "tiny-phi3", "--tasks", "fpb", "--data", str(tmp_path / "hubdata"),
                  "--source", "hub", "--out", str(tmp_path / "eval")]) == 2
     err = capsys.readouterr().err
-    assert "odedovadia/financial_phrasebank_split" in err and "--source offline" in err and len(err.splitlines()) == 1
+    assert "odedovadia/financial_phrasebank_split" in err and "source offline" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "hubdata").exists() and not (tmp_path / "eval").exists()
     assert main(["eval", "--model", "tiny-phi3", "--tasks", "fpb", "--data", str(tmp_path / "data"), "--limit", "4",
                  "--out", str(tmp_path / "eval")]) == 0

@@ -85,6 +85,8 @@ NUMBER_CASES = [
     ("It fell by 2.5% in 2019", 2.5, True), ("Answer:\n 12", 12.0, False), ("12.50 USD", 12.5, False),
     ("x = 0", 0.0, False), ("-0.0", -0.0, False), ("1,23", 123.0, False), ("2019", 2019.0, False),
     ("net change of -206588", -206588.0, False), ("~ 17.3", 17.3, False),
+    ("12 percent", 12.0, True), ("12.5 per cent rise", 12.5, True), ("(3 Percent)", -3.0, True),
+    ("5 percentage points", 5.0, False),
 ]
 
 
@@ -134,3 +136,10 @@ def test_perplexity_and_letters():
     assert [parse_letter(t) for t in ["B", "(c)", "Answer: D.", "a) the first", "none", "E is right"]] == [
         "B", "C", "D", "A", None, "E"]
     assert metrics.letter_accuracy(["A", "B", "C"], ["A", None, "D"]) == {"accuracy": 1 / 3, "missing_rate": 1 / 3}
+
+
+def test_percent_words_and_word_answers_in_numeric_qa():
+    m = metrics.numeric_qa(["0.25", "12.5", "yes", "no"], ["25 percent", "12.5 per cent", "Yes", "yes, it did"])
+    # 25 percent ~ 0.25; 12.5 per cent = 12.5; a yes / no gold is matched exactly, ignoring case
+    assert m["numeric_match"] == pytest.approx(3 / 4) and m["missing_rate"] == 0
+    assert metrics.numeric_correct("", "no") is False and metrics.numeric_missing("", "no")

@@ -120,6 +120,11 @@ def test_orca_math_question_is_instruction():
     assert rows[0]["instruction"] == "2+2?" and rows[0]["input"] == "" and rows[0]["output"].endswith("4.")
 
 
+def test_finqa_keeps_its_yes_no_answers():
+    rows, dropped = canon("finqa", [{"id": "1", "query": "head\nContext: c", "answer": "Yes", "text": "c"}])
+    assert [r["output"] for r in rows] == ["Yes"] and not dropped["non_numeric_answer"]
+
+
 @pytest.mark.parametrize("task,row,reason", [
     ("fpb", {"sentence": "x", "label": 3}, "label_out_of_range"),
     ("fpb", {"sentence": "x", "label": -1}, "label_out_of_range"),

@@ -44,7 +44,8 @@ def load_config(cfg: ModelConfig):
         return AutoConfig.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
     except (OSError, ValueError) as e:
         hint = "" if os.path.isdir(path) else " (not a local directory; hub ids need network access)"
-        raise ConfigError(f"model.name {cfg.name!r}: cannot load its config{hint}: {e}") from None
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"model.name {cfg.name!r}: cannot load its config{hint}: {reason}") from None
 
 
 def lora_targets(model_config, lora: LoraConfig) -> list[str]:

@@ -89,8 +89,9 @@ def load_hub(spec: TaskSpec) -> RawData:
         except OSError as e:  # ConnectionError (offline, no network), hub HTTP errors, files not found
             reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
             raise DataError(f"task {spec.name!r}: cannot load {spec.hub_id} (split {split}) from the Hugging Face "
-                            f"hub: {reason}. Offline alternatives: --source offline (generated samples), or "
-                            f"--source PATH with {spec.name}/{split}.{{parquet,jsonl,csv}} in the raw schema") from None
+                            f"hub: {reason}. Offline alternatives: source offline (generated samples), or a PATH "
+                            f"holding {spec.name}/{split}.{{parquet,jsonl,csv}} in the raw schema (`--source` for "
+                            f"`data prepare` / `eval`, `data.source` in a run or sweep config)") from None
         tables[split] = ds.data.table.combine_chunks()
         files[split] = f"hub:{spec.hub_id}@{spec.revision}[{split}]"
     return RawData(tables, files, f"hub:{spec.hub_id}", spec.revision)
