@@ -75,6 +75,13 @@ def upload_dir(local: str | Path, location: str) -> None:
     pafs.copy_files(str(local), path, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
 
 
+def remove_dir(location: str) -> None:
+    """Deletes a directory and everything under it, if it exists."""
+    fs, path = _resolve(location)
+    if fs.get_file_info(path).type == pafs.FileType.Directory:
+        fs.delete_dir(path)
+
+
 def check_writable(location: str, what: str) -> None:
     """A probe written and removed, so a wrong bucket, path or credential fails before any trial starts."""
     probe = join(location, f".write-probe-{os.getpid()}")

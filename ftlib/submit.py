@@ -134,8 +134,18 @@ def client_for(address: str):
                           f"`ray dashboard cluster/aws.yaml` opens a tunnel to http://localhost:8265") from None
 
 
+AGENT_WAIT_S = 120  # a cluster just started (`ray up`, a new head) has no job agent for a while
+
+
 def submit(sweep_path: str, address: str, runtime_env_path: str, overrides: list[str]) -> str:
     job = build_job(sweep_path, runtime_env_path, overrides)
     client = client_for(address)
-    return client.submit_job(entrypoint=job["entrypoint"], runtime_env=job["runtime_env"],
-                             submission_id=job["submission_id"])
+    deadline = time.monotonic() + AGENT_WAIT_S
+    while True:
+        try:
+            return client.submit_job(entrypoint=job["entrypoint"], runtime_env=job["runtime_env"],
+                                     submission_id=job["submission_id"])
+        except RuntimeError as e:  # the job server answers 500 until a node's job agent is up
+            if "No available agent" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(3)

@@ -27,6 +27,11 @@ class LocalCluster:
     address: str  # the GCS, for `--address`
     nodes: list[subprocess.Popen]  # head first
 
+    def worker_node_id(self) -> str:
+        from ray.util.state import list_nodes
+
+        return next(n.node_id for n in list_nodes(address=self.url) if not n.is_head_node)
+
     def kill_worker_node(self) -> None:
         """The second node dies at once (SIGKILL to its process group), as a lost machine does."""
         os.killpg(self.nodes[1].pid, signal.SIGKILL)

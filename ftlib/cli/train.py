@@ -40,7 +40,7 @@ def train(args: argparse.Namespace) -> int:
         print(done.decode())
         return 0
     ensure_ray(args.address)
-    trial = run_trial(cfg, checked=checked)
+    trial = run_trial(cfg, checked=checked, fresh=args.force)
     metrics = trial["final_metrics"]
     print(json.dumps({k: metrics[k] for k in sorted(metrics) if k.startswith(("val_loss", "train_loss", "step"))},
                      indent=2))

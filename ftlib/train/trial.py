@@ -57,8 +57,11 @@ def ensure_prepared(cfg: RunConfig, prepare_missing: bool) -> None:
     prepare_tasks(cfg.data.dir, needed, cfg.data.source, cfg.seed, prepare_missing)
 
 
-def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | None = None) -> dict[str, Any]:
-    """Runs one trial to the end (Ray must be initialised); returns the contents of ``trial.json``."""
+def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | None = None,
+              fresh: bool = False) -> dict[str, Any]:
+    """Runs one trial to the end (Ray must be initialised); returns the contents of ``trial.json``. A run that
+    was interrupted (its process lost, its trial retried) continues from its last checkpoint and its history goes
+    on; ``fresh`` throws away what an earlier run of this config left (``cocktail train --force``)."""
     import ray.train
     from ray.train.torch import TorchTrainer
 
@@ -71,9 +74,11 @@ def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | 
     started = time.time()
     checked = checked or check(cfg)
     res, run_dir = checked.resolved, checked.run_dir
+    if fresh:  # checkpoints too: Ray Train would resume from those left under the same run name
+        storage.remove_dir(checked.store_dir)
+        shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     history = run_dir / "metrics.jsonl"
-    history.unlink(missing_ok=True)  # a rerun (--force) starts a fresh history
     atomic_write_json(run_dir / "run_config.json", cfg.model_dump(mode="json"))
     lengths = token_lengths_fn(cfg.data.dir, checked.model_path, cfg.data.style) if cfg.mixture.unit == "tokens" else None
     plan = make_plan(cfg.mixture, cfg.data.dir, lengths)

@@ -1,13 +1,20 @@
 """ASHA stops trials where Ray's placement-group cleaner cannot work: with a second Ray instance on the host,
-and on a cluster started without the dashboard. Each sweep must finish, every trial once, every stopped
-trial's workers released, and checkpoints bounded on disk. The first also runs with secrets in the
+and on a cluster started without the dashboard (there: the shipped smoke preset). Each sweep must finish, every
+trial once, every stopped trial's workers released, and checkpoints bounded on disk. The first also runs with secrets in the
 environment, and none may reach a file: outputs, config dumps, or the logs of the run's Ray session."""
+import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
+
+from ftlib.config import validate
+from ftlib.data.plan import make_plan
+from ftlib.train.config import RunConfig
 
 from tests.faults.helpers import checkpoint_bytes, cli_env, ray_head, run_cli, sweep_yaml, trials_table
 
@@ -68,10 +75,51 @@ def test_asha_with_a_second_ray_on_the_host_and_secrets_set(prepared, tiny_model
         shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
-def test_asha_on_a_cluster_without_the_dashboard(prepared, tiny_model, tmp_path):
+def test_the_smoke_preset_on_a_cluster_without_the_dashboard(prepared, tiny_model, tmp_path):
+    """`sweeps/smoke.yaml` as shipped (Optuna + ASHA, 6 trials), joined to a `ray start` cluster with no dashboard:
+    it finishes, its tidy table is right, status and the report read it."""
     env = cli_env(Path(tiny_model).parent)
-    config = sweep_yaml(tmp_path, "no-dashboard", prepared)
+    exp = tmp_path / "sweeps" / "smoke"
     with ray_head(6392, dashboard=False) as address:
-        result = run_cli(["sweep", "run", str(config), "--address", address], env, timeout=900)
+        result = run_cli(["sweep", "run", "sweeps/smoke.yaml", "--address", address, "--set",
+                          f"base.data.dir={prepared}", "--set", f"resources.storage_path={tmp_path / 'sweeps'}"],
+                         env, timeout=900)
     assert f"joined the cluster at {address}" in result.stderr
-    _assert_finished(tmp_path / "sweeps" / "no-dashboard", result)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    rows = trials_table(exp)
+    states = [r["state"] for r in rows]
+    assert len(rows) == 6 and len({r["trial_id"] for r in rows}) == 6 and states.count("errored") == 0
+    assert states.count("completed") >= 1 and states.count("stopped_early") >= 1  # ASHA stopped some
+    total, largest, most = checkpoint_bytes(exp)
+    assert most <= 2 and total <= len(rows) * 2 * largest  # disk bounded: keep_checkpoints (2) per trial
+    pool = ["fpb", "twitter_sentiment", "headline", "orca_math"]
+    for r in rows:  # the tidy table: realized shares per pool task, scores and losses as flat columns
+        assert sum(r[f"w_{t}"] for t in pool) == pytest.approx(1)
+        assert sum(r[f"rows_{t}"] for t in pool) == json.loads(r["run_config"])["mixture"]["budget"]
+        assert isinstance(r["param_optim.lr"], float) and r["param_method"] in ("full", "lora")
+        assert r["val_loss_fpb"] is not None and r["steps"] > 0
+        if r["state"] == "completed":
+            targets = ("fpb", "twitter_sentiment", "headline")
+            assert r["objective"] == pytest.approx(sum(r[f"score_{t}"] for t in targets) / 3)
+            predictions = pq.read_table(exp / "trials" / r["trial_id"] / "validation" / "predictions.parquet")
+            assert set(predictions.column("task").to_pylist()) == set(targets)
+    best = max((r for r in rows if r["state"] == "completed"), key=lambda r: r["objective"])
+    first = result.stdout.split("leaderboard")[1].splitlines()[3]  # after the title, header and rule
+    assert first.startswith("1 ") and f"{best['objective']:.4f}" in first  # the best tops the leaderboard
+    cfg = validate(RunConfig, json.loads(best["run_config"]), "row")  # the best config, rebuilt from its row
+    trial = json.loads((exp / "trials" / cfg.run_id() / "trial.json").read_text())
+    assert cfg.config_hash() == best["config_hash"] == trial["config_hash"]
+    assert make_plan(cfg.mixture, prepared).hash == trial["plan_hash"]
+    # Data and the embedded model were made once, by the driver: no trial has an outputs/ of its own.
+    assert not list((exp / "tune").glob("*/outputs"))
+    assert os.path.isabs(cfg.model.name) and os.path.isabs(cfg.data.dir)
+    status = run_cli(["sweep", "status", str(exp)], env, timeout=300)
+    assert f"{states.count('completed')} completed" in status.stdout
+    assert f"{states.count('stopped_early')} stopped_early" in status.stdout
+    # The report reads an Optuna sweep before finalize: the search is drawn, the test sections say what is missing.
+    report = run_cli(["report", str(exp), "--resamples", "100"], env, timeout=300)
+    assert report.returncode == 0, report.stderr[-2000:]
+    summary = (exp / "report" / "summary.md").read_text()
+    assert "Not computed: no selection yet: `cocktail sweep finalize" in summary
+    search = summary.split("## 8. The search")[1].split("## 9")[0]
+    assert "Not computed" not in search
