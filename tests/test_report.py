@@ -105,6 +105,14 @@ def test_report_files_and_provenance(tmp_path):
     test_numbers = [v for k, v in provenance["numbers"].items() if k.startswith("test/")]
     assert test_numbers and all(v["ledger"] and v["split"] == "test" and v["config_hashes"] for v in test_numbers)
     assert all(v["ledger"] == [] for k, v in provenance["numbers"].items() if k.startswith("validation/"))
+    # --compare: a second study's sections beside the first's, each named by its sweep.
+    other = write_study(tmp_path / "other", random_truth(rng, POOL, TARGETS, 0.6), seeds=2, examples=150, rng=rng,
+                        name="other")
+    both = build_report(str(exp), out=str(tmp_path / "both"), compare=(str(other),), resamples=200)
+    titles = [s.title for s in both["sections"]]
+    assert len(titles) == 18 and titles[0].startswith("simulated: 1.") and titles[9].startswith("other: 1.")
+    assert set(json.loads((tmp_path / "both" / "provenance.json").read_text())["experiments"]) == {str(exp),
+                                                                                                  str(other)}
 
 
 def test_a_trials_table_from_before_the_tidy_layout_still_reads(tmp_path):
