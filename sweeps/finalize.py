@@ -35,7 +35,8 @@ def active_tasks(row: dict[str, Any]) -> frozenset[str]:
     return frozenset(k[2:] for k, v in row.items() if k.startswith("w_") and v)
 
 
-def _mean(values) -> float | None:
+def mean_of(values) -> float | None:
+    """The mean of the values that are numbers (None and NaN left out), or None."""
     values = [v for v in values if v is not None and not math.isnan(v)]
     return sum(values) / len(values) if values else None
 
@@ -53,7 +54,7 @@ def select(rows: list[dict[str, Any]], pool: list[str], tasks: list[str], mode: 
     sign = 1 if mode == "max" else -1
     selection: dict[str, Any] = {}
     for model, candidates in by_model.items():
-        best_objective = _best(candidates, lambda runs: _mean(r["objective"] for r in runs), sign)
+        best_objective = _best(candidates, lambda runs: mean_of(r["objective"] for r in runs), sign)
         selection[model] = {}
         for task in tasks:
             score = _score_of(task)
@@ -70,7 +71,7 @@ def select(rows: list[dict[str, Any]], pool: list[str], tasks: list[str], mode: 
 
 
 def _score_of(task: str):
-    return lambda runs: _mean(r.get(f"score_{task}") for r in runs)
+    return lambda runs: mean_of(r.get(f"score_{task}") for r in runs)
 
 
 def _best(candidates, value, sign: int):

@@ -11,7 +11,7 @@ import numpy as np
 
 from evaluation.stats import Comparison, Estimate, compare, estimate, holm, resample_weights
 from ftlib.io import canonical_hash
-from sweeps.finalize import ROLE_TITLES, ROLES, active_tasks
+from sweeps.finalize import ROLE_TITLES, ROLES, active_tasks, mean_of
 from sweeps.report import references
 from sweeps.report.study import Study
 
@@ -334,7 +334,8 @@ def added_source(study: Study, ctx: Context, source: str, key: str, title: str, 
             plus = _matched(study, model, sources | {source}, runs)
             if plus is None:
                 continue
-            loss = _mean_col(plus, f"val_loss_{source}"), _mean_col(runs, f"val_loss_{source}")
+            loss = (mean_of(r.get(f"val_loss_{source}") for r in plus),
+                    mean_of(r.get(f"val_loss_{source}") for r in runs))
             d_ppl = math.exp(loss[0]) - math.exp(loss[1]) if None not in loss else None
             if d_ppl is not None:
                 loss_deltas.append(d_ppl)
@@ -367,11 +368,6 @@ def added_source(study: Study, ctx: Context, source: str, key: str, title: str, 
     if not section.tables:
         section.missing = f"no pair of mixtures S and S + {source} with the same parameters in the design"
     return section
-
-
-def _mean_col(runs, column: str) -> float | None:
-    values = [r.get(column) for r in runs if r.get(column) is not None]
-    return sum(values) / len(values) if values else None
 
 
 def _t_summary(values: list[float]) -> list[str]:
@@ -439,7 +435,7 @@ def validation_to_test(study: Study, ctx: Context) -> Section:
                     continue
                 seen.add(key)
                 runs = selected_runs(study, model, roles[role])
-                val = _mean_col(runs, f"score_{task}")
+                val = mean_of(r.get(f"score_{task}") for r in runs)
                 est, _ = _estimate(study, ctx, runs, task, "test")
                 if val is None or est is None:
                     continue
