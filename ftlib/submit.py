@@ -146,6 +146,11 @@ def submit(sweep_path: str, address: str, runtime_env_path: str, overrides: list
             return client.submit_job(entrypoint=job["entrypoint"], runtime_env=job["runtime_env"],
                                      submission_id=job["submission_id"])
         except RuntimeError as e:  # the job server answers 500 until a node's job agent is up
-            if "No available agent" not in str(e) or time.monotonic() > deadline:
+            if "No available agent" not in str(e):
                 raise
+            if time.monotonic() > deadline:
+                raise ConfigError(f"the Ray job server at {address} has had no job agent for {AGENT_WAIT_S} s; "
+                                  "see dashboard_agent.log on the head node (often its port, "
+                                  "--dashboard-agent-listen-port, default 52365, is held by another Ray "
+                                  "on that host)") from None
             time.sleep(3)

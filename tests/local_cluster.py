@@ -1,6 +1,9 @@
 """A local multi-node Ray cluster for tests: `ray start --head` and a second `ray start` node on this machine,
 each with one unit of a custom resource standing in for a GPU.
 
+Each node's dashboard agent gets a free port: two agents on one host both default to 52365, and while any other
+Ray on the host holds it the head's agent cannot serve, so the job server answers "No available agent".
+
 Each node runs with ``--block`` in its own process group and is ended by a signal to that group: ``ray stop``
 would end every Ray on this machine, the test session's own included. Each has its own temp dir, as a second
 machine would: nodes sharing one also share the runtime-env cache, and one node's cleanup removed the job's
@@ -12,6 +15,7 @@ import contextlib
 import dataclasses
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -48,15 +52,21 @@ def local_cluster(gcs_port: int, dashboard_port: int, env: dict[str, str]):
     nodes: list[subprocess.Popen] = []
     try:
         nodes.append(_start([RAY, "start", "--head", f"--port={gcs_port}", "--dashboard-host=127.0.0.1",
-                             f"--dashboard-port={dashboard_port}", *common], env))
+                             f"--dashboard-port={dashboard_port}", *common, *_agent_port()], env))
         _wait(lambda: len(list_nodes(address=url)) == 1, "the head node")
-        nodes.append(_start([RAY, "start", f"--address=127.0.0.1:{gcs_port}", *common], env))
+        nodes.append(_start([RAY, "start", f"--address=127.0.0.1:{gcs_port}", *common, *_agent_port()], env))
         _wait(lambda: sum(n.state == "ALIVE" for n in list_nodes(address=url)) == 2, "the second node")
         yield LocalCluster(url, f"127.0.0.1:{gcs_port}", nodes)
     finally:
         for node in reversed(nodes):
             if node.poll() is None:
                 _end(node)
+
+
+def _agent_port() -> list[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return [f"--dashboard-agent-listen-port={s.getsockname()[1]}"]
 
 
 def _start(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:

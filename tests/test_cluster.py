@@ -145,6 +145,29 @@ def test_upload_over_the_cap_and_unreachable_address_are_clear_errors(tmp_path, 
     assert "cannot reach the Ray job server at 'http://127.0.0.1:9'" in capsys.readouterr().err
 
 
+def test_submit_waits_for_a_job_agent_then_names_the_likely_cause(monkeypatch):
+    import ftlib.submit as submit_module
+
+    class AgentlessServer:  # what Ray's job server answers while no node's job agent serves
+        calls = 0
+
+        def submit_job(self, **_):
+            AgentlessServer.calls += 1
+            if AgentlessServer.calls < 3:
+                raise RuntimeError("Request failed with status code 500: No available agent to submit job")
+            return "job-1"
+
+    overrides = ["resources.storage_path=s3://b/s", "base.data.dir=/mnt/d"]
+    monkeypatch.setattr(submit_module, "client_for", lambda address: AgentlessServer())
+    monkeypatch.setattr(submit_module.time, "sleep", lambda s: None)
+    assert submit_module.submit("sweeps/smoke.yaml", "http://head:8265", "cluster/runtime_env.yaml", overrides) \
+        == "job-1" and AgentlessServer.calls == 3
+    AgentlessServer.calls = -10**9
+    monkeypatch.setattr(submit_module, "AGENT_WAIT_S", 0)
+    with pytest.raises(ConfigError, match=r"http://head:8265 has had no job agent for 0 s.*52365"):
+        submit_module.submit("sweeps/smoke.yaml", "http://head:8265", "cluster/runtime_env.yaml", overrides)
+
+
 @pytest.mark.slow
 def test_submit_runs_the_smoke_sweep_on_a_local_multi_node_cluster(tmp_path):
     from ray.job_submission import JobStatus, JobSubmissionClient
