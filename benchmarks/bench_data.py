@@ -90,13 +90,23 @@ def main() -> None:
         from ftlib.data.pipeline import training_dataset
 
         t = time.perf_counter()
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
         start_s = time.perf_counter() - t
         t = time.perf_counter()
         rows = sum(1 for _ in training_dataset(plan, data_dir, tokenizer_path, args.seq_len, examples_per_batch=2048)
                    .iter_rows())
         ray_s = time.perf_counter() - t
         print(f"Ray Data path: {ours_tokens / ray_s:,.0f} tok/s over {rows} rows ({ray_s:.2f} s; ray.init {start_s:.1f} s apart)")
+        # A trial of the mini study: ~800 examples. Map tasks over the plan, against packing it in the trial.
+        small = make_plan(MixtureSpec.from_weights(weights, 800, seed=1), data_dir)
+        took = {}
+        for _ in range(2):  # the second round is timed: map tasks then find warm workers, as in a long sweep
+            for name, in_process in (("map tasks", 0), ("in the trial", small.num_examples)):
+                t = time.perf_counter()
+                training_dataset(small, data_dir, tokenizer_path, 256, in_process_examples=in_process).materialize()
+                took[name] = time.perf_counter() - t
+        print(f"small plan (800 examples) ready for Train: map tasks {took['map tasks']:.2f} s, packed in the trial "
+              f"{took['in the trial']:.2f} s: ratio {took['map tasks'] / took['in the trial']:.1f}x")
         ray.shutdown()
 
 

@@ -199,10 +199,11 @@ def test_ray_data_executes_the_plan_like_the_in_process_path(prepared, tiny_mode
 
     plan = make_plan(MixtureSpec.from_weights(WEIGHTS, 1500, seed=5), prepared)
     local = pack_plan(plan, prepared, tiny_model, 256, examples_per_batch=256)
-    ds = training_dataset(plan, prepared, tiny_model, 256, examples_per_batch=256)
-    rows = ds.take_all()
-    assert np.array_equal(np.stack([r["input_ids"] for r in rows]), local["input_ids"])
-    assert np.array_equal(np.stack([r["labels"] for r in rows]), local["labels"])
+    for in_process in (0, 1500):  # map tasks over the plan; packed in this process (a small plan)
+        rows = training_dataset(plan, prepared, tiny_model, 256, examples_per_batch=256,
+                                in_process_examples=in_process).take_all()
+        for column in ("input_ids", "labels", "position_ids"):
+            assert np.array_equal(np.stack([r[column] for r in rows]), local[column])
     records = records_for(plan.table().slice(0, 3), str(prepared), plan.data_fingerprint)
     assert len(records["output"]) == 3
 

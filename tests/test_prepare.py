@@ -2,6 +2,7 @@
 import dataclasses
 import json
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.json  # noqa: F401
 import pyarrow.parquet as pq
@@ -85,9 +86,38 @@ def test_offline_numeric_answers_follow_from_the_table():
         question = row["input"].rsplit("Question: ", 1)[1]
         if question.startswith("what was the ") and " in " in question:
             value = float(row["output"])
-            assert f"${value:,}" in row["input"]  # a lookup answer is a cell of the table
+            assert value == int(value) and f"${int(value)}<" in row["input"]  # a lookup answer is a table cell
             checked += 1
     assert checked > 10
+
+
+def test_offline_world_shares_one_lexicon_and_one_grammar_with_noise_and_imbalance():
+    from ftlib.tasks.vocab import DOWN_CUES, UP_CUES
+
+    def polarity(text: str) -> set[str]:
+        words = f" {text} "
+        return {p for p, cues in (("up", UP_CUES), ("down", DOWN_CUES)) if any(f" {c} " in words for c in cues)}
+
+    sentiment = {"fpb": ("sentence", {0: "down", 2: "up"}, 1), "twitter_sentiment": ("text", {0: "down", 1: "up"}, 2)}
+    for task, (column, polar, neutral) in sentiment.items():
+        rows = load_offline(get_task(task), seed=1).tables[next(iter(get_task(task).offline_rows))].to_pylist()
+        labels = np.array([r["label"] for r in rows])
+        assert 0.55 < np.mean(labels == neutral) < 0.72, task  # imbalanced towards neutral, as the real sets
+        # The main clause's cue decides the label; a distracting clause may carry the other polarity, and some
+        # labels disagree (annotator noise): most, not all, polar rows carry their own polarity's cue.
+        agree = [polar[r["label"]] in polarity(r[column]) for r in rows if r["label"] in polar]
+        assert 0.8 < np.mean(agree) < 1.0, task
+        assert any(len(polarity(r[column])) == 2 for r in rows), task
+    gold = load_offline(get_task("headline"), seed=1).tables["train"].to_pylist()
+    assert any(polarity(r["input"]) for r in gold)  # price moves use the same lexicon
+    # One arithmetic grammar: Orca-Math's shared problems ask FinQA's questions, and their answers compute.
+    for row in load_offline(get_task("orca_math"), seed=1).tables["train"].to_pylist():
+        if " sold " in row["question"] and "last year" in row["question"]:
+            v0, v1 = (int(w) for w in row["question"].split() if w.isdigit())
+            answer = int(row["answer"].rsplit("The answer is ", 1)[1].rstrip("."))
+            assert answer in (v1, v1 - v0, v0 + v1)
+    openorca = " ".join(r["question"] for r in load_offline(get_task("openorca"), seed=1).tables["train"].to_pylist())
+    assert not polarity(openorca) and "$" not in openorca  # general instructions share none of it
 
 
 def test_carved_validation_is_seeded_and_shares_no_text_with_train(tmp_path):

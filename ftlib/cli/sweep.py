@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,24 +37,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from sweeps.driver import load_sweep, run_sweep
 
+    started = time.time()
     sweep = load_sweep(args.config, args.name, args.overrides)
     out = run_sweep(sweep, args.address, dry=args.dry_run)
     if args.dry_run:
         _print_dry_run(out["dry_run"])
         return 0
-    return _print_result(out) or _then_finalize_and_report(sweep, out["experiment_dir"], args.address)
+    return _print_result(out) or _then_finalize_and_report(sweep, out["experiment_dir"], args.address, started)
 
 
 def resume(args: argparse.Namespace) -> int:
     from sweeps.driver import resume_sweep, saved_sweep
 
+    started = time.time()
     out = resume_sweep(args.dir, args.address)
     return _print_result(out) or _then_finalize_and_report(saved_sweep(out["experiment_dir"]), out["experiment_dir"],
-                                                           args.address)
+                                                           args.address, started)
 
 
-def _then_finalize_and_report(sweep, exp: str, address: str | None) -> int:
-    """What the sweep's YAML asks for after the sweep: ``finalize`` and ``report``, as their verbs would."""
+def _then_finalize_and_report(sweep, exp: str, address: str | None, started: float) -> int:
+    """What the sweep's YAML asks for after the sweep: ``finalize`` and ``report``, as their verbs would; then
+    the whole command's wall time."""
     if sweep.finalize is not None:
         from sweeps.finalize import finalize as run_finalize
 
@@ -66,6 +70,8 @@ def _then_finalize_and_report(sweep, exp: str, address: str | None) -> int:
         from sweeps.report.build import build_report
 
         print_report(build_report(exp, profile=sweep.report.scoring, resamples=sweep.report.resamples))
+    minutes, seconds = divmod(round(time.time() - started), 60)
+    print(f"\ndone in {minutes} min {seconds:02d} s")
     return 0
 
 

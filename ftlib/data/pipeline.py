@@ -60,14 +60,24 @@ def pack_plan_batch(plan_batch: pa.Table, *, data_dir: str, fingerprints: dict[s
                         style)
 
 
+# Plans up to this many examples are packed in the trial's own process: Ray Data's map tasks cost seconds of
+# worker start-up and imports per trial (see benchmarks/bench_data.py), far more than packing a small plan.
+IN_PROCESS_EXAMPLES = 20_000
+
+
 def training_dataset(plan: Plan, data_dir: str | Path, tokenizer_path: str, seq_len: int, style: str = "plain",
-                     examples_per_batch: int = 512):
+                     examples_per_batch: int = 512, in_process_examples: int = IN_PROCESS_EXAMPLES):
     """A Ray Dataset of packed rows in plan order, ready for ``get_dataset_shard``."""
     import ray.data
 
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
     context.enable_progress_bars = False  # one bar per trial and split floods a sweep's log; the dashboard shows them
+    if plan.num_examples <= in_process_examples:
+        from ray.data.extensions import ArrowTensorArray
+
+        rows = pack_plan(plan, data_dir, tokenizer_path, seq_len, style, examples_per_batch)
+        return ray.data.from_arrow(pa.table({k: ArrowTensorArray.from_numpy(v) for k, v in rows.items()}))
     return ray.data.from_arrow(plan.table()).map_batches(
         pack_plan_batch, batch_size=examples_per_batch, batch_format="pyarrow",
         fn_kwargs=dict(data_dir=str(data_dir), fingerprints=plan.data_fingerprint, tokenizer_path=tokenizer_path,

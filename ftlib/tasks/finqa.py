@@ -6,24 +6,25 @@ import pyarrow as pa
 
 from ftlib.tasks.registry import register
 from ftlib.tasks.schema import Kind, TaskSpec
-from ftlib.tasks.vocab import COMPANIES, number_text, pick, pipe_table, table_pair
+from ftlib.tasks.vocab import COMPANIES, arithmetic_question, number_text, pick, pipe_table, table_pair
 
 RAW_SCHEMA = pa.schema([("id", pa.string()), ("query", pa.string()), ("answer", pa.string()), ("text", pa.string())])
 _HEAD = "Please answer the given financial question based on the context."
+
+
+_FILLER = ("the company operates in three segments .", "results include the effect of acquisitions .",
+           "amounts are presented in accordance with gaap .", "see note 7 for further details .",
+           "the prior year figures were reclassified .", "management reviews these items quarterly .")
 
 
 def generate(rng: np.random.Generator, n: int) -> list[dict]:
     rows = []
     for k in range(n):
         items, years, values, item, (i0, v0), (i1, v1) = table_pair(rng)
-        question, answer = pick(rng, (
-            (f"what was the {item} in {years[i1]}?", v1),
-            (f"what was the change in {item} from {years[i0]} to {years[i1]}?", v1 - v0),
-            (f"what was the percentage change in {item} from {years[i0]} to {years[i1]}?", 100 * (v1 - v0) / v0),
-            (f"what was the total {item} in {years[i0]} and {years[i1]}?", v1 + v0),
-        ))
+        question, answer, _ = arithmetic_question(rng, item, str(years[i0]), str(years[i1]), v0, v1)
         company = pick(rng, COMPANIES)
-        context = (f"{company} ( in millions ) the following table summarizes {item} by year .\n"
+        filler = " ".join(pick(rng, _FILLER) for _ in range(int(rng.integers(1, 4))))
+        context = (f"{company} ( in millions ) {filler} the following table summarizes {item} by year .\n"
                    f"{pipe_table(items, years, values)}\nno other items were material .")
         rows.append({
             "id": f"{company.replace(' ', '')}/{years[-1]}/page_{k}.pdf-{int(rng.integers(1, 9))}",

@@ -8,20 +8,18 @@ import pyarrow as pa
 
 from ftlib.tasks.registry import register
 from ftlib.tasks.schema import Kind, TaskSpec
-from ftlib.tasks.vocab import COMPANIES, amount, pick
+from ftlib.tasks.vocab import COMPANIES, amount, cue, noisy_label, pick
 
 LABELS = ("negative", "neutral", "positive")
 RAW_SCHEMA = pa.schema([("_id", pa.string()), ("sentence", pa.string()), ("target", pa.string()),
                         ("aspect", pa.string()), ("score", pa.float64()), ("type", pa.string())])
-_PHRASES = {
-    "negative": ("shares tumble {p}% as margins shrink", "faces lawsuit, stock under pressure",
-                 "cuts outlook after weak quarter"),
-    "neutral": ("to report results on Thursday", "holds annual meeting in {m}", "files quarterly statement"),
-    "positive": ("shares surge {p}% on strong demand", "beats estimates and raises guidance",
-                 "wins major contract, stock gains"),
-}
+_POLAR = ("shares {cue} {p}% as margins move", "{cue} after the quarter", "stock {cue} on the news")
+_NEUTRAL = ("to report results on Thursday", "holds annual meeting in {m}", "files quarterly statement")
 _ASPECTS = {"negative": "Corporate/Risks", "neutral": "Corporate/Reporting", "positive": "Stock/Price Action"}
 _MONTHS = ("March", "May", "July", "November")
+# FiQA-SA leans positive, with few neutral rows.
+_PRIOR = (0.33, 0.07, 0.60)
+_NOISE = 0.08
 
 
 def label_from_score(score: float | None) -> str | None:
@@ -34,10 +32,14 @@ def label_from_score(score: float | None) -> str | None:
 def generate(rng: np.random.Generator, n: int) -> list[dict]:
     rows = []
     for k in range(n):
-        label = pick(rng, LABELS)
-        low, high = {"negative": (-0.9, -0.15), "neutral": (-0.08, 0.08), "positive": (0.15, 0.9)}[label]
+        label = LABELS[int(rng.choice(3, p=_PRIOR))]
         company = pick(rng, COMPANIES)
-        text = pick(rng, _PHRASES[label]).format(p=amount(rng, 1, 25), m=pick(rng, _MONTHS))
+        if label == "neutral":
+            text = pick(rng, _NEUTRAL).format(m=pick(rng, _MONTHS))
+        else:
+            text = pick(rng, _POLAR).format(cue=cue(rng, label == "positive"), p=amount(rng, 1, 25))
+        scored = LABELS[noisy_label(rng, LABELS.index(label), 3, _NOISE)]
+        low, high = {"negative": (-0.9, -0.15), "neutral": (-0.08, 0.08), "positive": (0.15, 0.9)}[scored]
         rows.append({"_id": str(1000 + k), "sentence": f"{company} {text}", "target": company,
                      "aspect": _ASPECTS[label], "score": round(float(rng.uniform(low, high)), 3),
                      "type": pick(rng, ("headline", "post"))})

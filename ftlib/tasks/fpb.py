@@ -6,15 +6,11 @@ import pyarrow as pa
 
 from ftlib.tasks.registry import register
 from ftlib.tasks.schema import Kind, TaskSpec
-from ftlib.tasks.vocab import COMPANIES, METRICS, amount, pick
+from ftlib.tasks.vocab import COMPANIES, METRICS, amount, cue, noisy_label, pick
 
 LABELS = ("negative", "neutral", "positive")
 RAW_SCHEMA = pa.schema([("sentence", pa.string()), ("label", pa.int64())])
 
-_VERBS = {
-    0: ("decreased", "fell", "dropped", "declined", "plunged", "slumped"),
-    2: ("increased", "rose", "grew", "climbed", "jumped", "improved"),
-}
 _NEUTRAL = (
     "{c} will publish its interim report for the period on {d} .",
     "{c} 's annual general meeting will be held in {m} .",
@@ -22,23 +18,26 @@ _NEUTRAL = (
     "{c} operates {n} stores and employs some {k} people .",
 )
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October")
+# The 50 %-agree split: 59 % neutral, 28 % positive, 12 % negative, and annotators who disagree.
+_PRIOR = (0.12, 0.59, 0.29)
+_NOISE = 0.12
 
 
 def generate(rng: np.random.Generator, n: int) -> list[dict]:
     rows = []
     for _ in range(n):
-        label = int(rng.integers(3))
+        label = int(rng.choice(3, p=_PRIOR))
         c = pick(rng, COMPANIES)
         if label == 1:
             text = pick(rng, _NEUTRAL).format(
                 c=c, d=f"{int(rng.integers(1, 28))} {pick(rng, _MONTHS)}", m=pick(rng, _MONTHS),
                 metric=pick(rng, METRICS), a=amount(rng), n=int(rng.integers(5, 900)), k=int(rng.integers(50, 9000)))
         else:
-            a0 = amount(rng)
-            a1 = round(a0 * (1 + (0.05 + rng.random() * 0.6) * (1 if label == 2 else -1)), 1)
-            text = (f"{c} 's {pick(rng, METRICS)} {pick(rng, _VERBS[label])} to EUR {a1} mn "
-                    f"from EUR {a0} mn in {pick(rng, _MONTHS)} .")
-        rows.append({"sentence": text, "label": label})
+            text = f"{c} 's {pick(rng, METRICS)} {cue(rng, label == 2)} to EUR {amount(rng)} mn in {pick(rng, _MONTHS)}"
+            if rng.random() < 0.3:  # a distracting clause about the year before, of either polarity
+                text += f" , after it {cue(rng, rng.random() < 0.5)} a year earlier"
+            text += " ."
+        rows.append({"sentence": text, "label": noisy_label(rng, label, 3, _NOISE)})
     return rows
 
 

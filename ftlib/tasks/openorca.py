@@ -6,13 +6,15 @@ import pyarrow as pa
 
 from ftlib.tasks.registry import register
 from ftlib.tasks.schema import Kind, TaskSpec
-from ftlib.tasks.vocab import COMPANIES, LOCATIONS, PERSONS, pick
+from ftlib.tasks.vocab import pick
 
 RAW_SCHEMA = pa.schema([("id", pa.string()), ("system_prompt", pa.string()), ("question", pa.string()),
                         ("response", pa.string())])
 _SYSTEM = ("", "You are a helpful assistant.",
            "You are an AI assistant. You will be given a task. You must generate a detailed and long answer.")
-_WORDS = tuple(w.lower().split()[0] for w in COMPANIES + LOCATIONS + PERSONS)
+# General instructions share none of the financial world's words.
+_WORDS = ("river", "garden", "violin", "comet", "pepper", "lantern", "meadow", "falcon", "marble", "tulip",
+          "canyon", "harbor", "pillow", "glacier", "orchid", "thunder", "saddle", "walnut", "ember", "cactus")
 
 
 def _task(rng: np.random.Generator) -> tuple[str, str]:

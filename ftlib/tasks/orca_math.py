@@ -6,10 +6,19 @@ import pyarrow as pa
 
 from ftlib.tasks.registry import register
 from ftlib.tasks.schema import Kind, TaskSpec
-from ftlib.tasks.vocab import PERSONS, pick
+from ftlib.tasks.vocab import PERSONS, arithmetic_question, pick
 
 RAW_SCHEMA = pa.schema([("question", pa.string()), ("answer", pa.string())])
 _ITEMS = ("apples", "shares", "bonds", "coins", "tickets", "books", "boxes")
+
+
+def _shared(rng: np.random.Generator, who: str, item: str) -> tuple[str, str]:
+    """The grammar FinQA and ConvFinQA use: a value, a change, or a sum of two values."""
+    v0, v1 = (int(v) for v in rng.integers(10, 100, size=2))
+    question, answer, working = arithmetic_question(rng, f"number of {item} {who} sold", "last year", "this year",
+                                                    v0, v1)
+    return (f"{who} sold {v0} {item} last year and {v1} {item} this year. {question[0].upper()}{question[1:]}",
+            f"{working[0].upper()}{working[1:]}. The answer is {answer}.")
 
 
 def generate(rng: np.random.Generator, n: int) -> list[dict]:
@@ -18,13 +27,8 @@ def generate(rng: np.random.Generator, n: int) -> list[dict]:
         who, item = pick(rng, PERSONS).split()[0], pick(rng, _ITEMS)
         a, b = int(rng.integers(2, 200)), int(rng.integers(2, 60))
         kind = int(rng.integers(4))
-        if kind == 0:
-            q = f"{who} has {a} {item} and buys {b} more. How many {item} does {who} have now?"
-            s = f"{who} starts with {a} {item} and adds {b}: {a} + {b} = {a + b}. The answer is {a + b}."
-        elif kind == 1:
-            a = a + b
-            q = f"{who} had {a} {item} and sold {b} of them. How many {item} are left?"
-            s = f"Subtract the sold {item}: {a} - {b} = {a - b}. The answer is {a - b}."
+        if kind < 2:
+            q, s = _shared(rng, who, item)
         elif kind == 2:
             q = f"{who} buys {b} packs with {a} {item} each. How many {item} is that in total?"
             s = f"Multiply packs by {item} per pack: {b} * {a} = {a * b}. The answer is {a * b}."

@@ -1,4 +1,17 @@
-"""Word lists the offline generators draw from (one place, so every sample speaks the same world)."""
+"""The world the offline generators draw from (one place, so every sample speaks the same world).
+
+A simulation that lets the whole pipeline run, and its analysis be checked, on a laptop; it says nothing about
+real LLMs. Structure is shared only where the real tasks share it:
+- one sentiment lexicon (``UP_CUES`` / ``DOWN_CUES``) decides the label of FPB, Twitter-SA, FiQA-SA and the
+  headline price-direction questions, drawn with one Zipf-like frequency, so a small target set leaves rare
+  cues unseen that a related task's rows can teach;
+- one pool of companies, tickers, people and places behind NER-cls, Twitter-Topics, headlines and the news;
+- one arithmetic grammar (a line item's value, its change, its sum over rows) behind FinQA, ConvFinQA and
+  Orca-Math, on small whole numbers;
+- general instructions (OpenOrca) use words of their own and share none of it.
+Difficulty comes from label noise, distracting clauses of the other polarity and class imbalance like the
+real sets.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -25,6 +38,30 @@ ORGANIZATIONS = ("Bank of America", "Wells Fargo Bank", "Goldman Sachs Group", "
                  "Deutsche Bank AG", "BlackRock Inc", "Fidelity Investments", "Morgan Stanley & Co")
 YEARS = tuple(range(2008, 2024))
 
+UP_CUES = ("rose", "increased", "grew", "climbed", "jumped", "improved", "surged", "advanced", "rallied",
+           "gained", "rebounded", "soared", "strengthened", "expanded", "recovered", "accelerated", "topped",
+           "doubled", "beat forecasts", "hit a record", "outperformed", "was upgraded", "swung to a profit",
+           "raised its outlook", "won an order", "boosted margins", "edged higher", "picked up", "firmed",
+           "spiked")
+DOWN_CUES = ("fell", "decreased", "declined", "dropped", "slumped", "weakened", "plunged", "slipped", "sank",
+             "tumbled", "shrank", "contracted", "deteriorated", "halved", "missed forecasts", "hit a low",
+             "underperformed", "was downgraded", "swung to a loss", "cut its outlook", "lost an order",
+             "squeezed margins", "edged lower", "eased", "softened", "slid", "retreated", "stalled", "crashed",
+             "faltered")
+# Zipf-like: the same cue is common (or rare) in every task, as words are in a language.
+_CUE_WEIGHTS = 1.0 / np.arange(1, len(UP_CUES) + 1) ** 0.9
+_CUE_WEIGHTS /= _CUE_WEIGHTS.sum()
+
+
+def cue(rng: np.random.Generator, up: bool) -> str:
+    """A sentiment cue of the shared lexicon."""
+    return (UP_CUES if up else DOWN_CUES)[int(rng.choice(len(UP_CUES), p=_CUE_WEIGHTS))]
+
+
+def noisy_label(rng: np.random.Generator, label: int, n_labels: int, noise: float) -> int:
+    """Annotator disagreement: with probability ``noise`` the label is drawn uniformly."""
+    return int(rng.integers(n_labels)) if rng.random() < noise else label
+
 
 def pick(rng: np.random.Generator, options):
     return options[int(rng.integers(len(options)))]
@@ -34,17 +71,28 @@ def amount(rng: np.random.Generator, low: float = 1.0, high: float = 500.0, deci
     return round(float(rng.uniform(low, high)), decimals)
 
 
-def financial_table(rng: np.random.Generator) -> tuple[list[str], list[int], dict[str, list[float]]]:
-    """A small statement: 2–3 line items over 2–3 consecutive years, values in millions."""
+def financial_table(rng: np.random.Generator) -> tuple[list[str], list[int], dict[str, list[int]]]:
+    """A small statement: 2–3 line items over 2–3 consecutive years, whole millions (the shared arithmetic
+    grammar works on small whole numbers)."""
     n_years = int(rng.integers(2, 4))
     first = int(rng.integers(YEARS[0], YEARS[-1] - n_years + 2))
     years = list(range(first, first + n_years))
     items = [METRICS[i] for i in rng.choice(len(METRICS), size=int(rng.integers(2, 4)), replace=False)]
-    values = {}
-    for item in items:
-        base = float(rng.uniform(100, 9000))
-        values[item] = [round(base * float(rng.uniform(0.7, 1.4)), 1) for _ in years]
+    values = {item: [int(v) for v in rng.integers(10, 100, size=n_years)] for item in items}
     return items, years, values
+
+
+def arithmetic_question(rng: np.random.Generator, item: str, first: str, second: str, v0: int, v1: int
+                        ) -> tuple[str, int, str]:
+    """The shared grammar: a value, its change, or the sum of two values (``first``/``second`` name them).
+    Returns the question, its answer and the working that gives it."""
+    kind = int(rng.integers(3))
+    if kind == 0:
+        return f"what was the {item} in {second}?", v1, f"the {item} in {second} was {v1}"
+    if kind == 1:
+        return (f"what was the change in {item} from {first} to {second}?", v1 - v0,
+                f"{v1} - {v0} = {v1 - v0}")
+    return f"what was the total {item} in {first} and {second}?", v0 + v1, f"{v0} + {v1} = {v0 + v1}"
 
 
 def table_pair(rng: np.random.Generator):
@@ -58,14 +106,14 @@ def table_pair(rng: np.random.Generator):
 
 def html_table(items: list[str], years: list[int], values: dict[str, list[float]]) -> str:
     head = "<tr><td></td>" + "".join(f"<td>{y}</td>" for y in years) + "</tr>"
-    body = "".join("<tr><td>" + item + "</td>" + "".join(f"<td>${v:,}</td>" for v in values[item]) + "</tr>"
+    body = "".join("<tr><td>" + item + "</td>" + "".join(f"<td>${v}</td>" for v in values[item]) + "</tr>"
                    for item in items)
     return f"<table class='wikitable'>{head}{body}</table>"
 
 
 def pipe_table(items: list[str], years: list[int], values: dict[str, list[float]]) -> str:
     lines = ["| | " + " | ".join(str(y) for y in years) + " |"]
-    lines += ["| " + item + " | " + " | ".join(f"${v:,}" for v in values[item]) + " |" for item in items]
+    lines += ["| " + item + " | " + " | ".join(f"${v}" for v in values[item]) + " |" for item in items]
     return "\n".join(lines)
 
 
