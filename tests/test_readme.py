@@ -1,6 +1,7 @@
 """Every command the README shows in a `bash` block runs, exactly as written, from the root of a fresh copy of
 the repository (what a new user has after `git clone`): the quick start's main job first, then each block in
 order, each as one bash script. The quick start's test command is the one `.ci/run` runs (this suite)."""
+import csv
 import json
 import os
 import re
@@ -60,6 +61,15 @@ def test_every_readme_command_runs_from_a_fresh_copy(tmp_path):
     assert f"report: {exp / 'report'}/index.html" in done.stdout
     selection = json.loads((exp / "final" / "selection.json").read_text())
     assert selection["selected_on"] == "validation" and selection["seeds"] == [1, 2]
+    assert re.search(r"^done in \d+ min \d\d s$", done.stdout, re.MULTILINE)
+    # The offline world is hard enough: each sentiment target alone lands above always-the-majority-label
+    # (weighted F1 ~0.5 at their ~60 % neutral) and below 0.95 on test.
+    tables = exp / "report" / "tables"
+    effect = {row["task"]: row for row in csv.DictReader(open(tables / "cocktail_effect_tiny_phi3.csv"))}
+    for task in ("fpb", "twitter_sentiment"):
+        alone = float(effect[task]["target alone (mean [95% CI])"].split()[0])
+        assert 0.55 < alone < 0.95, (task, alone)
+    assert len(list(csv.DictReader(open(tables / "pair_gain_tiny_phi3.csv")))) == 12  # 3 targets x 4 sources
     trained = {p.parent.name: p.stat().st_mtime_ns for p in exp.glob("trials/*/trial.json")}
     ledger = (exp / "test_ledger.jsonl").read_text()
     for block in blocks[1:]:

@@ -53,4 +53,6 @@ def test_zero2_matches_ddp_and_full_ft_learns_sentiment(prepared, tiny_model, tm
     result = evaluate(LocalBackend(lm), ["fpb"], data_dir=str(prepared), mode="score")[0]
     gold = [p["gold"] for p in result.predictions]
     majority = max(gold.count(label) for label in set(gold)) / len(gold)
-    assert result.scores["accuracy"] > majority + 0.25, (result.scores, majority)
+    # The offline FPB has 12 % label noise (its ceiling is ~0.88): well above the majority label, and a
+    # correlation with the gold that a one-label model (MCC 0) lacks.
+    assert result.scores["accuracy"] > majority + 0.15 and result.scores["mcc"] > 0.4, (result.scores, majority)
