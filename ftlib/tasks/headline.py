@@ -24,7 +24,7 @@ QUESTIONS = (
     ("asset_comparison", "Does the news headline compare gold with any other asset?"),
 )
 _SUFFIX = " Please choose an answer from {Yes/No}."
-_MOVES = {"constant": ("steady", "flat", "unchanged")}  # up and down moves use the shared sentiment lexicon
+_STEADY = ("steady", "flat", "unchanged")  # up and down moves come from the shared sentiment lexicon
 _FUTURE_MOVES = {"up": "seen rising", "down": "seen falling", "constant": "seen holding steady"}
 _ASSETS = ("silver", "platinum", "the dollar", "equities", "bitcoin", "oil")
 _EVENTS_PAST = ("mine strike ended", "central bank bought reserves", "refinery reopened", "ETF holdings were audited")
@@ -44,7 +44,7 @@ def _headline(rng: np.random.Generator) -> tuple[str, dict[str, bool]]:
     if has_price and future:
         text = f"gold {_FUTURE_MOVES[move]} near ${amount(rng, 1000, 2100)}/oz by {month}, analysts say"
     elif has_price:
-        verb = pick(rng, _MOVES["constant"]) if move == "constant" else cue(rng, move == "up")
+        verb = pick(rng, _STEADY) if move == "constant" else cue(rng, move == "up")
         cents = int(rng.integers(5, 95))
         text = (f"{month} gold {verb} to settle at ${amount(rng, 1000, 2100)}/oz" if move == "constant"
                 else f"{month} gold {verb} {cents} cents to settle at ${amount(rng, 1000, 2100)}/oz")
