@@ -128,3 +128,22 @@ def test_prepared_data_in_a_bucket_reads_like_a_directory(s3_bucket, prepared, m
     assert writes and writes[-1] == data + "/manifest.json"  # new bytes, and the manifest last
     spec = validate(MixtureSpec, {"sources": {"fpb": {"weight": 1}}, "budget": 40}, "m")
     assert make_plan(spec, data).hash == make_plan(spec, prepared).hash
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_atomic_writes_get_the_mode_the_umask_gives(tmp_path, umask):
+    import os
+
+    from ftlib.io import atomic_dir, atomic_write_bytes
+
+    old = os.umask(umask)
+    try:
+        atomic_write_bytes(tmp_path / "f.json", b"{}")
+        with atomic_dir(tmp_path / "d") as d:
+            (d / "x").write_bytes(b"")
+        (tmp_path / "plain").write_bytes(b"")  # what any file created here gets
+        (tmp_path / "plain_dir").mkdir()
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.json").stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode & 0o777
+    assert (tmp_path / "d").stat().st_mode & 0o777 == (tmp_path / "plain_dir").stat().st_mode & 0o777
