@@ -3,7 +3,7 @@ columns that pandas or DuckDB read with no JSON parsing:
 
 ``trial_id`` (the run id), ``tune_trial_id``, ``point_key`` (the configuration without its seed: replicates
 share it) and ``point`` (that configuration, JSON), ``model``, ``seed``, ``state``, ``config_hash``; per pool
-task ``w_<task>`` (realized share of the run's examples, 0 when absent) and ``rows_<task>``; ``tokens``;
+task ``w_<task>`` (realized share of the run's examples, 0 when absent) and ``rows_<task>``; ``tokens``, ``examples_cut``;
 ``param_<dotted.path>`` per searched parameter; per task ``score_<task>`` (validation headline score) and
 ``val_loss_<task>``; ``val_loss``, ``objective``, ``wall_s``, ``steps``; ``history`` and ``run_config`` stay
 JSON; ``error``.
@@ -61,6 +61,7 @@ def trial_rows(sweep, experiment_dir: str, trials, live: bool = False) -> list[d
                 row[f"w_{task}"] = realized.get(task, {}).get("share", 0.0)
                 row[f"rows_{task}"] = realized.get(task, {}).get("rows", 0)
             row["tokens"] = trial_json.get("tokens", final.get("tokens"))
+            row["examples_cut"] = trial_json.get("examples_cut")  # prompts cut to fit data.seq_len
             row.update({f"param_{p}": _cell(point.get("params", {}).get(p)) for p in params})
             for task in sorted({*sweep.pool, *sweep.objective_tasks()}):
                 row[f"score_{task}"] = scores.get(f"score_{task}")

@@ -137,9 +137,18 @@ def test_packing_keeps_every_token_once_in_order():
     assert starts == len(ids) + tails
 
 
-def test_packing_truncates_long_examples_and_counts_them():
-    packed, stats = pack([[5] * 10, [6] * 3], [2, 1], seq_len=8, pad_id=0)
-    assert stats.truncated == 1 and packed["input_ids"].tolist() == [[5] * 8, [6, 6, 6, 0, 0, 0, 0, 0]]
+def test_packing_cuts_the_prompt_of_a_long_example_first_and_counts_it():
+    prompt, response = [1, *range(10, 19)], [7, 8, 9]  # a BOS, 9 prompt tokens; the response and its EOS
+    packed, stats = pack([prompt + response, [6] * 3], [len(prompt), 1], seq_len=8, pad_id=0)
+    # The start of the prompt goes (its first token, the BOS, stays): the question's end and the response stay.
+    assert packed["input_ids"][0].tolist() == [1, 15, 16, 17, 18, 7, 8, 9]
+    assert packed["labels"][0].tolist() == [IGNORE_INDEX] * 5 + [7, 8, 9]
+    assert packed["position_ids"][0].tolist() == list(range(8))
+    assert stats.truncated == 1 and stats.response_cut == 0 and stats.loss_tokens == 3 + 2
+    # A response that alone fills the row keeps a quarter row of prompt and is cut from its end.
+    packed, stats = pack([[1, 2, 3, 4] + list(range(50, 62))], [4], seq_len=8, pad_id=0)
+    assert packed["input_ids"][0].tolist() == [1, 4, 50, 51, 52, 53, 54, 55] and stats.response_cut == 1
+    assert (packed["labels"][0] != IGNORE_INDEX).sum() == 6
 
 
 def test_packed_rows_do_not_attend_across_examples(tiny_model):
@@ -198,12 +207,14 @@ def test_ray_data_executes_the_plan_like_the_in_process_path(prepared, tiny_mode
     from ftlib.data.pipeline import training_dataset
 
     plan = make_plan(MixtureSpec.from_weights(WEIGHTS, 1500, seed=5), prepared)
-    local = pack_plan(plan, prepared, tiny_model, 256, examples_per_batch=256)
+    local = pack_plan(plan, prepared, tiny_model, 128, examples_per_batch=256)
+    assert local["cut"].sum() > 0  # some examples exceed 128 tokens: each path counts them alike
     for in_process in (0, 1500):  # map tasks over the plan; packed in this process (a small plan)
-        rows = training_dataset(plan, prepared, tiny_model, 256, examples_per_batch=256,
-                                in_process_examples=in_process).take_all()
-        for column in ("input_ids", "labels", "position_ids"):
+        ds = training_dataset(plan, prepared, tiny_model, 128, examples_per_batch=256, in_process_examples=in_process)
+        rows = ds.take_all()
+        for column in ("input_ids", "labels", "position_ids", "cut"):
             assert np.array_equal(np.stack([r[column] for r in rows]), local[column])
+        assert ds.sum("cut") == local["cut"].sum()
     records = records_for(plan.table().slice(0, 3), str(prepared), plan.data_fingerprint)
     assert len(records["output"]) == 3
 

@@ -46,4 +46,7 @@ def train(args: argparse.Namespace) -> int:
                      indent=2))
     print(f"\nsteps {trial['steps']}, tokens {trial['tokens']}, {trial['wall_s']} s on {trial['num_workers']} "
           f"{trial['device']} worker(s)\nmodel: {trial['model_dir']}\ntrial: {checked.trial_file}")
+    if trial["examples_cut"]:
+        print(f"{trial['examples_cut']} of {trial['examples']} examples exceed data.seq_len {cfg.data.seq_len}: "
+              f"the start of their prompt was cut")
     return 0

@@ -4,7 +4,9 @@ Choice: each row carries ``position_ids`` that restart at 0 for every example an
 transformers (>= 4.55, checked on 5.x) turns such position ids into a block-diagonal causal mask for
 sdpa and eager attention, and flash-attention 2 reads the same boundaries as cu_seqlens; the model is
 called with ``use_cache=False``. Padding at a row's end starts its own block (labels ignored), so it is
-never attended by a real token. Examples are never split across rows; longer ones are truncated.
+never attended by a real token. Examples are never split across rows. A longer one loses the start of its
+prompt (after its first token, a BOS where the tokenizer adds one), so the question at the prompt's end and the
+whole response stay; only a response that alone fills the row is cut, and then from its end.
 """
 from __future__ import annotations
 
@@ -23,14 +25,33 @@ class PackStats:
     tokens: int  # real tokens kept
     truncated: int  # examples cut to seq_len
     loss_tokens: int
+    response_cut: int = 0  # of those, examples whose response was cut too
+
+
+def fit(ids: list[int], prompt_len: int, seq_len: int) -> tuple[list[int], int]:
+    """One example cut to ``seq_len`` tokens: the prompt gives way first. Returns the ids and the prompt length."""
+    if len(ids) <= seq_len:
+        return ids, prompt_len
+    response = len(ids) - prompt_len
+    keep_prompt = max(seq_len - response, min(prompt_len, max(seq_len // 4, 1)))
+    head = ids[:min(1, keep_prompt)]
+    prompt = head + ids[prompt_len - (keep_prompt - len(head)):prompt_len]
+    return (prompt + ids[prompt_len:])[:seq_len], len(prompt)
 
 
 def pack(ids: list[list[int]], prompt_lens: list[int], seq_len: int, pad_id: int
          ) -> tuple[dict[str, np.ndarray], PackStats]:
     """Next-fit in the given order: an example opens a new row when it does not fit in the current one."""
-    full = np.fromiter((len(x) for x in ids), np.int64, count=len(ids))
-    lengths = np.minimum(full, seq_len)
-    truncated = int((full > seq_len).sum())
+    over = [i for i, x in enumerate(ids) if len(x) > seq_len]
+    response_cut = 0
+    if over:
+        ids, prompt_lens = list(ids), list(prompt_lens)
+        for i in over:
+            response = len(ids[i]) - prompt_lens[i]
+            ids[i], prompt_lens[i] = fit(ids[i], prompt_lens[i], seq_len)
+            response_cut += len(ids[i]) - prompt_lens[i] < response
+    lengths = np.fromiter((len(x) for x in ids), np.int64, count=len(ids))
+    truncated = len(over)
     row_of = np.empty(len(ids), np.int64)
     start_of = np.empty(len(ids), np.int64)
     row, used = 0, 0
@@ -43,8 +64,7 @@ def pack(ids: list[list[int]], prompt_lens: list[int], seq_len: int, pad_id: int
 
     input_ids = np.full((n_rows, seq_len), pad_id, np.int32)
     labels = np.full((n_rows, seq_len), IGNORE_INDEX, np.int32)
-    kept = [x[:seq_len] for x in ids] if truncated else ids
-    flat_tokens = np.fromiter(itertools.chain.from_iterable(kept), np.int32, count=int(lengths.sum()))
+    flat_tokens = np.fromiter(itertools.chain.from_iterable(ids), np.int32, count=int(lengths.sum()))
     # Position of each kept token: row * seq_len + start + offset within the example.
     example_of_token = np.repeat(np.arange(len(ids)), lengths)
     offsets = np.arange(len(flat_tokens)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
@@ -55,8 +75,9 @@ def pack(ids: list[list[int]], prompt_lens: list[int], seq_len: int, pad_id: int
 
     position_ids = _position_ids(n_rows, seq_len, row_of, start_of, lengths)
     stats = PackStats(examples=len(ids), rows=n_rows, tokens=int(lengths.sum()),
-                      truncated=truncated, loss_tokens=int(is_response.sum()))
-    return {"input_ids": input_ids, "labels": labels, "position_ids": position_ids}, stats
+                      truncated=truncated, loss_tokens=int(is_response.sum()), response_cut=response_cut)
+    cut = np.bincount(row_of[over], minlength=n_rows).astype(np.int32)  # examples cut, per row: a trial sums it
+    return {"input_ids": input_ids, "labels": labels, "position_ids": position_ids, "cut": cut}, stats
 
 
 def _position_ids(n_rows: int, seq_len: int, row_of, start_of, lengths) -> np.ndarray:
