@@ -146,7 +146,14 @@ def _searcher(sweep: SweepConfig, exp: str, keys: list[str]):
                                       points_to_evaluate=opt.points_to_evaluate or None)
 
 
-def _scheduler(sweep: SweepConfig, max_reports: int):
+def reports_per_trial(sweep: SweepConfig, reports_per_run: int, grid: bool) -> int:
+    """A grid trial trains one seed; an Optuna trial trains each sweep seed in turn, its reports counted on across
+    them: ASHA's max_t must cover them all, or the second seed's reports end every trial "stopped early"."""
+    return max(1, reports_per_run) * (1 if grid else len(sweep.seeds))
+
+
+def scheduler(sweep: SweepConfig, max_reports: int):
+    """ASHA over a trial's reports (``max_reports`` of them, then the objective), or none."""
     if sweep.scheduler.kind == "none":
         return None
     from ray.tune.schedulers import ASHAScheduler
@@ -263,7 +270,7 @@ def fit_experiment(sweep: SweepConfig, exp: str, keys: list[str], concurrent: in
     else:
         tune_config = ray.tune.TuneConfig(
             search_alg=None if points is not None else _searcher(sweep, exp, keys),
-            scheduler=_scheduler(sweep, max(1, max_reports)),
+            scheduler=scheduler(sweep, reports_per_trial(sweep, max_reports, grid=points is not None)),
             num_samples=1 if points is not None else sweep.search.optuna.num_samples,
             max_concurrent_trials=concurrent,
             # A new trial takes over the finished one's process instead of starting one (seconds per trial on a

@@ -212,3 +212,31 @@ def test_dry_run_downloads_and_prepares_nothing(tmp_path, capsys, monkeypatch):
     assert main(["sweep", "run", "sweeps/paper_ablation.yaml", "--dry-run", "--set", f"base.data.dir={empty}",
                  "--set", f"resources.storage_path={tmp_path}", "--set", "models=[./no/such/model]"]) == 2
     assert "'./no/such/model': no such directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seeds", [[1], [1, 2], [1, 2, 3]])
+def test_asha_lets_the_leading_trial_train_every_seed(seeds):
+    """Ray's ASHA, as the driver configures it, fed the reports an Optuna trial of the smoke sweep makes: each seed's
+    Train reports in turn, then the objective. The best trial is never stopped early, whatever the seeds."""
+    from types import SimpleNamespace
+
+    from ray.tune.schedulers import TrialScheduler
+
+    from sweeps.driver import _max_reports, reports_per_trial, scheduler
+
+    sweep = load_sweep("sweeps/smoke.yaml", overrides=[f"seeds={seeds}"])
+    per_run = _max_reports(build_run_config(sweep, {"sources": {"fpb": {"weight": 1.0}}, "seed": 1}, "/tmp/x"))
+    asha = scheduler(sweep, reports_per_trial(sweep, per_run, grid=False))
+    leader, other = SimpleNamespace(trial_id="a"), SimpleNamespace(trial_id="b")
+    for trial in (leader, other):
+        asha.on_trial_add(None, trial)
+    sign = 1 if sweep.scheduler.mode == "min" else -1
+    iteration = 0
+    for _ in seeds:
+        for step in range(per_run):
+            iteration += 1
+            for trial, metric in ((other, 10.0), (leader, 1.0)):  # the leader is best at every report
+                action = asha.on_trial_result(None, trial, {"training_iteration": iteration,
+                                                            sweep.scheduler.metric: sign * (metric - step * 0.01)})
+                if trial is leader:
+                    assert action == TrialScheduler.CONTINUE, (seeds, iteration)
