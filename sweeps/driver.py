@@ -189,6 +189,9 @@ def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False)
     sweep = anchor_sweep(sweep)
     exp = experiment_dir(sweep)
     check_storage(exp)
+    if not dry and same_sweep_ran(sweep, exp):
+        print(f"[sweep] {exp} holds this same sweep: resuming it (finished trials are kept)", flush=True)
+        return resume_sweep(exp, address)
     checked, configs = check_sweep(sweep, exp, dry)
     keys = objective_keys(sweep)
     if dry:
@@ -208,6 +211,29 @@ def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False)
     with requested(trial_bundles(checked.cfg) * concurrent) if autoscaling else contextlib.nullcontext():
         return fit_experiment(sweep, exp, keys, concurrent, points=points,
                               max_reports=_max_reports(configs[0]))
+
+
+def same_sweep_ran(sweep: SweepConfig, exp: str) -> bool:
+    """True when ``exp`` holds a resumable run of this very sweep. A different sweep there is refused: its Optuna
+    study and Tune state would silently take in the new sweep's trials."""
+    import ray.tune
+
+    saved = storage.read_bytes(storage.join(exp, SWEEP_FILE))
+    if saved is None:
+        return False
+    old, new = json.loads(saved), sweep.model_dump(mode="json")
+    if old != new:
+        changed = sorted(_changed_keys(old, new))
+        raise ConfigError(f"{exp} holds a different sweep named {sweep.name!r} (changed: {', '.join(changed)}); "
+                          f"give this one another name (--name NAME) or remove that directory")
+    return ray.tune.Tuner.can_restore(storage.join(exp, TUNE_DIR))
+
+
+def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [k for key in sorted(set(old) | set(new))
+                for k in _changed_keys(old.get(key), new.get(key), f"{prefix}{key}.")]
+    return [] if old == new else [prefix.rstrip(".")]
 
 
 def trials_at_once(sweep: SweepConfig, cfg, alive: list[NodeGroup], node_types: list[NodeGroup],

@@ -61,7 +61,8 @@ def test_sweep_outputs_land_in_the_bucket(s3_bucket):
 @pytest.mark.slow
 def test_a_sweep_with_its_storage_in_s3_runs_resumes_and_reports(prepared, tmp_path, s3_bucket, s3_endpoint):
     """`cocktail sweep run` with storage_path s3://…: Tune's state, checkpoints, trial files, models and
-    trials.parquet land in the bucket; nothing is left staged on local disk; status and resume read it back."""
+    trials.parquet land in the bucket; nothing is left staged on local disk; status reads it back; the same
+    command again resumes it, a changed sweep under its name is refused."""
     import os
     import subprocess
     import sys
@@ -101,9 +102,17 @@ def test_a_sweep_with_its_storage_in_s3_runs_resumes_and_reports(prepared, tmp_p
         assert not os.path.exists(os.path.join(tempfile.gettempdir(), "cocktail-runs", row["trial_id"]))
     status = subprocess.run([*cli, "status", exp], env=env, capture_output=True, text=True, timeout=120)
     assert status.returncode == 0 and "2 runs: 2 completed" in status.stdout, status.stderr[-2000:]
-    again = subprocess.run([*cli, "resume", exp], env=env, capture_output=True, text=True, timeout=300)
+    # The same command again resumes the sweep (as `sweep resume` does) and says so: no trial is added.
+    again = subprocess.run([*cli, "run", str(tmp_path / "ins3.yaml")], env=env, capture_output=True, text=True,
+                           timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert pq.read_table(key, filesystem=fs).num_rows == 2  # resuming a finished sweep adds no trial
+    assert f"{exp} holds this same sweep: resuming it" in again.stdout
+    assert pq.read_table(key, filesystem=fs).num_rows == 2
+    # A changed sweep under the same name is refused before Ray starts: its trials would join the old study.
+    changed = subprocess.run([*cli, "run", str(tmp_path / "ins3.yaml"), "--set", "search.optuna.num_samples=3"],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert changed.returncode == 2 and "[ray]" not in changed.stderr
+    assert "holds a different sweep named 'ins3' (changed: search.optuna.num_samples)" in changed.stderr
 
 
 def test_prepared_data_in_a_bucket_reads_like_a_directory(s3_bucket, prepared, monkeypatch):

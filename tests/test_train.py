@@ -56,3 +56,16 @@ def test_zero2_matches_ddp_and_full_ft_learns_sentiment(prepared, tiny_model, tm
     # The offline FPB has 12 % label noise (its ceiling is ~0.88): well above the majority label, and a
     # correlation with the gold that a one-label model (MCC 0) lacks.
     assert result.scores["accuracy"] > majority + 0.15 and result.scores["mcc"] > 0.4, (result.scores, majority)
+
+
+def test_workers_count_the_examples_cut_to_seq_len(prepared, tiny_model, tmp_path, ray_session):
+    from ftlib.data.pipeline import pack_plan
+    from ftlib.data.plan import make_plan
+
+    mixture = {"sources": {"fpb": {"rows": 40}}, "seed": 1}
+    cfg = config(prepared, tiny_model, tmp_path, method="full", mixture=mixture, num_workers=1, micro_batch_size=4,
+                 data={"dir": str(prepared), "seq_len": 32, "val_examples": 4}, max_steps=10)
+    expected = pack_plan(make_plan(cfg.mixture, prepared), prepared, tiny_model, 32)["cut"].sum()
+    trial = run_trial(cfg)
+    assert trial["steps"] == 10 and trial["packed_rows"] == 40  # one epoch: every row trained once
+    assert trial["examples_cut"] == expected > 0

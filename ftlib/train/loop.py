@@ -85,10 +85,10 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
 
     shard = ray.train.get_dataset_shard("train")
     accum = res.grad_accum
-    # Loss sum, micro-batches, tokens since the last report, kept on the device: reading them each micro-step
-    # would stall a GPU twice a step; they are read once per report.
-    window = torch.zeros(3, dtype=torch.float64, device=device)
-    tokens_total = 0
+    # Loss sum, micro-batches, tokens, examples cut to seq_len (first epoch) since the last report, kept on the
+    # device: reading them each micro-step would stall a GPU twice a step; they are read once per report.
+    window = torch.zeros(4, dtype=torch.float64, device=device)
+    tokens_total = cut_total = 0
     window_start = time.perf_counter()
     skip = step * accum  # micro-batches already trained before a resume
     micro = 0
@@ -126,6 +126,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             window[0] += loss.detach()
             window[1] += 1
             window[2] += (batch["input_ids"] != tokenizer.pad_token_id).sum()
+            if epoch == 0:
+                window[3] += batch["cut"].sum()
             if not boundary:
                 continue
             step += 1
@@ -133,11 +135,12 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                 continue
             if world > 1:
                 dist.all_reduce(window)
-            loss_sum, micro_batches, tokens = window.tolist()  # waits for the device: time is read after
+            loss_sum, micro_batches, tokens, cut = window.tolist()  # waits for the device: time is read after
             elapsed = time.perf_counter() - window_start
             tokens_total += int(tokens)
+            cut_total += int(cut)
             metrics = {"step": step, "epoch": epoch, "train_loss": loss_sum / max(micro_batches, 1),
-                       "lr": float(scheduler.get_last_lr()[0]), "tokens": tokens_total,
+                       "lr": float(scheduler.get_last_lr()[0]), "tokens": tokens_total, "examples_cut": cut_total,
                        "tokens_per_s": tokens / elapsed,
                        "node_id": ray.get_runtime_context().get_node_id()}
             module.eval()

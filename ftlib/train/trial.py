@@ -87,7 +87,6 @@ def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | 
     dataset = training_dataset(plan, storage.absolute(cfg.data.dir), checked.model_path, cfg.data.seq_len,
                                cfg.data.style, cfg.data.examples_per_block).materialize()
     rows = dataset.count()
-    cut = int(dataset.sum("cut") or 0)  # examples longer than seq_len: their prompt's start was cut
     micro_per_epoch = rows // cfg.num_workers // cfg.micro_batch_size // res.grad_accum * res.grad_accum
     steps_per_epoch = micro_per_epoch // res.grad_accum
     if steps_per_epoch == 0:
@@ -133,7 +132,8 @@ def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | 
         "mixture": {s.task: {"rows": s.rows, "share": s.rows / plan.num_examples, "tokens": s.tokens}
                     for s in plan.sources},
         "packed_rows": rows,
-        "examples_cut": cut,
+        # Trained examples longer than seq_len (the start of their prompt was cut), counted by the workers.
+        "examples_cut": result.metrics.get("examples_cut", 0),
         "wall_s": round(time.time() - started, 2),
         "device": res.device,
         "device_name": _device_name(res.device),
