@@ -93,8 +93,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     skip = step * accum  # micro-batches already trained before a resume
     micro = 0
     for epoch in range(cfg.epochs):
-        # A new order every epoch, from the run's seed: otherwise the rows that drop_last leaves out are the same
-        # ones each epoch, and a resumed run replays the same order.
+        # A new order every epoch, seeded by the run and the epoch: drop_last leaves out other rows each epoch,
+        # and a resumed run sees the order of the run it continues (so skipping its micro-batches stays right).
         batches = shard.iter_torch_batches(batch_size=cfg.micro_batch_size, dtypes=torch.long, device=device,
                                            drop_last=True, local_shuffle_buffer_size=SHUFFLE_ROWS,
                                            local_shuffle_seed=cfg.seed * 100_003 + epoch * 1_009 + rank)
