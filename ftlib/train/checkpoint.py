@@ -10,8 +10,9 @@ TRAINER_STATE = "trainer.json"
 DS_TAG = "zero"
 
 
-def save(directory: Path, *, rank: int, module, engine, optimizer, scheduler, tokenizer, step: int,
+def save(directory: Path, *, rank: int, module, engine, optimizer, scheduler, tokenizer, counters: dict[str, int],
          base_model: str, method: str) -> None:
+    """``counters``: step, tokens, examples_cut so far (a resumed run counts on from them)."""
     import torch
 
     model_dir, state_dir = directory / "model", directory / "state"
@@ -25,7 +26,7 @@ def save(directory: Path, *, rank: int, module, engine, optimizer, scheduler, to
     if rank == 0:
         tokenizer.save_pretrained(model_dir)
         (model_dir / "cocktail.json").write_text(json.dumps({"base_model": base_model, "method": method}))
-        (state_dir / TRAINER_STATE).write_text(json.dumps({"step": step}))
+        (state_dir / TRAINER_STATE).write_text(json.dumps(counters))
 
 
 def _save_weights_deepspeed(engine, module, model_dir: Path, rank: int) -> None:
@@ -39,8 +40,8 @@ def _save_weights_deepspeed(engine, module, model_dir: Path, rank: int) -> None:
         module.save_pretrained(model_dir)
 
 
-def restore(directory: Path, *, engine, optimizer, scheduler) -> int:
-    """Loads optimizer / scheduler (or the DeepSpeed engine); returns the step to continue from.
+def restore(directory: Path, *, engine, optimizer, scheduler) -> dict[str, int]:
+    """Loads optimizer / scheduler (or the DeepSpeed engine); returns the counters to continue from.
     Model weights come back through ``model/`` when the model is built (see loop.build_model)."""
     import torch
 
@@ -51,4 +52,4 @@ def restore(directory: Path, *, engine, optimizer, scheduler) -> int:
         state = torch.load(state_dir / "optim.pt", weights_only=False)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-    return json.loads((state_dir / TRAINER_STATE).read_text())["step"]
+    return {"tokens": 0, "examples_cut": 0, **json.loads((state_dir / TRAINER_STATE).read_text())}

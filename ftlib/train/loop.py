@@ -81,14 +81,16 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
             scheduler = make_scheduler(optimizer, cfg, total_steps)
             forward, module = model, (model.module if hasattr(model, "module") else model)
-        step = checkpoint.restore(resume_dir, engine=engine, optimizer=optimizer, scheduler=scheduler) if resume_dir else 0
+        counters = checkpoint.restore(resume_dir, engine=engine, optimizer=optimizer, scheduler=scheduler) \
+            if resume_dir else {"step": 0, "tokens": 0, "examples_cut": 0}
+        step = counters["step"]
 
     shard = ray.train.get_dataset_shard("train")
     accum = res.grad_accum
     # Loss sum, micro-batches, tokens, examples cut to seq_len (first epoch) since the last report, kept on the
     # device: reading them each micro-step would stall a GPU twice a step; they are read once per report.
     window = torch.zeros(4, dtype=torch.float64, device=device)
-    tokens_total = cut_total = 0
+    tokens_total, cut_total = counters["tokens"], counters["examples_cut"]  # a resumed run counts on
     window_start = time.perf_counter()
     skip = step * accum  # micro-batches already trained before a resume
     micro = 0
@@ -147,8 +149,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             metrics.update(validation_losses(forward, config["validation"], cfg.micro_batch_size, device))
             with tempfile.TemporaryDirectory() as tmp:
                 checkpoint.save(Path(tmp), rank=rank, module=module, engine=engine, optimizer=optimizer,
-                                scheduler=scheduler, tokenizer=tokenizer, step=step, base_model=cfg.model.name,
-                                method=cfg.method)
+                                scheduler=scheduler, tokenizer=tokenizer, base_model=cfg.model.name,
+                                method=cfg.method,
+                                counters={"step": step, "tokens": tokens_total, "examples_cut": cut_total})
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
             window.zero_()
             window_start = time.perf_counter()

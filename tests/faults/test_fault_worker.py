@@ -52,4 +52,7 @@ def test_killed_worker_resumes_from_checkpoint_and_finishes(prepared, tiny_model
     assert steps[-1] == 40 and trial["steps"] == 40
     # Continued from a checkpoint: a restart from step 0 would report some step twice.
     assert len(steps) == len(set(steps)) and set(steps) <= {10, 20, 30, 40}
+    # The token count goes on from the checkpoint too: it stays proportional to the steps.
+    tokens = [h["tokens"] for h in trial["history"]]
+    assert abs(tokens[-1] / tokens[0] - steps[-1] / steps[0]) < 0.5, (steps, tokens)
     assert (trials_dir / rows[0]["trial_id"] / "model" / "model.safetensors").exists()
