@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 TRAINER_STATE = "trainer.json"
+START = {"step": 0, "tokens": 0, "examples_cut": 0}  # a run's counters before its first step
 DS_TAG = "zero"
 
 
@@ -52,4 +53,4 @@ def restore(directory: Path, *, engine, optimizer, scheduler) -> dict[str, int]:
         state = torch.load(state_dir / "optim.pt", weights_only=False)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-    return {"tokens": 0, "examples_cut": 0, **json.loads((state_dir / TRAINER_STATE).read_text())}
+    return {**START, **json.loads((state_dir / TRAINER_STATE).read_text())}

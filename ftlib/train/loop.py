@@ -82,7 +82,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             scheduler = make_scheduler(optimizer, cfg, total_steps)
             forward, module = model, (model.module if hasattr(model, "module") else model)
         counters = checkpoint.restore(resume_dir, engine=engine, optimizer=optimizer, scheduler=scheduler) \
-            if resume_dir else {"step": 0, "tokens": 0, "examples_cut": 0}
+            if resume_dir else checkpoint.START
         step = counters["step"]
 
     shard = ray.train.get_dataset_shard("train")
