@@ -115,26 +115,63 @@ def test_loss_mask_covers_exactly_the_response(prepared, tiny_model):
     records = {c: table.column(c).to_pylist() for c in ("instruction", "input", "output")}
     ids, prompt_lens = tokenize_records(records, tok)
     packed, stats = pack(ids, prompt_lens, 4096, tok.pad_token_id)
-    labels = packed["labels"].reshape(-1)
-    trained = labels[labels != IGNORE_INDEX]
-    expected = [t for out in records["output"] for t in tok(out, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]]
-    assert trained.tolist() == expected and stats.loss_tokens == len(expected)
-    first = trained.tolist()[: trained.tolist().index(tok.eos_token_id)]
-    assert tok.decode(first) == records["output"][0]
+    expected = sorted(tuple(tok(out, add_special_tokens=False)["input_ids"] + [tok.eos_token_id])
+                      for out in records["output"])
+    trained = []
+    for labels, pos in zip(packed["labels"].tolist(), packed["position_ids"].tolist()):
+        starts = [i for i, p in enumerate(pos) if p == 0] + [len(pos)]
+        trained += [tuple(t for t in labels[a:b] if t != IGNORE_INDEX) for a, b in zip(starts, starts[1:])]
+    assert sorted(t for t in trained if t) == expected
+    assert stats.loss_tokens == sum(map(len, expected))
+    assert tok.decode(list(expected[0])[:-1]) in records["output"]
 
 
-def test_packing_keeps_every_token_once_in_order():
+def _examples_in(packed, pad_id):
+    """The examples of packed rows, split where position ids restart; padded tails dropped."""
+    out = []
+    for row, pos in zip(packed["input_ids"].tolist(), packed["position_ids"].tolist()):
+        starts = [i for i, p in enumerate(pos) if p == 0] + [len(row)]
+        out += [row[a:b] for a, b in zip(starts, starts[1:]) if any(t != pad_id for t in row[a:b])]
+    return out
+
+
+def test_packing_keeps_every_example_whole_once_and_rows_in_plan_order():
     rng = np.random.default_rng(0)
     ids = [rng.integers(10, 500, size=int(n)).tolist() for n in rng.integers(1, 60, size=300)]
     prompt_lens = [len(x) // 2 for x in ids]
     packed, stats = pack(ids, prompt_lens, 64, pad_id=0)
-    flat = packed["input_ids"].reshape(-1)
-    assert flat[flat != 0].tolist() == [t for x in ids for t in x]
+    examples = _examples_in(packed, 0)
+    assert sorted(map(tuple, examples)) == sorted(map(tuple, ids))
     assert stats.truncated == 0 and stats.tokens == sum(map(len, ids)) and stats.rows == packed["input_ids"].shape[0]
-    # Position ids restart at every example: the number of zeros = examples + padded tails.
-    starts = (packed["position_ids"] == 0).sum()
-    tails = (packed["input_ids"][:, -1] == 0).sum()
-    assert starts == len(ids) + tails
+    # Each row's first plan example comes later than the previous row's.
+    index = {tuple(x): i for i, x in enumerate(ids)}
+    firsts = []
+    for row, pos in zip(packed["input_ids"].tolist(), packed["position_ids"].tolist()):
+        starts = [i for i, p in enumerate(pos) if p == 0] + [len(row)]
+        firsts.append(min(index[tuple(row[a:b])] for a, b in zip(starts, starts[1:]) if row[a] != 0))
+    assert firsts == sorted(firsts)
+    # Labels follow their example: the response part of each, nothing of the padding.
+    assert (packed["labels"] != IGNORE_INDEX).sum() == stats.loss_tokens == sum(len(x) - len(x) // 2 for x in ids)
+
+
+def test_best_fit_decreasing_fills_rows_that_next_fit_leaves_half_empty():
+    from ftlib.data.pack import best_fit_decreasing
+
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(5, 300, size=2000)
+    row_of, start_of, rows = best_fit_decreasing(lengths, 1024)
+    assert lengths.sum() / (rows * 1024) >= 0.99
+    ends = np.zeros(rows, np.int64)
+    np.maximum.at(ends, row_of, start_of + lengths)
+    assert ends.max() <= 1024 and np.bincount(row_of, weights=lengths).max() <= 1024
+    # No two examples of a row overlap.
+    for r in range(rows):
+        spans = sorted(zip(start_of[row_of == r], lengths[row_of == r]))
+        assert all(a + n <= b for (a, n), (b, _) in zip(spans, spans[1:]))
+    next_fit_rows, used = 1, 0
+    for n in lengths.tolist():
+        next_fit_rows, used = (next_fit_rows + 1, n) if used + n > 1024 else (next_fit_rows, used + n)
+    assert rows < next_fit_rows
 
 
 def test_packing_cuts_the_prompt_of_a_long_example_first_and_counts_it():
@@ -159,14 +196,16 @@ def test_packed_rows_do_not_attend_across_examples(tiny_model):
     rng = np.random.default_rng(1)
     ids = [rng.integers(10, 2000, size=n).tolist() for n in (7, 11, 5)]
     packed, _ = pack(ids, [0, 0, 0], 32, pad_id=1)
+    assert packed["input_ids"].shape[0] == 1
     with torch.no_grad():
         together = model(torch.tensor(packed["input_ids"], dtype=torch.long),
                          position_ids=torch.tensor(packed["position_ids"], dtype=torch.long), use_cache=False).logits[0]
         start = 0
-        for x in ids:
+        for x in _examples_in(packed, 1):
             alone = model(torch.tensor([x])).logits[0]
             assert torch.allclose(together[start:start + len(x)], alone, atol=1e-4)
             start += len(x)
+        assert start == sum(map(len, ids))
 
 
 @pytest.mark.parametrize("data,match", [

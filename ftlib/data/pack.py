@@ -4,12 +4,15 @@ Choice: each row carries ``position_ids`` that restart at 0 for every example an
 transformers (>= 4.55, checked on 5.x) turns such position ids into a block-diagonal causal mask for
 sdpa and eager attention, and flash-attention 2 reads the same boundaries as cu_seqlens; the model is
 called with ``use_cache=False``. Padding at a row's end starts its own block (labels ignored), so it is
-never attended by a real token. Examples are never split across rows. A longer one loses the start of its
+never attended by a real token. Examples are never split across rows: each batch of the plan is packed
+best-fit decreasing (fill >= 0.99 on the study's mixtures, against 0.95 for next-fit in plan order: 5 % of
+GPU time), and its rows keep the plan's order of their first example. A longer one loses the start of its
 prompt (after its first token, a BOS where the tokenizer adds one), so the question at the prompt's end and the
 whole response stay; only a response that alone fills the row is cut, and then from its end.
 """
 from __future__ import annotations
 
+import bisect
 import itertools
 from dataclasses import dataclass
 
@@ -41,7 +44,7 @@ def fit(ids: list[int], prompt_len: int, seq_len: int) -> tuple[list[int], int]:
 
 def pack(ids: list[list[int]], prompt_lens: list[int], seq_len: int, pad_id: int
          ) -> tuple[dict[str, np.ndarray], PackStats]:
-    """Next-fit in the given order: an example opens a new row when it does not fit in the current one."""
+    """Best-fit decreasing: longest example first, each into the fullest row it fits, else a new row."""
     over = [i for i, x in enumerate(ids) if len(x) > seq_len]
     response_cut = 0
     if over:
@@ -52,15 +55,7 @@ def pack(ids: list[list[int]], prompt_lens: list[int], seq_len: int, pad_id: int
             response_cut += len(ids[i]) - prompt_lens[i] < response
     lengths = np.fromiter((len(x) for x in ids), np.int64, count=len(ids))
     truncated = len(over)
-    row_of = np.empty(len(ids), np.int64)
-    start_of = np.empty(len(ids), np.int64)
-    row, used = 0, 0
-    for i, n in enumerate(lengths.tolist()):
-        if used + n > seq_len:
-            row, used = row + 1, 0
-        row_of[i], start_of[i] = row, used
-        used += n
-    n_rows = row + 1 if len(ids) else 0
+    row_of, start_of, n_rows = best_fit_decreasing(lengths, seq_len)
 
     input_ids = np.full((n_rows, seq_len), pad_id, np.int32)
     labels = np.full((n_rows, seq_len), IGNORE_INDEX, np.int32)
@@ -78,6 +73,32 @@ def pack(ids: list[list[int]], prompt_lens: list[int], seq_len: int, pad_id: int
                       truncated=truncated, loss_tokens=int(is_response.sum()), response_cut=response_cut)
     cut = np.bincount(row_of[over], minlength=n_rows).astype(np.int32)  # examples cut, per row: a trial sums it
     return {"input_ids": input_ids, "labels": labels, "position_ids": position_ids, "cut": cut}, stats
+
+
+def best_fit_decreasing(lengths: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Row and start of each example; rows numbered in the order of their first example."""
+    row_of = np.empty(len(lengths), np.int64)
+    start_of = np.empty(len(lengths), np.int64)
+    used: list[int] = []
+    room: list[int] = []  # sorted keys room * stride + row of rows with room left: bisect finds the best fit
+    stride = len(lengths) + 1
+    for i in np.argsort(-lengths, kind="stable").tolist():
+        n = int(lengths[i])
+        j = bisect.bisect_left(room, n * stride)
+        if j == len(room):
+            row = len(used)
+            used.append(0)
+        else:
+            row = room.pop(j) % stride
+        row_of[i], start_of[i] = row, used[row]
+        used[row] += n
+        if used[row] < seq_len:
+            bisect.insort(room, (seq_len - used[row]) * stride + row)
+    first = np.full(len(used), len(lengths), np.int64)
+    np.minimum.at(first, row_of, np.arange(len(lengths)))
+    rank = np.empty(len(used), np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(used))
+    return rank[row_of], start_of, len(used)
 
 
 def _position_ids(n_rows: int, seq_len: int, row_of, start_of, lengths) -> np.ndarray:
