@@ -19,7 +19,8 @@ from ftlib.config import load_yaml, validate
 from ftlib.errors import ConfigError
 from ftlib.io import json_bytes
 from sweeps.capacity import (BOOTSTRAP_CONFIG, CONFIG_ENV, NodeGroup, alive_nodes, autoscaler_node_types,
-                             on_kuberay, requested, trial_bundles, trials_that_fit)
+                             check_trial_memory, every_gpu_type, on_kuberay, read_cluster_yaml, requested,
+                             trial_bundles, trials_that_fit, yaml_node_types)
 from sweeps.config import SweepConfig
 from sweeps.objective import objective_keys
 from sweeps.space import build_run_config, grid_points
@@ -92,6 +93,9 @@ def check_sweep(sweep: SweepConfig, exp: str, dry: bool = False):
         for problem in filter(None, (model_exists(m) for m in sorted({c.model.name for c in configs}))):
             raise ConfigError(problem)
         return None, configs
+    # Memory per GPU against the node types of the autoscaler's YAML, before Ray starts (again on the live cluster).
+    check_trial_memory(configs[0], sorted({c.model.name for c in configs}), yaml_node_types(),
+                       sweep.resources.multi_node_trials, where="sweep: ")
     everything = configs[0].model_copy(update={"eval_tasks": sorted({*sweep.pool, *sweep.objective_tasks()})})
     ensure_prepared(everything, prepare_missing=True)
     checked = check(configs[0])
@@ -183,7 +187,18 @@ def _name_creators(sweep: SweepConfig, exp: str):
     return name
 
 
-def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False) -> dict[str, Any]:
+def dry_run_memory(sweep: SweepConfig, cfg, clusters: Sequence[str] = ()) -> dict[str, Any]:
+    """The planner's memory per GPU for each model, on the node types of ``clusters`` (cluster YAMLs; a model
+    that fits none is refused), else of the autoscaler's YAML here, else shown for every known GPU type."""
+    groups = [g for path in clusters for g in read_cluster_yaml(path)] or yaml_node_types()
+    models = sorted(set(sweep.models or [cfg.model.name]))
+    return {"memory": check_trial_memory(cfg, models, groups, sweep.resources.multi_node_trials, where="sweep: ",
+                                         places=None if groups else every_gpu_type(cfg), dry=True),
+            "clusters": list(clusters) or ([os.environ.get(CONFIG_ENV) or BOOTSTRAP_CONFIG] if groups else [])}
+
+
+def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False,
+              clusters: Sequence[str] = ()) -> dict[str, Any]:
     from ftlib.paths import anchor_sweep
 
     sweep = anchor_sweep(sweep)
@@ -198,12 +213,15 @@ def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False)
         from sweeps.dry_run import listing
 
         return {"dry_run": listing(configs) if sweep.search.grid else
-                {"space": "optuna", "num_samples": sweep.search.optuna.num_samples}}
+                {"space": "optuna", "num_samples": sweep.search.optuna.num_samples},
+                **dry_run_memory(sweep, configs[0], clusters)}
     from ftlib.raysession import ensure_ray
 
     set_driver_env()
     ensure_ray(address, include_dashboard=True)
     node_types = autoscaler_node_types()
+    check_trial_memory(checked.cfg, sorted({c.model.name for c in configs}), [*alive_nodes(), *node_types],
+                       sweep.resources.multi_node_trials, where="sweep: ")
     autoscaling = bool(node_types) or on_kuberay()
     concurrent = min(trials_at_once(sweep, checked.cfg, alive_nodes(), node_types, autoscaling), _num_trials(sweep))
     storage.write_bytes(storage.join(exp, SWEEP_FILE), json_bytes(sweep.model_dump(mode="json")))

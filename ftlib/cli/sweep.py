@@ -15,6 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--address", default=None, help="Ray address: auto, ray://host:10001, or none for a local Ray")
     r.add_argument("--name", default=None, help="experiment name (default: the YAML's name)")
     r.add_argument("--dry-run", action="store_true", help="check everything and list the trials; train nothing")
+    r.add_argument("--cluster", action="append", default=[], metavar="YAML",
+                   help="with --dry-run: check memory per GPU on this cluster YAML's node types, repeatable")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a sweep key (dotted path, e.g. base.data.source=offline), repeatable")
     r.set_defaults(handler=run)
@@ -39,9 +41,10 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.time()
     sweep = load_sweep(args.config, args.name, args.overrides)
-    out = run_sweep(sweep, args.address, dry=args.dry_run)
+    out = run_sweep(sweep, args.address, dry=args.dry_run, clusters=args.cluster)
     if args.dry_run:
         _print_dry_run(out["dry_run"])
+        print_memory(out["memory"], out["clusters"])
         return 0
     return _print_result(out) or _then_finalize_and_report(sweep, out["experiment_dir"], args.address, started)
 
@@ -136,6 +139,25 @@ def _print_dry_run(listing) -> None:
         print(f"not prepared yet: {tasks}. Their rows are upper bounds from the caps (≤) and tokens are unknown (?); "
               f"a dry run downloads nothing. `cocktail data prepare --tasks {tasks} --source {listing['source']}` "
               f"makes them exact.")
+
+
+def print_memory(memory, clusters: list[str]) -> None:
+    """The planner's estimate per model and GPU kind (train's and sweep's dry runs)."""
+    from ftlib.planner.fit import describe, placement_advice
+
+    if not memory:
+        return
+    where = f"on the node types of {', '.join(clusters)}" if clusters else \
+        "on each GPU type (name the cluster with --cluster cluster/aws.yaml)"
+    print(f"\nmemory per GPU, estimated from each model's config {where}:")
+    for model, (source, fits, notes) in memory.items():
+        print(f"{model} ({source}):")
+        for fit in fits:
+            print(describe(fit))
+        if clusters and placement_advice(fits):
+            print(placement_advice(fits))
+        for note in notes:
+            print(f"  {note}")
 
 
 def _print_result(out) -> int:

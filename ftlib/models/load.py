@@ -88,3 +88,12 @@ def apply_lora(model, lora: LoraConfig):
     targets = lora_targets(model.config, lora)
     return get_peft_model(model, PeftLoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                                                 target_modules=targets, task_type="CAUSAL_LM"))
+
+
+def enable_activation_checkpointing(model, lora: bool) -> None:
+    """transformers' gradient checkpointing, non-reentrant (works under DDP and every ZeRO stage, and needs no
+    input that requires grad). LoRA's frozen embeddings get outputs that require grad all the same, as
+    transformers' Trainer does for adapters, so a reentrant checkpoint set by a model's own code still works."""
+    model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    if lora:
+        model.enable_input_require_grads()

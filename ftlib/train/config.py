@@ -65,6 +65,9 @@ class RunConfig(_Strict):
     lora: LoraConfig = LoraConfig()
     deepspeed: DeepSpeedConfig | None = None  # None: plain DDP
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: bf16 on GPU, fp32 on CPU
+    # Recompute each layer in the backward pass instead of keeping its activations (transformers' own mechanism,
+    # non-reentrant). auto: on for full fine-tuning on GPU; for LoRA on GPU when the planner finds it needed.
+    activation_checkpointing: Literal["auto", "on", "off"] = "auto"
     mixture: MixtureSpec
     data: DataConfig = DataConfig()
     eval_tasks: list[str] | None = None  # per-task validation loss; default: the mixture's tasks

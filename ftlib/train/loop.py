@@ -15,22 +15,40 @@ from ftlib.train.resolve import Resolved
 SHUFFLE_ROWS = 1024  # packed rows held for the per-epoch shuffle: 100 MB of 4k-token rows
 
 
-def build_model(cfg: RunConfig, res: Resolved, resume_dir: Path | None):
-    """Base model (+ LoRA), or the checkpoint's weights when resuming."""
+def build_model(cfg: RunConfig, res: Resolved, resume_dir: Path | None, checkpointing: bool = False):
+    """Base model (+ LoRA), or the checkpoint's weights when resuming; activation checkpointing on request."""
     import torch
 
-    from ftlib.models.load import apply_lora, load_model
+    from ftlib.models.load import apply_lora, enable_activation_checkpointing, load_model
 
     torch.manual_seed(cfg.seed)  # LoRA init: the same on every rank and every run of this config
     if cfg.method == "full":
         model_cfg = cfg.model if resume_dir is None else cfg.model.model_copy(update={"name": str(resume_dir / "model")})
-        return load_model(model_cfg, res.torch_dtype, res.attn_implementation)
+        model = load_model(model_cfg, res.torch_dtype, res.attn_implementation)
+        if checkpointing:
+            enable_activation_checkpointing(model, lora=False)
+        return model
     base = load_model(cfg.model, res.torch_dtype, res.attn_implementation)
+    if checkpointing:
+        enable_activation_checkpointing(base, lora=True)
     if resume_dir is None:
         return apply_lora(base, cfg.lora)
     from peft import PeftModel
 
     return PeftModel.from_pretrained(base, resume_dir / "model", is_trainable=True)
+
+
+def checkpointing_on(cfg: RunConfig, res: Resolved, device) -> bool:
+    """The resolved setting, or (LoRA, auto, on GPU) the planner's answer for this worker's GPU."""
+    if res.activation_checkpointing is not None:
+        return res.activation_checkpointing
+    import torch
+
+    from ftlib.models.load import load_config
+    from ftlib.planner.fit import needs_checkpointing
+
+    return needs_checkpointing(cfg, load_config(cfg.model), res.precision,
+                               torch.cuda.get_device_properties(device).total_memory / 2**30)
 
 
 def make_scheduler(optimizer, cfg: RunConfig, total_steps: int):
@@ -63,7 +81,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     resume = ray.train.get_checkpoint()
     with (resume.as_directory() if resume else contextlib.nullcontext()) as resume_dir:
         resume_dir = Path(resume_dir) if resume_dir else None
-        model = build_model(cfg, res, resume_dir)
+        model = build_model(cfg, res, resume_dir, checkpointing_on(cfg, res, device))
         model.config.use_cache = False
         params = [p for p in model.parameters() if p.requires_grad]
         engine = None

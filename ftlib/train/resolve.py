@@ -18,6 +18,7 @@ class Resolved:
     grad_accum: int
     global_batch_size: int
     deepspeed: dict[str, Any] | None
+    activation_checkpointing: bool | None = False  # None: the worker decides from its GPU's memory (LoRA, auto)
 
     @property
     def torch_dtype(self):
@@ -40,7 +41,17 @@ def resolve(cfg: RunConfig, cuda: bool) -> Resolved:
         raise ConfigError("model.attn_implementation: flash_attention_2 needs a GPU; use sdpa or auto")
     accum, global_batch = batch_arithmetic(cfg)
     ds = deepspeed_config(cfg, precision, accum, global_batch, cuda) if cfg.deepspeed else None
-    return Resolved(device, precision, attn, accum, global_batch, ds)
+    return Resolved(device, precision, attn, accum, global_batch, ds, activation_checkpointing(cfg, cuda))
+
+
+def activation_checkpointing(cfg: RunConfig, cuda: bool) -> bool | None:
+    """on / off as set; auto: off on CPU (memory is not what limits a CPU run), on for full fine-tuning on GPU
+    (as LLaMA-Factory, which the study used), and for LoRA decided where the GPU's memory is known."""
+    if cfg.activation_checkpointing != "auto":
+        return cfg.activation_checkpointing == "on"
+    if not cuda:
+        return False
+    return True if cfg.method == "full" else None
 
 
 def batch_arithmetic(cfg: RunConfig) -> tuple[int, int]:

@@ -1,0 +1,60 @@
+"""Run as a script: a few training steps of the tiny model in one process (gloo, world size 1) under DDP or a
+DeepSpeed ZeRO stage, with activation checkpointing on or off, through the trial's own model and engine setup;
+prints the losses as JSON. A process of its own: the process group and DeepSpeed's state stay out of pytest."""
+import json
+import os
+import sys
+
+os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=sys.argv[4], RANK="0", LOCAL_RANK="0", WORLD_SIZE="1")
+
+
+def main(model_dir: str, engine: str, checkpointing: bool) -> None:
+    import numpy as np
+    import torch
+    import torch.distributed as dist
+
+    from ftlib.config import validate
+    from ftlib.data.pack import pack
+    from ftlib.train.config import RunConfig
+    from ftlib.train.loop import build_model
+    from ftlib.train.resolve import resolve
+
+    dist.init_process_group("gloo")
+    stage = None if engine == "ddp" else int(engine[-1])
+    cfg = validate(RunConfig, {"model": {"name": model_dir}, "method": "full", "micro_batch_size": 2,
+                               "optim": {"lr": 1e-3}, "deepspeed": None if stage is None else {"stage": stage},
+                               "mixture": {"sources": {"fpb": {"weight": 1}}, "budget": 8}}, "test")
+    res = resolve(cfg, cuda=False)
+    model = build_model(cfg, res, None, checkpointing)
+    assert model.is_activation_checkpointing == checkpointing
+    model.config.use_cache = False
+    rng = np.random.default_rng(0)
+    ids = [rng.integers(10, 2000, size=int(n)).tolist() for n in rng.integers(20, 120, size=24)]
+    rows, _ = pack(ids, [5] * len(ids), 128, pad_id=0)
+    batch = {k: torch.tensor(v[:2], dtype=torch.long) for k, v in rows.items() if k != "cut"}
+    if stage is None:
+        model = torch.nn.parallel.DistributedDataParallel(model)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr)
+    else:
+        import deepspeed
+
+        model, optimizer, _, _ = deepspeed.initialize(
+            model=model, model_parameters=list(model.parameters()), config=res.deepspeed,
+            optimizer=torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr))
+    losses = []
+    model.train()
+    for _ in range(3):
+        loss = model(**batch).loss
+        if stage is None:
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        else:
+            model.backward(loss)
+            model.step()
+        losses.append(loss.item())
+    print(json.dumps(losses))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3] == "on")
