@@ -1,8 +1,6 @@
 """Tokens/s of a trial (Ray Train, steady state after the first report) vs a bare single-process torch
 loop on the same model, micro-batch and packed data, in the same run. Target >= 0.9x. Start-up is
-reported apart. With a GPU it also prints MFU = 6 * params * tokens/s / peak FLOP/s for a random-init
-model with Phi-3-mini's architecture, bf16, 4k sequences, one GPU: LoRA, and full FT (plain fused AdamW;
-ZeRO-2 across GPUs adds communication this single-GPU number leaves out).
+reported apart. MFU at Phi-3-mini's size on a GPU: benchmarks/bench_gpu.py.
 
     python benchmarks/bench_train.py [--steps 60] [--micro-batch 8] [--seq-len 512]
 """
@@ -12,9 +10,6 @@ import argparse
 import os
 import tempfile
 import time
-
-PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}  # dense bf16, SXM
-
 
 def bare_loop(model_path: str, packed: dict, micro: int, steps: int, warmup: int, lr: float, pad_id: int) -> float:
     """The same work as a trial's step, with nothing around it: non-pad tokens/s after ``warmup`` steps."""
@@ -87,50 +82,6 @@ def main() -> None:
     print(f"trial steady state (after the first report): {trial_tps:,.0f} tokens/s")
     print(f"bare single-process torch loop:              {bare_tps:,.0f} tokens/s")
     print(f"ratio trial / bare = {trial_tps / bare_tps:.2f}  (target >= 0.9)")
-    mfu()
-
-
-def mfu() -> None:
-    """On a GPU: MFU of LoRA and of full FT on a random-init Phi-3-mini-sized model (one GPU)."""
-    import torch
-
-    if not torch.cuda.is_available():
-        print("MFU: no GPU here (run on a GPU machine for the Phi-3-mini MFU numbers)")
-        return
-    from transformers import Phi3Config, Phi3ForCausalLM
-
-    name = torch.cuda.get_device_name(0)
-    peak = next((v for k, v in PEAK_BF16_FLOPS.items() if k in name), None)
-    config = Phi3Config(hidden_size=3072, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
-                        intermediate_size=8192, vocab_size=32064, max_position_embeddings=4096)
-    for method in ("lora", "full"):
-        torch.manual_seed(0)
-        with torch.device("cuda"):
-            model = Phi3ForCausalLM(config).to(torch.bfloat16)
-        model.config._attn_implementation = "sdpa"
-        params = sum(p.numel() for p in model.parameters())
-        if method == "lora":
-            from peft import LoraConfig, get_peft_model
-
-            model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules=["qkv_proj", "o_proj"]))
-        model.gradient_checkpointing_enable()
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(trainable, lr=1e-5, fused=True)
-        ids = torch.randint(0, 32064, (1, 4096), device="cuda")
-        for step in range(8):
-            if step == 3:
-                torch.cuda.synchronize()
-                start = time.perf_counter()
-            loss = model(input_ids=ids, labels=ids, use_cache=False).loss
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-        torch.cuda.synchronize()
-        tps = 5 * 4096 / (time.perf_counter() - start)
-        ratio = f"{6 * params * tps / peak:.1%}" if peak else "n/a (unknown peak)"
-        print(f"MFU {method} on {name}: {tps:,.0f} tokens/s, params {params / 1e9:.2f}B, MFU {ratio}")
-        del model, opt
-        torch.cuda.empty_cache()
 
 
 if __name__ == "__main__":

@@ -211,3 +211,16 @@ def test_refused_before_ray_starts(tmp_path, tiny_model):
     assert out.returncode != 0 and "does NOT fit" in out.stderr and "fix with: micro_batch_size" in out.stderr
     assert not (tmp_path / "ray").exists() and "[ray]" not in out.stdout + out.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_bench_gpu_runs_its_code_on_cpu_and_says_so_without_a_gpu():
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    out = subprocess.run([sys.executable, "benchmarks/bench_gpu.py"], capture_output=True, text=True, timeout=120,
+                         env=env)
+    assert out.returncode == 0 and "no CUDA GPU on this machine; nothing measured" in out.stdout
+    out = subprocess.run([sys.executable, "benchmarks/bench_gpu.py", "--cpu-smoke"], capture_output=True, text=True,
+                         timeout=300, env=env)
+    assert out.returncode == 0 and "failed" not in out.stdout, out.stdout + out.stderr[-2000:]
+    rows = {line.split()[0]: line.split() for line in out.stdout.splitlines() if line.startswith(("full ", "lora "))}
+    assert set(rows) == {"full", "lora"}
+    assert all(float(r[3].replace(",", "")) > 0 for r in rows.values())  # tokens/s

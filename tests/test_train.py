@@ -20,6 +20,7 @@ def config(prepared, tiny_model, tmp_path, **kw):
 
 def test_lora_trial_lowers_loss_and_reports_per_task_validation(prepared, tiny_model, tmp_path, ray_session):
     cfg = config(prepared, tiny_model, tmp_path, method="lora", lora={"r": 16, "alpha": 32, "dropout": 0.0},
+                 activation_checkpointing="on",
                  optim={"lr": 5e-3, "warmup_steps": 2}, max_steps=40)
     trial = run_trial(cfg)
     history = trial["history"]

@@ -68,6 +68,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
 
     from ftlib.data.pipeline import cached_tokenizer
     from ftlib.train import checkpoint
+    from ftlib.train.inputs import model_inputs
     from ftlib.train.validation import validation_losses
 
     cfg = RunConfig.model_validate(config["run"])
@@ -127,16 +128,15 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             micro += 1
             boundary = micro % accum == 0
             model.train()
+            inputs = model_inputs(batch, res.attn_implementation)
             if engine is not None:
-                loss = engine(input_ids=batch["input_ids"], labels=batch["labels"],
-                              position_ids=batch["position_ids"]).loss
+                loss = engine(**inputs).loss
                 engine.backward(loss)
                 engine.step()
             else:
                 sync = boundary or not hasattr(model, "no_sync")
                 with (contextlib.nullcontext() if sync else model.no_sync()):
-                    loss = model(input_ids=batch["input_ids"], labels=batch["labels"],
-                                 position_ids=batch["position_ids"]).loss
+                    loss = model(**inputs).loss
                     (loss / accum).backward()
                 if boundary:
                     torch.nn.utils.clip_grad_norm_(params, cfg.optim.max_grad_norm)
@@ -164,7 +164,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                        "tokens_per_s": tokens / elapsed,
                        "node_id": ray.get_runtime_context().get_node_id()}
             module.eval()
-            metrics.update(validation_losses(forward, config["validation"], cfg.micro_batch_size, device))
+            metrics.update(validation_losses(forward, config["validation"], cfg.micro_batch_size, device,
+                                             res.attn_implementation))
             with tempfile.TemporaryDirectory() as tmp:
                 checkpoint.save(Path(tmp), rank=rank, module=module, engine=engine, optimizer=optimizer,
                                 scheduler=scheduler, tokenizer=tokenizer, base_model=cfg.model.name,

@@ -20,10 +20,13 @@ def validation_rows(data_dir: str | Path, tasks: list[str], tokenizer, seq_len: 
     return out
 
 
-def validation_losses(forward, rows: dict[str, dict[str, np.ndarray]], batch_size: int, device) -> dict[str, float]:
+def validation_losses(forward, rows: dict[str, dict[str, np.ndarray]], batch_size: int, device,
+                      attn_implementation: str = "sdpa") -> dict[str, float]:
     """Mean token loss per task and over all tasks' tokens: ``val_loss`` and ``val_loss_<task>``."""
     import torch
     import torch.nn.functional as F
+
+    from ftlib.train.inputs import model_inputs
 
     metrics, total_loss, total_tokens = {}, 0.0, 0
     with torch.no_grad():
@@ -32,7 +35,8 @@ def validation_losses(forward, rows: dict[str, dict[str, np.ndarray]], batch_siz
             for start in range(0, len(arrays["input_ids"]), batch_size):
                 batch = {k: torch.as_tensor(v[start:start + batch_size], dtype=torch.long, device=device)
                          for k, v in arrays.items()}
-                logits = forward(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits
+                inputs = model_inputs({k: batch[k] for k in ("input_ids", "position_ids")}, attn_implementation)
+                logits = forward(**inputs).logits.reshape(*batch["input_ids"].shape, -1)
                 labels = batch["labels"][:, 1:]
                 loss_sum += F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
                                             ignore_index=IGNORE_INDEX, reduction="sum").item()
