@@ -48,8 +48,8 @@ class LocalBackend:
 
 
 class _EvalActor:
-    def __init__(self, model: str, adapter: str | None, batch_size: int):
-        self.lm = load_for_eval(model, adapter)
+    def __init__(self, model: str, adapter: str | None, batch_size: int, trust_remote_code: bool = False):
+        self.lm = load_for_eval(model, adapter, trust_remote_code=trust_remote_code)
         self.batch_size = batch_size
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
@@ -67,14 +67,16 @@ class RayBackend:
     """``map_batches`` over the requests with an actor pool; ``num_gpus`` per actor on GPU clusters."""
 
     def __init__(self, model: str, adapter: str | None = None, tokenizer=None, actors: int = 1,
-                 num_gpus: float = 0, batch_size: int = 16, rows_per_block: int = 64):
+                 num_gpus: float = 0, batch_size: int = 16, rows_per_block: int = 64, trust_remote_code: bool = False):
         self.model, self.adapter, self._tokenizer = model, adapter, tokenizer
+        self.trust_remote_code = trust_remote_code
         self.actors, self.num_gpus, self.batch_size, self.rows_per_block = actors, num_gpus, batch_size, rows_per_block
 
     @property
     def tokenizer(self):
         if self._tokenizer is None:
-            self._tokenizer = load_for_eval(self.model, self.adapter, device="cpu").tokenizer
+            self._tokenizer = load_for_eval(self.model, self.adapter, device="cpu",
+                                            trust_remote_code=self.trust_remote_code).tokenizer
         return self._tokenizer
 
     def run(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -83,7 +85,8 @@ class RayBackend:
         rows = [{**r, "index": i} for i, r in enumerate(requests)]
         ds = ray.data.from_items(rows).map_batches(
             _EvalActor, fn_constructor_kwargs={"model": self.model, "adapter": self.adapter,
-                                               "batch_size": self.batch_size},
+                                               "batch_size": self.batch_size,
+                                               "trust_remote_code": self.trust_remote_code},
             batch_size=self.rows_per_block, concurrency=self.actors, num_gpus=self.num_gpus or None,
             batch_format="numpy")
         out: list[dict[str, Any]] = [{} for _ in requests]

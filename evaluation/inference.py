@@ -40,7 +40,8 @@ def load_for_eval(model: str, adapter: str | None = None, device: str | None = N
         base = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, trust_remote_code=trust_remote_code)
     except OSError as e:
         raise ConfigError(f"--model {model!r}: cannot load ({e})") from None
-    tokenizer = load_tokenizer(adapter if adapter and (Path(adapter) / "tokenizer_config.json").exists() else str(path))
+    tokenizer = load_tokenizer(adapter if adapter and (Path(adapter) / "tokenizer_config.json").exists() else str(path),
+                               trust_remote_code)
     loaded = base
     if adapter:
         from peft import PeftModel

@@ -89,7 +89,9 @@ class ObjectiveConfig(_Strict):
 
 class SchedulerConfig(_Strict):
     kind: Literal["none", "asha"] = "none"
-    metric: str = "val_loss"  # per-step signal from training reports
+    # Per-step signal from training reports: val_loss_objective (the objective tasks' validation losses, equally
+    # weighted: sweeps/stop_signal.py), val_loss (token-weighted over every validation task), val_loss_<task>.
+    metric: str = "val_loss_objective"
     mode: Literal["min", "max"] = "min"
     grace_period: int = Field(default=1, gt=0)  # in reports
     reduction_factor: float = Field(default=2.0, gt=1)
@@ -143,6 +145,10 @@ class SweepConfig(_Strict):
                 raise ValueError("search.optuna has no free parameter: give include, weights or params")
             if len(self.objective.metrics) > 1 and opt.sampler != "nsga2":
                 raise ValueError("several objective metrics need search.optuna.sampler: nsga2")
+        signals = {"val_loss_objective", "val_loss", "train_loss",
+                   *(f"val_loss_{t}" for t in [*self.pool, *self.objective_tasks()])}
+        if self.scheduler.kind != "none" and self.scheduler.metric not in signals:
+            raise ValueError(f"scheduler.metric {self.scheduler.metric!r}: expected one of {sorted(signals)}")
         return self
 
     def objective_tasks(self) -> list[str]:

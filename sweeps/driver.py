@@ -136,7 +136,10 @@ def _searcher(sweep: SweepConfig, exp: str, keys: list[str]):
     from sweeps.space import DefineByRun
 
     opt = sweep.search.optuna
-    sampler = {"tpe": lambda: optuna.samplers.TPESampler(multivariate=True, seed=opt.seed),
+    # TPE models the space jointly and by the groups its conditionals open (include toggles, params with `when`),
+    # and lies "constant" for trials still running, so parallel trials do not all probe one region.
+    sampler = {"tpe": lambda: optuna.samplers.TPESampler(multivariate=True, group=True, constant_liar=True,
+                                                         seed=opt.seed),
                "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=opt.seed),
                "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=opt.seed)}[opt.sampler]()
     # Beside a local experiment, a SQLite study; in an object store (no SQLite there), the study lives in the
@@ -147,7 +150,9 @@ def _searcher(sweep: SweepConfig, exp: str, keys: list[str]):
                                       mode=list(sweep.objective.modes) if multi else sweep.objective.modes[0],
                                       sampler=sampler, storage=optuna.storages.RDBStorage(url) if url else None,
                                       study_name=sweep.name,
-                                      points_to_evaluate=opt.points_to_evaluate or None)
+                                      points_to_evaluate=opt.points_to_evaluate or None,
+                                      signal=sweep.scheduler.metric if sweep.scheduler.kind != "none" else None,
+                                      signal_mode=sweep.scheduler.mode)
 
 
 def reports_per_trial(sweep: SweepConfig, reports_per_run: int, grid: bool) -> int:
@@ -225,6 +230,10 @@ def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False,
     autoscaling = bool(node_types) or on_kuberay()
     concurrent = min(trials_at_once(sweep, checked.cfg, alive_nodes(), node_types, autoscaling), _num_trials(sweep))
     storage.write_bytes(storage.join(exp, SWEEP_FILE), json_bytes(sweep.model_dump(mode="json")))
+    if sweep.scheduler.kind != "none":
+        from sweeps.stop_signal import describe
+
+        print(f"[sweep] {describe(sweep)}", flush=True)
     points = grid_points(sweep) if sweep.search.grid is not None else None
     with requested(trial_bundles(checked.cfg) * concurrent) if autoscaling else contextlib.nullcontext():
         return fit_experiment(sweep, exp, keys, concurrent, points=points,

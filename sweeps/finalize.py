@@ -181,8 +181,9 @@ def score_test(sweep: SweepConfig, exp: str, rows: list[dict[str, Any]], tasks: 
             continue
         cfg = json.loads(row["run_config"])
         model_dir = storage.join(exp, "trials", row["trial_id"], "model")
-        results = evaluate(backend_for(cfg["use_gpu"], model_dir), todo, data_dir=cfg["data"]["dir"], split="test",
-                           mode=sweep.objective.eval_mode, style=cfg["data"]["style"])
+        backend = backend_for(cfg["use_gpu"], model_dir, cfg["model"].get("trust_remote_code", False))
+        results = evaluate(backend, todo, data_dir=cfg["data"]["dir"], split="test", mode=sweep.objective.eval_mode,
+                           style=cfg["data"]["style"])
         out = storage.join(exp, FINAL, "test", row["trial_id"])
         write_results(out, results, "test", row["config_hash"])
         for r in results:

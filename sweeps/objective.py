@@ -51,7 +51,7 @@ def evaluate_objective(sweep: SweepConfig, cfg: RunConfig, model_dir: str, out: 
     tasks = sweep.objective_tasks()
     if not tasks:
         return {}
-    results = evaluate(backend_for(cfg.use_gpu, model_dir), tasks, data_dir=cfg.data.dir, split="validation",
+    results = evaluate(backend_for(cfg.use_gpu, model_dir, cfg.model.trust_remote_code), tasks, data_dir=cfg.data.dir, split="validation",
                        limit=sweep.objective.limit, mode=sweep.objective.eval_mode, style=cfg.data.style)
     write_results(out, results, "validation", cfg.config_hash())
     scores = {score_key(r.task): r.scores[headline_metric(r.task, sweep.objective.scoring)] for r in results}
@@ -59,13 +59,15 @@ def evaluate_objective(sweep: SweepConfig, cfg: RunConfig, model_dir: str, out: 
     return scores
 
 
-def backend_for(use_gpu: bool, model_dir: str):
+def backend_for(use_gpu: bool, model_dir: str, trust_remote_code: bool = False):
     """Where a trained model is scored: in this process on CPU, or in a GPU actor (a trial function and the
     driver hold no GPU)."""
     from evaluation.backends import LocalBackend, RayBackend
     from evaluation.inference import load_for_eval
 
-    return RayBackend(model_dir, num_gpus=1) if use_gpu else LocalBackend(load_for_eval(model_dir, device="cpu"))
+    if use_gpu:
+        return RayBackend(model_dir, num_gpus=1, trust_remote_code=trust_remote_code)
+    return LocalBackend(load_for_eval(model_dir, device="cpu", trust_remote_code=trust_remote_code))
 
 
 def stored_objective(sweep: SweepConfig, out: str) -> dict[str, Any] | None:

@@ -5,8 +5,8 @@ columns that pandas or DuckDB read with no JSON parsing:
 share it) and ``point`` (that configuration, JSON), ``model``, ``seed``, ``state``, ``config_hash``; per pool
 task ``w_<task>`` (realized share of the run's examples, 0 when absent) and ``rows_<task>``; ``tokens``, ``examples_cut``;
 ``param_<dotted.path>`` per searched parameter; per task ``score_<task>`` (validation headline score) and
-``val_loss_<task>``; ``val_loss``, ``objective``, ``wall_s``, ``steps``; ``history`` and ``run_config`` stay
-JSON; ``error``.
+``val_loss_<task>``; ``val_loss``, ``val_loss_objective`` (ASHA's default signal), ``objective``, ``wall_s``,
+``steps``; ``history`` and ``run_config`` stay JSON; ``error``.
 Tables written before this layout are read by ``load_trials`` and converted, so old sweeps still open.
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from ftlib import storage
 from ftlib.io import parquet_bytes
 from sweeps.space import point_key
+from sweeps.stop_signal import objective_loss
 from sweeps.trainable import TRIALS, seeds_of
 
 TRIALS_FILE = "trials.parquet"
@@ -66,7 +67,8 @@ def trial_rows(sweep, experiment_dir: str, trials, live: bool = False) -> list[d
             for task in sorted({*sweep.pool, *sweep.objective_tasks()}):
                 row[f"score_{task}"] = scores.get(f"score_{task}")
                 row[f"val_loss_{task}"] = final.get(f"val_loss_{task}")
-            row.update(val_loss=final.get("val_loss"), objective=scores.get(objective),
+            row.update(val_loss=final.get("val_loss"), val_loss_objective=objective_loss(final, sweep.objective_tasks()),
+                       objective=scores.get(objective),
                        wall_s=trial_json.get("wall_s"), steps=trial_json.get("steps", final.get("step")),
                        history=json.dumps(trial_json.get("history", [])),
                        run_config=json.dumps(cfg.model_dump(mode="json"), sort_keys=True), error=error)

@@ -24,8 +24,9 @@ def build_run_config(sweep: SweepConfig, point: dict[str, Any], trials_dir: str)
     if point.get("model"):
         set_path(data, "model.name", point["model"])
     # Every run measures the validation loss of every pool source, in the mixture or not: how a mixture moves
-    # general ability (OpenOrca's perplexity) is read from runs that never trained on it.
-    data.setdefault("eval_tasks", sorted(sweep.pool))
+    # general ability (OpenOrca's perplexity) is read from runs that never trained on it; and of every objective
+    # task, which ASHA's default signal averages.
+    data.setdefault("eval_tasks", sorted({*sweep.pool, *sweep.objective_tasks()}))
     data.update(name=sweep.name, seed=point["seed"], output_dir=trials_dir)
     return validate(RunConfig, data, f"sweep {sweep.name!r} trial point {point}")
 

@@ -29,10 +29,10 @@ def make_trainable(sweep: SweepConfig, experiment_dir: str):
 
     def trainable(config: dict[str, Any]) -> None:
         import ray.tune
-        from ray.tune.integration.ray_train import TuneReportCallback
 
         from ftlib.train.trial import run_trial
         from sweeps.objective import evaluate_objective, stored_objective
+        from sweeps.stop_signal import report_callback, with_objective_loss
 
         sweep_ = SweepConfig.model_validate(sweep_data)
         point = config["point"]
@@ -41,14 +41,16 @@ def make_trainable(sweep: SweepConfig, experiment_dir: str):
             cfg = build_run_config(sweep_, {**point, "seed": seed}, trials_dir)
             done = storage.read_bytes(storage.join(trials_dir, cfg.run_id(), "trial.json"))
             # The same config already finished (a resumed sweep, a repeated point): reuse its result.
-            trial = json.loads(done) if done is not None else run_trial(cfg, callbacks=[TuneReportCallback()])
+            trial = json.loads(done) if done is not None else run_trial(
+                cfg, callbacks=[report_callback(sweep_.objective_tasks())])
             final = trial["final_metrics"]
             validation = storage.join(trials_dir, cfg.run_id(), VALIDATION)
             # A finished run's objective is read back, not scored again (resume, finalize's replicates).
             scores = (stored_objective(sweep_, validation) if done is not None else None) or \
                 evaluate_objective(sweep_, cfg, trial["model_dir"], validation)
             per_seed.append({"run_id": cfg.run_id(), "config_hash": cfg.config_hash(), **scores,
-                             **{k: v for k, v in final.items() if k.startswith("val_loss")}})
+                             **{k: v for k, v in with_objective_loss(final, sweep_.objective_tasks()).items()
+                                if k.startswith("val_loss")}})
         keys = [k for k in per_seed[0] if k not in ("run_id", "config_hash")]
         report = {k: sum(s[k] for s in per_seed) / len(per_seed) for k in keys}
         report.update(run_ids=[s["run_id"] for s in per_seed], config_hash=per_seed[0]["config_hash"],

@@ -240,3 +240,46 @@ def test_asha_lets_the_leading_trial_train_every_seed(seeds):
                                                             sweep.scheduler.metric: sign * (metric - step * 0.01)})
                 if trial is leader:
                     assert action == TrialScheduler.CONTINUE, (seeds, iteration)
+
+
+def test_asha_signal_weighs_the_objective_tasks_equally_and_must_exist(tmp_path):
+    from sweeps.stop_signal import OBJECTIVE_LOSS, objective_loss, with_objective_loss
+
+    # OpenOrca's long answers dominate the token-weighted val_loss; the signal ignores it and weighs tasks equally.
+    metrics = {"val_loss": 0.4, "val_loss_fpb": 2.0, "val_loss_finqa": 0.5, "val_loss_openorca": 0.1}
+    assert objective_loss(metrics, ["fpb", "finqa"]) == pytest.approx(1.25)
+    assert objective_loss(metrics, ["fpb", "twitter_sentiment"]) is None  # a task not measured: no signal
+    assert with_objective_loss(metrics, ["fpb"])[OBJECTIVE_LOSS] == 2.0
+    sweep = load_sweep("sweeps/smoke.yaml")
+    assert sweep.scheduler.metric == OBJECTIVE_LOSS and SweepConfig.model_fields["scheduler"].default.metric == \
+        OBJECTIVE_LOSS
+    run = build_run_config(sweep, example_point(sweep), str(tmp_path))
+    assert set(sweep.objective_tasks()) <= set(run.validation_tasks())  # every run measures what ASHA averages
+    with pytest.raises(ConfigError, match=r"scheduler.metric 'val_los': expected one of"):
+        load_sweep("sweeps/smoke.yaml", overrides=["scheduler.metric=val_los"])
+
+
+def example_point(sweep):
+    from sweeps.driver import example_points
+
+    return example_points(sweep)[0]
+
+
+def test_optuna_hears_stopped_trials_intermediate_values_in_its_direction(tmp_path):
+    from ray.tune.search.optuna import OptunaSearch  # noqa: F401  (Ray's integration, as the driver uses it)
+
+    from sweeps.searcher import FinalObjectiveOptunaSearch
+
+    searcher = FinalObjectiveOptunaSearch(space={"x": optuna.distributions.FloatDistribution(0, 1)}, metric="score",
+                                          mode="max", signal="val_loss_objective", signal_mode="min")
+    first, second = searcher.suggest("a"), searcher.suggest("b")
+    assert first and second
+    for step, loss in ((1, 2.0), (2, 1.5)):
+        searcher.on_trial_result("a", {"val_loss_objective": loss, "training_iteration": step})
+        searcher.on_trial_result("b", {"val_loss_objective": loss + 1, "training_iteration": step})
+    searcher.on_trial_complete("a", {"score": 0.7})
+    searcher.on_trial_complete("b", {"val_loss_objective": 2.5, "training_iteration": 2})  # stopped by ASHA
+    trials = {t.number: t for t in searcher._ot_study.trials}
+    assert trials[0].state == optuna.trial.TrialState.COMPLETE and trials[0].value == 0.7
+    assert trials[1].state == optuna.trial.TrialState.PRUNED
+    assert trials[1].intermediate_values == {1: -3.0, 2: -2.5}  # a loss, negated for a study that maximises

@@ -106,3 +106,32 @@ def test_adapter_saves_and_reloads_to_identical_logits(tiny_model, tmp_path):
     reloaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), tmp_path / "adapter").eval()
     assert torch.equal(before, reloaded(ids).logits)
     assert not torch.allclose(before, AutoModelForCausalLM.from_pretrained(tiny_model)(ids).logits)
+
+
+def test_a_tokenizer_that_ships_its_code_loads_only_when_the_config_trusts_it(tiny_model, tmp_path, prepared):
+    """Phi-3-small's tokenizer is code in its repo: model.trust_remote_code reaches every tokenizer load."""
+    import json
+    import shutil
+
+    from ftlib.data.pipeline import cached_tokenizer, pack_plan
+    from ftlib.data.plan import make_plan
+    from ftlib.data.spec import MixtureSpec
+
+    remote = tmp_path / "remote-tok"
+    shutil.copytree(tiny_model, remote)
+    (remote / "my_tok.py").write_text("from transformers import PreTrainedTokenizerFast\n\n\n"
+                                      "class MyTokFast(PreTrainedTokenizerFast):\n    pass\n")
+    config = json.loads((remote / "tokenizer_config.json").read_text())
+    config["auto_map"] = {"AutoTokenizer": [None, "my_tok.MyTokFast"]}
+    config.pop("tokenizer_class", None)
+    (remote / "tokenizer_config.json").write_text(json.dumps(config))
+    # Untrusted, transformers ignores the shipped class (a repo without a tokenizer.json then fails to load).
+    assert type(cached_tokenizer(str(remote))).__name__ != "MyTokFast"
+    assert type(cached_tokenizer(str(remote), True)).__name__ == "MyTokFast"
+    plan = make_plan(MixtureSpec.from_weights({"fpb": 1.0}, 16, seed=0), prepared)
+    cached_tokenizer.cache_clear()
+    rows = pack_plan(plan, prepared, str(remote), 128, trust_remote_code=True)
+    assert rows["input_ids"].shape[1] == 128
+    hits = cached_tokenizer.cache_info().hits
+    cached_tokenizer(str(remote), True)  # the packer loaded the trusted tokenizer: this one is a cache hit
+    assert cached_tokenizer.cache_info().hits == hits + 1 and cached_tokenizer.cache_info().currsize == 1

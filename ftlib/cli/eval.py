@@ -34,6 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=42, help="seed for preparing missing tasks")
     p.add_argument("--out", default="outputs/eval")
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="run the modelling / tokenizer code a model ships (off unless asked; --run takes its config's)")
     p.add_argument("--ray", action="store_true", help="run inference in a Ray Data actor pool")
     p.add_argument("--actors", type=int, default=1)
     p.add_argument("--gpus-per-actor", type=float, default=0)
@@ -55,19 +57,21 @@ def run(args: argparse.Namespace) -> int:
 
     tasks = [s.name for s in resolve_tasks(args.tasks)]
     if args.run:
-        args.model, args.data, args.style = trained_model(args.run, args.overrides)
+        args.model, args.data, args.style, trust = trained_model(args.run, args.overrides)
+        args.trust_remote_code = args.trust_remote_code or trust
     for problem in filter(None, (model_exists(args.model), args.adapter and model_exists(args.adapter))):
         raise ConfigError(problem.replace("model.name", "--model" if args.model in problem else "--adapter", 1))
     data = storage.absolute(args.data)
     ensure_prepared(data, tasks, args.source, args.seed)  # before loading any model
     model, adapter = anchor_model(args.model), args.adapter and anchor_model(args.adapter)
-    lm = load_for_eval(model, adapter, device="cpu" if args.ray else None)
+    lm = load_for_eval(model, adapter, device="cpu" if args.ray else None, trust_remote_code=args.trust_remote_code)
     if args.ray:
         from ftlib.raysession import ensure_ray
 
         ensure_ray(args.address)
         backend = RayBackend(model, adapter, tokenizer=lm.tokenizer, actors=args.actors,
-                             num_gpus=args.gpus_per_actor, batch_size=args.batch_size)
+                             num_gpus=args.gpus_per_actor, batch_size=args.batch_size,
+                             trust_remote_code=args.trust_remote_code)
     else:
         backend = LocalBackend(lm, args.batch_size)
     digest = model_hash(model, adapter)
@@ -88,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def trained_model(run_yaml: str, overrides: list[str]) -> tuple[str, str, str]:
+def trained_model(run_yaml: str, overrides: list[str]) -> tuple[str, str, str, bool]:
     """The model dir, data dir and prompt style of a run trained with ``cocktail train`` (found by its config hash)."""
     from ftlib import storage
     from ftlib.cli.train import load_run_config
@@ -99,4 +103,4 @@ def trained_model(run_yaml: str, overrides: list[str]) -> tuple[str, str, str]:
     if storage.read_bytes(storage.join(run_dir, "trial.json")) is None:
         raise ConfigError(f"{run_yaml}: not trained yet ({run_dir} has no trial.json); run `cocktail train {run_yaml}`"
                           f" with the same --set overrides first")
-    return storage.join(run_dir, "model"), cfg.data.dir, cfg.data.style
+    return storage.join(run_dir, "model"), cfg.data.dir, cfg.data.style, cfg.model.trust_remote_code

@@ -26,10 +26,11 @@ def _train_table(data_dir: str, task: str, fingerprint: str) -> pa.Table:
 
 
 @functools.lru_cache(maxsize=4)
-def cached_tokenizer(path: str):
+def cached_tokenizer(path: str, trust_remote_code: bool = False):
+    """``trust_remote_code``: the model config's switch (a tokenizer that ships its own code, as Phi-3-small's)."""
     from ftlib.models.tokenizer import load_tokenizer
 
-    return load_tokenizer(path)
+    return load_tokenizer(path, trust_remote_code)
 
 
 def records_for(plan_batch: pa.Table, data_dir: str, fingerprints: dict[str, str]) -> dict[str, list[str]]:
@@ -55,9 +56,9 @@ def pack_records(records: dict[str, list[str]], tokenizer, seq_len: int, style: 
 
 
 def pack_plan_batch(plan_batch: pa.Table, *, data_dir: str, fingerprints: dict[str, str], tokenizer_path: str,
-                    seq_len: int, style: str) -> dict[str, np.ndarray]:
-    return pack_records(records_for(plan_batch, data_dir, fingerprints), cached_tokenizer(tokenizer_path), seq_len,
-                        style)
+                    seq_len: int, style: str, trust_remote_code: bool = False) -> dict[str, np.ndarray]:
+    return pack_records(records_for(plan_batch, data_dir, fingerprints),
+                        cached_tokenizer(tokenizer_path, trust_remote_code), seq_len, style)
 
 
 # Plans up to this many examples are packed in the trial's own process: its data then needs no CPU beyond its
@@ -67,7 +68,8 @@ IN_PROCESS_EXAMPLES = 20_000
 
 
 def training_dataset(plan: Plan, data_dir: str | Path, tokenizer_path: str, seq_len: int, style: str = "plain",
-                     examples_per_batch: int = 512, in_process_examples: int = IN_PROCESS_EXAMPLES):
+                     examples_per_batch: int = 512, in_process_examples: int = IN_PROCESS_EXAMPLES,
+                     trust_remote_code: bool = False):
     """A Ray Dataset of packed rows in plan order, ready for ``get_dataset_shard``."""
     import ray.data
 
@@ -77,26 +79,26 @@ def training_dataset(plan: Plan, data_dir: str | Path, tokenizer_path: str, seq_
     if plan.num_examples <= in_process_examples:
         from ray.data.extensions import ArrowTensorArray
 
-        rows = pack_plan(plan, data_dir, tokenizer_path, seq_len, style, examples_per_batch)
+        rows = pack_plan(plan, data_dir, tokenizer_path, seq_len, style, examples_per_batch, trust_remote_code)
         return ray.data.from_arrow(pa.table({k: ArrowTensorArray.from_numpy(v) for k, v in rows.items()}))
     return ray.data.from_arrow(plan.table()).map_batches(
         pack_plan_batch, batch_size=examples_per_batch, batch_format="pyarrow",
         fn_kwargs=dict(data_dir=str(data_dir), fingerprints=plan.data_fingerprint, tokenizer_path=tokenizer_path,
-                       seq_len=seq_len, style=style))
+                       seq_len=seq_len, style=style, trust_remote_code=trust_remote_code))
 
 
 def pack_plan(plan: Plan, data_dir: str | Path, tokenizer_path: str, seq_len: int, style: str = "plain",
-              examples_per_batch: int = 512) -> dict[str, np.ndarray]:
+              examples_per_batch: int = 512, trust_remote_code: bool = False) -> dict[str, np.ndarray]:
     """The same rows as ``training_dataset``, computed in this process."""
     table = plan.table()
     parts = [pack_plan_batch(table.slice(i, examples_per_batch), data_dir=str(data_dir),
                              fingerprints=plan.data_fingerprint, tokenizer_path=tokenizer_path, seq_len=seq_len,
-                             style=style)
+                             style=style, trust_remote_code=trust_remote_code)
              for i in range(0, table.num_rows, examples_per_batch)]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def token_lengths_fn(data_dir: str | Path, tokenizer: str, style: str = "plain"):
+def token_lengths_fn(data_dir: str | Path, tokenizer: str, style: str = "plain", trust_remote_code: bool = False):
     """task -> tokens per train row, for token budgets. The tokenizer (an embedded name or a path) is
     resolved on first use, after the plan has checked its data."""
     from ftlib.data.tokenize import example_lengths
@@ -105,6 +107,7 @@ def token_lengths_fn(data_dir: str | Path, tokenizer: str, style: str = "plain")
 
     def lengths(task: str) -> np.ndarray:
         table = _train_table(str(data_dir), task, task_entry(data_dir, task)["splits"]["train"]["sha256"])
-        return example_lengths(record_columns(table), cached_tokenizer(resolve_model(tokenizer)), style)
+        return example_lengths(record_columns(table), cached_tokenizer(resolve_model(tokenizer), trust_remote_code),
+                               style)
 
     return lengths

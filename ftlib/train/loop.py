@@ -69,6 +69,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     from ftlib.data.pipeline import cached_tokenizer
     from ftlib.train import checkpoint
     from ftlib.train.inputs import model_inputs
+    from ftlib.train.step import step_loss_tokens
     from ftlib.train.validation import validation_losses
 
     cfg = RunConfig.model_validate(config["run"])
@@ -77,7 +78,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     device = ray.train.torch.get_device() if res.device == "cuda" else torch.device("cpu")
-    tokenizer = cached_tokenizer(config["tokenizer_path"])
+    tokenizer = cached_tokenizer(config["tokenizer_path"], cfg.model.trust_remote_code)
 
     resume = ray.train.get_checkpoint()
     with (resume.as_directory() if resume else contextlib.nullcontext()) as resume_dir:
@@ -106,7 +107,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
 
     shard = ray.train.get_dataset_shard("train")
     accum = res.grad_accum
-    # Loss sum, micro-batches, tokens, examples cut to seq_len (first epoch) since the last report, kept on the
+    # Token-loss sum, loss tokens, tokens, examples cut to seq_len (first epoch) since the last report, kept on the
     # device: reading them each micro-step would stall a GPU twice a step; they are read once per report.
     window = torch.zeros(4, dtype=torch.float64, device=device)
     tokens_total, cut_total = counters["tokens"], counters["examples_cut"]  # a resumed run counts on
@@ -119,6 +120,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         batches = shard.iter_torch_batches(batch_size=cfg.micro_batch_size, dtypes=torch.long, device=device,
                                            drop_last=True, local_shuffle_buffer_size=SHUFFLE_ROWS,
                                            local_shuffle_seed=cfg.seed * 100_003 + epoch * 1_009 + rank)
+        group: list[dict] = []  # the step's micro-batches: its loss tokens are counted before the first backward
         for i, batch in enumerate(batches):
             if i >= micro_per_epoch or step >= total_steps:
                 break
@@ -126,40 +128,45 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                 micro += 1
                 continue
             micro += 1
-            boundary = micro % accum == 0
-            model.train()
-            inputs = model_inputs(batch, res.attn_implementation)
-            if engine is not None:
-                loss = engine(**inputs).loss
-                engine.backward(loss)
-                engine.step()
-            else:
-                sync = boundary or not hasattr(model, "no_sync")
-                with (contextlib.nullcontext() if sync else model.no_sync()):
-                    loss = model(**inputs).loss
-                    (loss / accum).backward()
-                if boundary:
-                    torch.nn.utils.clip_grad_norm_(params, cfg.optim.max_grad_norm)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad(set_to_none=True)
-            window[0] += loss.detach()
-            window[1] += 1
-            window[2] += (batch["input_ids"] != tokenizer.pad_token_id).sum()
-            if epoch == 0:
-                window[3] += batch["cut"].sum()
-            if not boundary:
+            group.append(batch)
+            if len(group) < accum:
                 continue
+            model.train()
+            inputs = [model_inputs(b, res.attn_implementation) for b in group]
+            step_tokens = step_loss_tokens(inputs, world)
+            for j, x in enumerate(inputs):
+                x["num_items_in_batch"] = step_tokens / world
+                if engine is not None:
+                    loss = engine(**x).loss
+                    engine.backward(loss, scale_wrt_gas=False)
+                    engine.step()
+                else:
+                    last = j == len(inputs) - 1
+                    with (contextlib.nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync()):
+                        loss = model(**x).loss
+                        loss.backward()
+                window[0] += loss.detach() * step_tokens / world
+            if engine is None:
+                torch.nn.utils.clip_grad_norm_(params, cfg.optim.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            window[1] += step_tokens / world
+            for b in group:
+                window[2] += (b["input_ids"] != tokenizer.pad_token_id).sum()
+                if epoch == 0:
+                    window[3] += b["cut"].sum()
+            group = []
             step += 1
             if step % cfg.eval_every and step != total_steps:
                 continue
             if world > 1:
                 dist.all_reduce(window)
-            loss_sum, micro_batches, tokens, cut = window.tolist()  # waits for the device: time is read after
+            loss_sum, loss_tokens, tokens, cut = window.tolist()  # waits for the device: time is read after
             elapsed = time.perf_counter() - window_start
             tokens_total += int(tokens)
             cut_total += int(cut)
-            metrics = {"step": step, "epoch": epoch, "train_loss": loss_sum / max(micro_batches, 1),
+            metrics = {"step": step, "epoch": epoch, "train_loss": loss_sum / max(loss_tokens, 1),
                        "lr": float(scheduler.get_last_lr()[0]), "tokens": tokens_total, "examples_cut": cut_total,
                        "tokens_per_s": tokens / elapsed,
                        "node_id": ray.get_runtime_context().get_node_id()}

@@ -80,12 +80,14 @@ def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | 
     run_dir.mkdir(parents=True, exist_ok=True)
     history = run_dir / "metrics.jsonl"
     atomic_write_json(run_dir / "run_config.json", cfg.model_dump(mode="json"))
-    lengths = token_lengths_fn(cfg.data.dir, checked.model_path, cfg.data.style) if cfg.mixture.unit == "tokens" else None
+    trust = cfg.model.trust_remote_code
+    lengths = token_lengths_fn(cfg.data.dir, checked.model_path, cfg.data.style, trust) \
+        if cfg.mixture.unit == "tokens" else None
     plan = make_plan(cfg.mixture, cfg.data.dir, lengths)
     plan.save(run_dir / "plan.parquet")
 
     dataset = training_dataset(plan, storage.absolute(cfg.data.dir), checked.model_path, cfg.data.seq_len,
-                               cfg.data.style, cfg.data.examples_per_block).materialize()
+                               cfg.data.style, cfg.data.examples_per_block, trust_remote_code=trust).materialize()
     rows = dataset.count()
     micro_per_epoch = rows // cfg.num_workers // cfg.micro_batch_size // res.grad_accum * res.grad_accum
     steps_per_epoch = micro_per_epoch // res.grad_accum
@@ -93,7 +95,7 @@ def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | 
         raise DataError(f"the mixture packs into {rows} rows of {cfg.data.seq_len} tokens: fewer than one global "
                         f"batch of {res.global_batch_size}; raise the budget or lower the batch")
     total_steps = min(cfg.max_steps or 10**12, steps_per_epoch * cfg.epochs)
-    tokenizer = cached_tokenizer(checked.model_path)
+    tokenizer = cached_tokenizer(checked.model_path, trust)
     validation = validation_rows(cfg.data.dir, cfg.validation_tasks(), tokenizer, cfg.data.seq_len, cfg.data.style,
                                  cfg.data.val_examples)
 
