@@ -54,7 +54,7 @@ def build(cfg, res, model_config, device):
 
     torch.manual_seed(0)
     with torch.device(device):
-        model = AutoModelForCausalLM.from_config(model_config, dtype=res.torch_dtype,
+        model = AutoModelForCausalLM.from_config(model_config, dtype=res.weights_dtype,
                                                  attn_implementation=res.attn_implementation)
     enable_activation_checkpointing(model, lora=cfg.method == "lora")
     if cfg.method == "lora":

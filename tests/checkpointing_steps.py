@@ -8,7 +8,7 @@ import sys
 os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=sys.argv[4], RANK="0", LOCAL_RANK="0", WORLD_SIZE="1")
 
 
-def main(model_dir: str, engine: str, checkpointing: bool) -> None:
+def main(model_dir: str, engine: str, checkpointing: bool, method: str) -> None:
     import numpy as np
     import torch
     import torch.distributed as dist
@@ -16,17 +16,21 @@ def main(model_dir: str, engine: str, checkpointing: bool) -> None:
     from ftlib.config import validate
     from ftlib.data.pack import pack
     from ftlib.train.config import RunConfig
-    from ftlib.train.loop import build_model
+    from ftlib.train.loop import build_model, zero3_config
     from ftlib.train.resolve import resolve
 
     dist.init_process_group("gloo")
     stage = None if engine == "ddp" else int(engine[-1])
-    cfg = validate(RunConfig, {"model": {"name": model_dir}, "method": "full", "micro_batch_size": 2,
+    cfg = validate(RunConfig, {"model": {"name": model_dir}, "method": method, "micro_batch_size": 2,
                                "optim": {"lr": 1e-3}, "deepspeed": None if stage is None else {"stage": stage},
                                "mixture": {"sources": {"fpb": {"weight": 1}}, "budget": 8}}, "test")
     res = resolve(cfg, cuda=False)
+    zero3 = zero3_config(res)  # noqa: F841  (as the trial's loop keeps it)
     model = build_model(cfg, res, None, checkpointing)
-    assert model.is_activation_checkpointing == checkpointing
+    base = model if method == "full" else model.base_model.model
+    assert base.is_activation_checkpointing == checkpointing
+    # ZeRO-3: the model's weights were partitioned as they loaded (zero.Init), not after (adapters come later).
+    assert all(hasattr(p, "ds_id") for n, p in base.named_parameters() if "lora_" not in n) == (stage == 3)
     model.config.use_cache = False
     rng = np.random.default_rng(0)
     ids = [rng.integers(10, 2000, size=int(n)).tolist() for n in rng.integers(20, 120, size=24)]
@@ -34,13 +38,13 @@ def main(model_dir: str, engine: str, checkpointing: bool) -> None:
     batch = {k: torch.tensor(v[:2], dtype=torch.long) for k, v in rows.items() if k != "cut"}
     if stage is None:
         model = torch.nn.parallel.DistributedDataParallel(model)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr)
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.optim.lr)
     else:
         import deepspeed
 
         model, optimizer, _, _ = deepspeed.initialize(
-            model=model, model_parameters=list(model.parameters()), config=res.deepspeed,
-            optimizer=torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr))
+            model=model, model_parameters=[p for p in model.parameters() if p.requires_grad], config=res.deepspeed,
+            optimizer=torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.optim.lr))
     losses = []
     model.train()
     for _ in range(3):
@@ -57,4 +61,4 @@ def main(model_dir: str, engine: str, checkpointing: bool) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3] == "on")
+    main(sys.argv[1], sys.argv[2], sys.argv[3] == "on", sys.argv[5])

@@ -61,14 +61,15 @@ def test_resolution_of_auto():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", ["ddp", "zero1", "zero2", "zero3"])
-def test_checkpointing_under_ddp_and_each_zero_stage(tiny_model, engine):
+@pytest.mark.parametrize("engine,method", [("ddp", "full"), ("zero1", "full"), ("zero2", "full"), ("zero3", "full"),
+                                           ("zero3", "lora")])
+def test_checkpointing_under_ddp_and_each_zero_stage(tiny_model, engine, method):
     def steps(checkpointing):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         out = subprocess.run([sys.executable, "tests/checkpointing_steps.py", tiny_model, engine, checkpointing,
-                              str(port)], capture_output=True, text=True, timeout=300)
+                              str(port), method], capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stderr[-3000:]
         return json.loads(out.stdout.strip().splitlines()[-1])
 

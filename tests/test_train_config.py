@@ -135,3 +135,34 @@ def test_a_tokenizer_that_ships_its_code_loads_only_when_the_config_trusts_it(ti
     hits = cached_tokenizer.cache_info().hits
     cached_tokenizer(str(remote), True)  # the packer loaded the trusted tokenizer: this one is a cache hit
     assert cached_tokenizer.cache_info().hits == hits + 1 and cached_tokenizer.cache_info().currsize == 1
+
+
+def test_bf16_full_fine_tuning_without_deepspeed_keeps_fp32_master_weights(tiny_model):
+    """At a small lr a bf16 weight cannot take the update (below 1/256 of it); fp32 weights under bf16 autocast do."""
+    from ftlib.train.loop import build_model
+
+    cfg = run_config(model={"name": tiny_model}, method="full", precision="bf16")
+    assert resolve(cfg, True).autocast and resolve(cfg, True).weights_dtype == torch.float32
+    assert not resolve(cfg.model_copy(update={"deepspeed": validate(RunConfig, {"mixture": MIX, "deepspeed": {}},
+                                                                    "t").deepspeed}), True).autocast
+    with pytest.raises(ConfigError, match="fp16 needs DeepSpeed"):
+        resolve(run_config(precision="fp16"), True)
+    res = resolve(cfg, False)  # bf16 runs on CPU too (slowly): the same code path
+    ids = torch.randint(3, 2000, (2, 64))
+
+    def changed_after_one_step(model, autocast):
+        before = [p.detach().clone() for p in model.parameters()]
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+        with autocast:
+            loss = model(input_ids=ids, labels=ids, use_cache=False).loss
+        loss.backward()
+        optimizer.step()
+        moved = sum(int((p.detach() != b).sum()) for p, b in zip(model.parameters(), before))
+        return moved / sum(b.numel() for b in before)
+
+    master = build_model(cfg, res, None)
+    assert next(master.parameters()).dtype == torch.float32
+    plain = build_model(cfg, res.__class__(**{**res.__dict__, "autocast": False}), None)
+    assert next(plain.parameters()).dtype == torch.bfloat16
+    assert changed_after_one_step(master, res.autocast_context("cpu")) > 0.9
+    assert changed_after_one_step(plain, torch.autocast("cpu", enabled=False)) < 0.5

@@ -132,8 +132,8 @@ def model_state_bytes(shape: ModelShape, s: Setup) -> tuple[float, float]:
         gpu, cpu = 4 * trained + 16 * trained / n, 0.0
     elif s.zero_stage == 0:  # DeepSpeed's mixed precision without partitioning
         gpu, cpu = 20 * trained, 0.0
-    else:  # plain torch in bf16: params, grads and both Adam moments in bf16 (no master weights)
-        gpu, cpu = 8 * trained, 0.0
+    else:  # plain torch: fp32 weights, grads and Adam (bf16 autocast; PEFT keeps adapters in fp32 too)
+        gpu, cpu = 16 * trained, 0.0
     return gpu + frozen_gpu, cpu
 
 

@@ -24,7 +24,7 @@ def build_model(cfg: RunConfig, res: Resolved, resume_dir: Path | None, checkpoi
     torch.manual_seed(cfg.seed)  # LoRA init: the same on every rank and every run of this config
     if cfg.method == "full":
         model_cfg = cfg.model if resume_dir is None else cfg.model.model_copy(update={"name": str(resume_dir / "model")})
-        model = load_model(model_cfg, res.torch_dtype, res.attn_implementation)
+        model = load_model(model_cfg, res.weights_dtype, res.attn_implementation)
         if checkpointing:
             enable_activation_checkpointing(model, lora=False)
         return model
@@ -36,6 +36,17 @@ def build_model(cfg: RunConfig, res: Resolved, resume_dir: Path | None, checkpoi
     from peft import PeftModel
 
     return PeftModel.from_pretrained(base, resume_dir / "model", is_trainable=True)
+
+
+def zero3_config(res: Resolved):
+    """Under ZeRO-3 each rank loads only its partition of the weights: transformers enters DeepSpeed's zero.Init
+    while this object lives (it holds only a weak reference to it), so keep it for as long as the model. Without
+    it every rank would first hold the whole model."""
+    if not res.deepspeed or res.deepspeed["zero_optimization"]["stage"] != 3:
+        return None
+    from transformers.integrations import HfDeepSpeedConfig
+
+    return HfDeepSpeedConfig(res.deepspeed)
 
 
 def checkpointing_on(cfg: RunConfig, res: Resolved, device) -> bool:
@@ -83,6 +94,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     resume = ray.train.get_checkpoint()
     with (resume.as_directory() if resume else contextlib.nullcontext()) as resume_dir:
         resume_dir = Path(resume_dir) if resume_dir else None
+        zero3 = zero3_config(res)  # noqa: F841  (lives as long as the loop: see zero3_config)
         model = build_model(cfg, res, resume_dir, checkpointing_on(cfg, res, device))
         model.config.use_cache = False
         params = [p for p in model.parameters() if p.requires_grad]
@@ -143,7 +155,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                 else:
                     last = j == len(inputs) - 1
                     with (contextlib.nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync()):
-                        loss = model(**x).loss
+                        with res.autocast_context(device.type):
+                            loss = model(**x).loss
                         loss.backward()
                 window[0] += loss.detach() * step_tokens / world
             if engine is None:
@@ -171,8 +184,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                        "tokens_per_s": tokens / elapsed,
                        "node_id": ray.get_runtime_context().get_node_id()}
             module.eval()
-            metrics.update(validation_losses(forward, config["validation"], cfg.micro_batch_size, device,
-                                             res.attn_implementation))
+            with res.autocast_context(device.type):
+                metrics.update(validation_losses(forward, config["validation"], cfg.micro_batch_size, device,
+                                                 res.attn_implementation))
             with tempfile.TemporaryDirectory() as tmp:
                 checkpoint.save(Path(tmp), rank=rank, module=module, engine=engine, optimizer=optimizer,
                                 scheduler=scheduler, tokenizer=tokenizer, base_model=cfg.model.name,

@@ -19,12 +19,28 @@ class Resolved:
     global_batch_size: int
     deepspeed: dict[str, Any] | None
     activation_checkpointing: bool | None = False  # None: the worker decides from its GPU's memory (LoRA, auto)
+    # bf16 full fine-tuning without DeepSpeed: fp32 weights (the optimizer's master copy) and bf16 autocast. In bf16
+    # weights an update below 1/256 of a weight is lost (at the study's lr 3e-6, nearly every update).
+    autocast: bool = False
 
     @property
     def torch_dtype(self):
         import torch
 
         return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[self.precision]
+
+    @property
+    def weights_dtype(self):
+        import torch
+
+        return torch.float32 if self.autocast else self.torch_dtype
+
+    def autocast_context(self, device_type: str):
+        import contextlib
+
+        import torch
+
+        return torch.autocast(device_type, dtype=torch.bfloat16) if self.autocast else contextlib.nullcontext()
 
 
 def resolve(cfg: RunConfig, cuda: bool) -> Resolved:
@@ -39,9 +55,13 @@ def resolve(cfg: RunConfig, cuda: bool) -> Resolved:
         attn = "flash_attention_2" if cuda and importlib.util.find_spec("flash_attn") else "sdpa"
     elif attn == "flash_attention_2" and not cuda:
         raise ConfigError("model.attn_implementation: flash_attention_2 needs a GPU; use sdpa or auto")
+    if precision == "fp16" and cfg.deepspeed is None:
+        raise ConfigError("precision: fp16 needs DeepSpeed (it scales the loss; plain torch here does not): set "
+                          "deepspeed, or use bf16")
     accum, global_batch = batch_arithmetic(cfg)
     ds = deepspeed_config(cfg, precision, accum, global_batch, cuda) if cfg.deepspeed else None
-    return Resolved(device, precision, attn, accum, global_batch, ds, activation_checkpointing(cfg, cuda))
+    autocast = precision == "bf16" and cfg.method == "full" and cfg.deepspeed is None
+    return Resolved(device, precision, attn, accum, global_batch, ds, activation_checkpointing(cfg, cuda), autocast)
 
 
 def activation_checkpointing(cfg: RunConfig, cuda: bool) -> bool | None:
