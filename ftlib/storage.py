@@ -82,6 +82,15 @@ def remove_dir(location: str) -> None:
         fs.delete_dir(path)
 
 
+def subdirs(location: str) -> list[str]:
+    """The directories right under ``location`` (full locations); [] where it does not exist."""
+    fs, path = _resolve(location)
+    if fs.get_file_info(path).type != pafs.FileType.Directory:
+        return []
+    infos = fs.get_file_info(pafs.FileSelector(path, recursive=False))
+    return [join(location, info.base_name) for info in infos if info.type == pafs.FileType.Directory]
+
+
 def check_writable(location: str, what: str) -> None:
     """A probe written and removed, so a wrong bucket, path or credential fails before any trial starts."""
     probe = join(location, f".write-probe-{os.getpid()}")

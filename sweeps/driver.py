@@ -172,14 +172,20 @@ def scheduler(sweep: SweepConfig, max_reports: int):
                          reduction_factor=s.reduction_factor, max_t=max(max_reports + 1, s.grace_period + 1))
 
 
-def _tune_run_config(where: str, name: str, sweep: SweepConfig, key: str, mode: str, total: int):
+def _tune_run_config(where: str, name: str, sweep: SweepConfig, key: str, mode: str, total: int, exp: str):
     import ray.tune
 
+    from sweeps.disk import DropEndedTrialState
     from sweeps.progress import Progress
     from sweeps.release import ReleaseEndedTrials
 
+    def run_dirs(trial) -> list[str]:
+        point = trial.config.get("point")
+        return [storage.join(exp, TRIALS, run_id) for run_id in run_ids(sweep, point, exp)] if point else []
+
     return ray.tune.RunConfig(name=name, storage_path=where,
-                              callbacks=[Progress(key, mode, total), ReleaseEndedTrials()],
+                              callbacks=[Progress(key, mode, total), ReleaseEndedTrials(),
+                                         DropEndedTrialState(run_dirs)],
                               failure_config=ray.tune.FailureConfig(max_failures=sweep.resources.trial_retries),
                               verbose=0)
 
@@ -335,7 +341,7 @@ def fit_experiment(sweep: SweepConfig, exp: str, keys: list[str], concurrent: in
                                param_space={"point": ray.tune.grid_search(points)} if points is not None else {},
                                tune_config=tune_config,
                                run_config=_tune_run_config(where, name, sweep, keys[0], sweep.objective.modes[0],
-                                                           total))
+                                                           total, exp))
     try:
         tuner.fit()
     except Exception:

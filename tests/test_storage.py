@@ -156,3 +156,19 @@ def test_atomic_writes_get_the_mode_the_umask_gives(tmp_path, umask):
         os.umask(old)
     assert (tmp_path / "f.json").stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode & 0o777
     assert (tmp_path / "d").stat().st_mode & 0o777 == (tmp_path / "plain_dir").stat().st_mode & 0o777
+
+
+def test_an_ended_trial_keeps_its_checkpoints_weights_not_their_optimizer_state(tmp_path):
+    from sweeps.disk import drop_optimizer_state
+
+    run = tmp_path / "run"
+    for name in ("checkpoint_2026-12-01_08-00-00.000001", "checkpoint_2026-12-01_08-00-05.000002"):
+        for part in ("model", "state"):
+            (run / name / part).mkdir(parents=True)
+            (run / name / part / "blob").write_bytes(b"x" * 1000)
+    (run / "model").mkdir()
+    (run / "model" / "weights").write_bytes(b"w")
+    assert drop_optimizer_state(str(run)) == 2
+    assert not list(run.glob("checkpoint_*/state")) and len(list(run.glob("checkpoint_*/model/blob"))) == 2
+    assert (run / "model" / "weights").exists() and drop_optimizer_state(str(run)) == 0
+    assert drop_optimizer_state(str(tmp_path / "nowhere")) == 0

@@ -92,6 +92,9 @@ def test_the_smoke_preset_on_a_cluster_without_the_dashboard(prepared, tiny_mode
     assert states.count("completed") >= 1 and states.count("stopped_early") >= 1  # ASHA stopped some
     total, largest, most = checkpoint_bytes(exp)
     assert most <= 2 and total <= len(rows) * 2 * largest  # disk bounded: keep_checkpoints (2) per trial
+    # Every trial ended for good (completed or stopped): its checkpoints keep their weights, not optimizer state.
+    checkpoints = [c for c in (exp / "trials").glob("*/checkpoint_*") if c.is_dir()]
+    assert checkpoints and all((c / "model").is_dir() and not (c / "state").exists() for c in checkpoints)
     pool = ["fpb", "twitter_sentiment", "headline", "orca_math"]
     for r in rows:  # the tidy table: realized shares per pool task, scores and losses as flat columns
         assert sum(r[f"w_{t}"] for t in pool) == pytest.approx(1)
