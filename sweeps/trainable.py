@@ -30,7 +30,7 @@ def make_trainable(sweep: SweepConfig, experiment_dir: str):
     def trainable(config: dict[str, Any]) -> None:
         import ray.tune
 
-        from ftlib.train.trial import run_trial
+        from ftlib.train.trial import run_trial, stale_tasks
         from sweeps.objective import evaluate_objective, stored_objective
         from sweeps.stop_signal import report_callback, with_objective_loss
 
@@ -40,9 +40,12 @@ def make_trainable(sweep: SweepConfig, experiment_dir: str):
         for seed in seeds_of(sweep_, point):
             cfg = build_run_config(sweep_, {**point, "seed": seed}, trials_dir)
             done = storage.read_bytes(storage.join(trials_dir, cfg.run_id(), "trial.json"))
-            # The same config already finished (a resumed sweep, a repeated point): reuse its result.
+            # The same config already finished on the same data (a resumed sweep, a repeated point): reuse it.
+            # One trained on data since re-prepared is trained again, from scratch.
+            stale = done is not None and bool(stale_tasks(json.loads(done), cfg))
+            done = None if stale else done
             trial = json.loads(done) if done is not None else run_trial(
-                cfg, callbacks=[report_callback(sweep_.objective_tasks())])
+                cfg, callbacks=[report_callback(sweep_.objective_tasks())], fresh=stale)
             final = trial["final_metrics"]
             validation = storage.join(trials_dir, cfg.run_id(), VALIDATION)
             # A finished run's objective is read back, not scored again (resume, finalize's replicates).

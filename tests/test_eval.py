@@ -110,3 +110,17 @@ def test_ray_data_backend_matches_in_process(prepared, tiny_model, ray_session):
     for a, b in zip(local, remote):
         assert a.scores == pytest.approx(b.scores, rel=1e-4)
         assert [p["output"] for p in a.predictions] == [p["output"] for p in b.predictions]
+
+
+def test_default_output_is_keyed_by_model_and_settings(prepared, tiny_model, adapter, tmp_path, monkeypatch):
+    """Two evaluations no longer overwrite each other: each model and settings get their own directory."""
+    monkeypatch.chdir(tmp_path)
+    common = ["eval", "--tasks", "fpb", "--data", str(prepared)]
+    assert main([*common, "--model", tiny_model, "--limit", "2"]) == 0
+    assert main([*common, "--model", tiny_model, "--limit", "3"]) == 0
+    assert main([*common, "--model", adapter, "--limit", "2"]) == 0
+    out = sorted((tmp_path / "outputs" / "eval").iterdir())
+    assert len(out) == 3 and all((d / "scores.parquet").exists() for d in out)
+    assert len({d.name.split("-")[0] for d in out}) == 2  # two models: two model hashes
+    assert main([*common, "--model", tiny_model, "--limit", "2"]) == 0  # the same again: the same directory
+    assert len(list((tmp_path / "outputs" / "eval").iterdir())) == 3

@@ -239,3 +239,27 @@ def test_show_prints_prompt_and_target(tmp_path, capsys):
     assert out.count("### Response:") == 2 and "{negative/neutral/positive}" in out
     assert main(["data", "show", "fpb", "--data", str(tmp_path / "none")]) == 2
     assert "not prepared" in capsys.readouterr().err
+
+
+def test_training_refuses_data_prepared_from_another_source_and_sees_re_prepared_data(tmp_path):
+    """data.source: hub over a directory prepared offline is refused (it would silently train on samples); a run
+    whose data was prepared again (another seed) is not taken as done."""
+    from ftlib.config import validate
+    from ftlib.errors import DataError
+    from ftlib.tasks.prepare import ensure_prepared, prepare
+    from ftlib.tasks.registry import resolve_tasks
+    from ftlib.train.config import RunConfig
+    from ftlib.train.trial import data_fingerprint, stale_tasks
+
+    data = tmp_path / "data"
+    prepare(resolve_tasks("fpb,finqa"), "offline", data, seed=1)
+    with pytest.raises(DataError, match=r"task 'fpb' was prepared from 'offline' but data.source is 'hub'.*"
+                                        r"cocktail data prepare --tasks fpb --source hub"):
+        ensure_prepared(data, ["fpb"], "hub", 1, same_source=True)
+    assert ensure_prepared(data, ["fpb"], "hub", 1) == []  # evaluation reads what is there
+    cfg = validate(RunConfig, {"mixture": {"sources": {"fpb": {"weight": 1}}, "budget": 8}, "eval_tasks": ["finqa"],
+                               "data": {"dir": str(data)}}, "t")
+    trial = {"data_fingerprint": data_fingerprint(cfg)}
+    assert set(trial["data_fingerprint"]) == {"fpb", "finqa"} and stale_tasks(trial, cfg) == []
+    prepare(resolve_tasks("finqa"), "offline", data, seed=2)
+    assert stale_tasks(trial, cfg) == ["finqa"] and stale_tasks({}, cfg) == []

@@ -32,7 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="where tasks not yet prepared in --data come from, as in `cocktail train`: "
                         "offline | hub | PATH")
     p.add_argument("--seed", type=int, default=42, help="seed for preparing missing tasks")
-    p.add_argument("--out", default="outputs/eval")
+    p.add_argument("--out", default=None,
+                   help="default outputs/eval/<model hash>-<settings hash>: one directory per model and settings")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--trust-remote-code", action="store_true",
                    help="run the modelling / tokenizer code a model ships (off unless asked; --run takes its config's)")
@@ -75,6 +76,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         backend = LocalBackend(lm, args.batch_size)
     digest = model_hash(model, adapter)
+    if args.out is None:
+        from ftlib.io import canonical_hash
+
+        settings = {"tasks": tasks, "split": args.split, "limit": args.limit, "mode": args.mode, "style": args.style,
+                    "data": data}
+        args.out = f"outputs/eval/{digest}-{canonical_hash(settings)}"
     results = run_eval(backend, tasks, data_dir=data, out=args.out, split=args.split, limit=args.limit,
                        mode=args.mode, style=args.style, digest=digest, retest=args.retest)
     suffix = "" if args.scoring == "cocktail" else f"{AT}{args.scoring}"

@@ -63,7 +63,7 @@ def dry_run(cfg, clusters: list[str]) -> int:
 def train(args: argparse.Namespace) -> int:
     from ftlib import storage
     from ftlib.raysession import ensure_ray
-    from ftlib.train.trial import check, run_trial
+    from ftlib.train.trial import check, run_trial, stale_tasks
     from sweeps.capacity import alive_nodes, check_trial_memory, yaml_node_types
 
     cfg = load_run_config(args.config, args.overrides)
@@ -73,6 +73,10 @@ def train(args: argparse.Namespace) -> int:
     check_trial_memory(cfg, [cfg.model.name], yaml_node_types(), multi_node=True, where="train: ")
     checked = check(cfg)
     done = storage.read_bytes(checked.trial_file)
+    stale = stale_tasks(json.loads(done), cfg) if done is not None else []
+    if stale:
+        print(f"the prepared data of {', '.join(stale)} changed since {checked.trial_file} was written: training again")
+        args.force = True
     if done is not None and not args.force:
         print(f"already done: {checked.trial_file} (use --force to run again)")
         print(done.decode())

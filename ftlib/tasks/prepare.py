@@ -57,6 +57,21 @@ def build_task(spec: TaskSpec, source: str, seed: int, strict: bool = False,
     return {s: tables[s] for s in SPLITS}, entry
 
 
+def check_source(data_dir, task: str, entry: dict, source: str) -> None:
+    """A run that asks for ``source`` must not train on a task prepared from another one."""
+    from ftlib.tasks.sources import OFFLINE_VERSION
+
+    kind = {"offline": "offline", "hub": "hub"}.get(source, "path")
+    had = entry.get("source", "?").split(":", 1)[0]
+    again = f"`cocktail data prepare --tasks {task} --source {source} --out {data_dir}`"
+    if had != kind:
+        raise DataError(f"{data_dir}: task {task!r} was prepared from {entry.get('source')!r} but data.source is "
+                        f"{source!r}: prepare it again ({again}) or point data.dir elsewhere")
+    if kind == "offline" and not str(entry.get("revision", "")).startswith(f"offline-v{OFFLINE_VERSION}-"):
+        raise DataError(f"{data_dir}: task {task!r} was made by an older offline generator "
+                        f"({entry.get('revision')!r}, now v{OFFLINE_VERSION}): prepare it again ({again})")
+
+
 def prepare(specs: list[TaskSpec], source: str, out: str | Path, seed: int = 42, strict: bool = False,
             offline_rows: int | None = None) -> dict:
     out = storage.absolute(out)
@@ -84,13 +99,19 @@ def prepare(specs: list[TaskSpec], source: str, out: str | Path, seed: int = 42,
 
 
 def ensure_prepared(data_dir: str | Path, tasks: list[str], source: str, seed: int,
-                    prepare_missing: bool = True) -> list[str]:
+                    prepare_missing: bool = True, same_source: bool = False) -> list[str]:
     """The one rule of ``train``, ``eval`` and ``sweep``: tasks missing from ``data_dir`` are prepared from
-    ``source`` (or refused when ``prepare_missing`` is off). Returns the tasks it prepared."""
+    ``source`` (or refused when ``prepare_missing`` is off). ``same_source`` (training): a task prepared from
+    another kind of source, or by an older offline generator, is refused. Returns the tasks it prepared."""
     from ftlib.tasks.registry import resolve_tasks
 
     specs = resolve_tasks(tasks)
-    missing = [s for s in specs if s.name not in read_manifest(data_dir)["tasks"]]
+    prepared = read_manifest(data_dir)["tasks"]
+    if same_source:
+        for spec in specs:
+            if spec.name in prepared:
+                check_source(data_dir, spec.name, prepared[spec.name], source)
+    missing = [s for s in specs if s.name not in prepared]
     if missing and not prepare_missing:
         raise DataError(f"tasks {[s.name for s in missing]} are not prepared in {data_dir}")
     if missing:

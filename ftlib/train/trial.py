@@ -54,7 +54,29 @@ def ensure_prepared(cfg: RunConfig, prepare_missing: bool) -> None:
     from ftlib.tasks.prepare import ensure_prepared as prepare_tasks
 
     needed = sorted(set(cfg.mixture.active()) | set(cfg.validation_tasks()))
-    prepare_tasks(cfg.data.dir, needed, cfg.data.source, cfg.seed, prepare_missing)
+    prepare_tasks(cfg.data.dir, needed, cfg.data.source, cfg.seed, prepare_missing, same_source=True)
+
+
+def data_fingerprint(cfg: RunConfig) -> dict[str, str]:
+    """Per task the run reads, a digest of its prepared train and validation files: what the run's results
+    depend on beyond its config (the config hash names the data dir, not its contents)."""
+    from ftlib.io import canonical_hash
+    from ftlib.tasks.store import read_manifest
+
+    tasks = read_manifest(cfg.data.dir)["tasks"]
+    needed = sorted(set(cfg.mixture.active()) | set(cfg.validation_tasks()))
+    return {t: canonical_hash({s: tasks[t]["splits"][s]["sha256"] for s in ("train", "validation")})
+            for t in needed if t in tasks}
+
+
+def stale_tasks(trial: dict[str, Any], cfg: RunConfig) -> list[str]:
+    """Tasks whose prepared data changed since ``trial`` ran (re-prepared with another seed or source): its
+    results are not this config's on this data any more."""
+    old = trial.get("data_fingerprint")
+    if old is None:  # a run from before fingerprints were kept
+        return []
+    new = data_fingerprint(cfg)
+    return sorted(t for t in set(old) | set(new) if old.get(t) != new.get(t))
 
 
 def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | None = None,
@@ -127,6 +149,7 @@ def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | 
         "run_id": cfg.run_id(),
         "config_hash": cfg.config_hash(),
         "plan_hash": plan.hash,
+        "data_fingerprint": data_fingerprint(cfg),
         "steps": result.metrics["step"],
         "tokens": result.metrics["tokens"],
         "examples": plan.num_examples,
