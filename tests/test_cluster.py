@@ -1,9 +1,12 @@
 """Cluster configs pass Ray's own validation and stay private; manifests parse; a real job on a local
 multi-node cluster; submission errors."""
+import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,6 +49,17 @@ def test_cluster_yaml_keeps_the_dashboard_private_and_token_auth_on(path):
     identity = {"aws": "IamInstanceProfile", "gcp": "serviceAccounts"}[config["provider"]["type"]]
     workers = [t for n, t in config["available_node_types"].items() if n != config["head_node_type"]]
     assert all(identity in t["node_config"] for t in workers)
+    # The token reaches every node as the file Ray reads by default, from the machine that runs `ray up`.
+    assert config["file_mounts"] == {"~/.ray/auth_token": "~/.ray/auth_token"}
+    if config["provider"]["type"] == "aws":
+        # The launcher's own group opens SSH to the world: every node type names the user's group instead, and
+        # workers get a role that can only use the sweep's bucket, not the autoscaler's EC2 and S3 access.
+        assert all(t["node_config"].get("SecurityGroupIds") for t in config["available_node_types"].values())
+        assert all(t["node_config"]["IamInstanceProfile"]["Name"] == "cocktail-worker" for t in workers)
+        policy = json.load(open("cluster/iam/cocktail-worker-policy.json"))
+        actions = [a for st in policy["Statement"] for a in st["Action"]]
+        assert all(a.startswith("s3:") and "*" not in a for a in actions)
+        assert all(st["Resource"].startswith("arn:aws:s3:::BUCKET") for st in policy["Statement"])
 
 
 @pytest.mark.parametrize("path", CLUSTER_YAMLS + ["cluster/local-sim.yaml"])
@@ -84,7 +98,6 @@ def test_kuberay_manifests_carry_required_fields():
     assert cluster["apiVersion"] == "ray.io/v1" and cluster["kind"] == "RayCluster"
     spec = cluster["spec"]
     assert spec["enableInTreeAutoscaling"] is True and spec["rayVersion"] == "2.60.0"
-    assert spec["headGroupSpec"]["rayStartParams"]["dashboard-host"] == "127.0.0.1"
     for group in spec["workerGroupSpecs"]:
         assert {"groupName", "minReplicas", "maxReplicas", "rayStartParams", "template"} <= set(group)
         limits = group["template"]["spec"]["containers"][0]["resources"]["limits"]
@@ -95,9 +108,19 @@ def test_kuberay_manifests_carry_required_fields():
     # KubeRay reports no node types to the driver: the job says how many trials run at once, one per GPU pod.
     gpu_pods = sum(g["maxReplicas"] for g in job["spec"]["rayClusterSpec"]["workerGroupSpecs"])
     assert f"resources.max_concurrent_trials={gpu_pods}" in job["spec"]["entrypoint"]
-    for doc in (cluster, job):
-        text = json.dumps(doc)
-        assert "RAY_AUTH_MODE" in text and "0.0.0.0" not in text
+    assert {g["groupName"] for g in spec["workerGroupSpecs"]} == {"gpu-1x", "gpu-8x"}
+    pvc = yaml.safe_load(open("infra/kuberay/shared-pvc.yaml"))
+    assert pvc["kind"] == "PersistentVolumeClaim" and pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+    for doc in (spec, job["spec"]["rayClusterSpec"]):
+        # Token auth through KubeRay's own API (its Secret, on every pod), not a token in a raw env var; the head
+        # listens inside the cluster (a RayJob's submitter pod must reach it) behind a ClusterIP service only.
+        assert doc["authOptions"] == {"mode": "token"} and "RAY_AUTH_TOKEN" not in json.dumps(doc)
+        assert doc["headGroupSpec"]["serviceType"] == "ClusterIP"
+        assert doc["headGroupSpec"]["rayStartParams"]["dashboard-host"] == "0.0.0.0"
+        for group in [doc["headGroupSpec"], *doc["workerGroupSpecs"]]:
+            claims = [v["persistentVolumeClaim"]["claimName"] for v in group["template"]["spec"].get("volumes", [])
+                      if "persistentVolumeClaim" in v]
+            assert claims == [pvc["metadata"]["name"]]
 
 
 def test_dockerfile_pins_the_stack_and_runs_as_non_root():
@@ -203,3 +226,60 @@ def test_submit_runs_the_smoke_sweep_on_a_local_multi_node_cluster(tmp_path):
                                env=env, capture_output=True, text=True, timeout=300)
         assert plain.returncode == 0 and "succeeded" in plain.stdout, plain.stdout[-2000:] + plain.stderr[-2000:]
         assert "optuna search, 6 samples" in plain.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_token_auth_submit_works_with_the_token_and_is_refused_without(tmp_path):
+    """A head started with RAY_AUTH_MODE=token: `cocktail submit` with the token gets its job running; a client
+    without it is refused; the token is in no job listing."""
+    import secrets
+    import signal
+    import urllib.request
+
+    token = secrets.token_hex(16)
+    bin_dir = Path(sys.executable).parent
+    home = tmp_path / "home"  # no ~/.ray/auth_token to fall back on
+    home.mkdir()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    base.update(HOME=str(home), PATH=f"{bin_dir}:{os.environ['PATH']}")
+    with_token = {**base, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
+    url = "http://127.0.0.1:8296"
+    head = subprocess.Popen([str(bin_dir / "ray"), "start", "--head", "--block", "--port=6396", "--num-cpus=2",
+                             "--dashboard-host=127.0.0.1", "--dashboard-port=8296", "--disable-usage-stats",
+                             f"--temp-dir={tempfile.mkdtemp(prefix='raytoken', dir='/tmp')}"],
+                            env=with_token, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        request = urllib.request.Request(f"{url}/api/version", headers={"Authorization": f"Bearer {token}"})
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(request, timeout=5)
+                break
+            except OSError:
+                time.sleep(1)
+        submit = subprocess.run([sys.executable, "-m", "ftlib.cli.main", "submit", "sweeps/smoke.yaml", "--address",
+                                 url, "--set", f"resources.storage_path={tmp_path / 'sweeps'}",
+                                 "--set", f"base.data.dir={tmp_path / 'data'}"],
+                                env=with_token, capture_output=True, text=True, timeout=300)
+        assert submit.returncode == 0, submit.stdout[-2000:] + submit.stderr[-2000:]
+        ray_cli = str(bin_dir / "ray")
+        deadline = time.time() + 180
+        listing = ""
+        while time.time() < deadline and "RUNNING" not in listing and "SUCCEEDED" not in listing:
+            time.sleep(2)
+            listing = subprocess.run([ray_cli, "job", "list", "--address", url], env=with_token,
+                                     capture_output=True, text=True, timeout=120).stdout
+        assert "RUNNING" in listing or "SUCCEEDED" in listing, listing[-2000:]
+        assert token not in listing
+        refused = subprocess.run([ray_cli, "job", "list", "--address", url], env=base, capture_output=True,
+                                 text=True, timeout=120)
+        assert refused.returncode != 0 and token not in refused.stdout + refused.stderr
+        assert re.search(r"401|[Uu]nauthori[sz]ed|auth", refused.stdout + refused.stderr), refused.stderr[-2000:]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGTERM)
+            time.sleep(3)
+            os.killpg(head.pid, signal.SIGKILL)
+        head.wait(timeout=30)

@@ -92,6 +92,12 @@ def test_the_smoke_preset_on_a_cluster_without_the_dashboard(prepared, tiny_mode
     assert states.count("completed") >= 1 and states.count("stopped_early") >= 1  # ASHA stopped some
     total, largest, most = checkpoint_bytes(exp)
     assert most <= 2 and total <= len(rows) * 2 * largest  # disk bounded: keep_checkpoints (2) per trial
+    # TensorBoard (installed with cocktail) reads each trial's per-step signal from Tune's event files.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = sorted((exp / "tune").rglob("events.out.tfevents.*"))
+    assert events and any("ray/tune/val_loss_objective" in EventAccumulator(str(e)).Reload().Tags()["scalars"]
+                          for e in events)
     # Every trial ended for good (completed or stopped): its checkpoints keep their weights, not optimizer state.
     checkpoints = [c for c in (exp / "trials").glob("*/checkpoint_*") if c.is_dir()]
     assert checkpoints and all((c / "model").is_dir() and not (c / "state").exists() for c in checkpoints)
