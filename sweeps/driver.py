@@ -142,9 +142,7 @@ def _searcher(sweep: SweepConfig, exp: str, keys: list[str]):
                                                          seed=opt.seed),
                "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=opt.seed),
                "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=opt.seed)}[opt.sampler]()
-    # Beside a local experiment, a SQLite study; in an object store (no SQLite there), the study lives in the
-    # searcher, which Tune checkpoints into the experiment and restores on resume.
-    url = sweep.resources.optuna_storage or (None if storage.is_uri(exp) else f"sqlite:///{Path(exp, 'optuna.db')}")
+    url = optuna_url(sweep, exp)
     multi = len(keys) > 1
     return FinalObjectiveOptunaSearch(space=DefineByRun(sweep), metric=keys if multi else keys[0],
                                       mode=list(sweep.objective.modes) if multi else sweep.objective.modes[0],
@@ -153,6 +151,12 @@ def _searcher(sweep: SweepConfig, exp: str, keys: list[str]):
                                       points_to_evaluate=opt.points_to_evaluate or None,
                                       signal=sweep.scheduler.metric if sweep.scheduler.kind != "none" else None,
                                       signal_mode=sweep.scheduler.mode)
+
+
+def optuna_url(sweep: SweepConfig, exp: str) -> str | None:
+    """Beside a local experiment, a SQLite study; in an object store (no SQLite there), the study lives in the
+    searcher, which Tune checkpoints into the experiment and restores on resume."""
+    return sweep.resources.optuna_storage or (None if storage.is_uri(exp) else f"sqlite:///{Path(exp, 'optuna.db')}")
 
 
 def reports_per_trial(sweep: SweepConfig, reports_per_run: int, grid: bool) -> int:
@@ -291,12 +295,36 @@ def _num_trials(sweep: SweepConfig) -> int:
 def resume_sweep(exp: str, address: str | None = None) -> dict[str, Any]:
     from ftlib.raysession import ensure_ray
 
+    from sweeps.searcher import FinalObjectiveOptunaSearch
+
     exp = storage.absolute(exp)
     sweep = saved_sweep(exp)
-
+    check_tune_state(exp)
+    # The study of this directory, wherever the sweep first ran (a copied or moved directory resumes its own).
+    FinalObjectiveOptunaSearch.relocate_storage = optuna_url(sweep, exp)
     set_driver_env()
     ensure_ray(address, include_dashboard=True)
     return fit_experiment(sweep, exp, objective_keys(sweep), 0, restore=True)
+
+
+def check_tune_state(exp: str, tune_dir: str = TUNE_DIR) -> None:
+    """Refuses to resume from a Tune state that cannot be read or knows fewer trials than the sweep's table:
+    Tune would start over from what it can read, and the table and study would lose trials."""
+    from ray.tune import ExperimentAnalysis
+
+    from sweeps.results import load_trials
+
+    where = storage.join(exp, tune_dir)
+    try:
+        known = {t.trial_id for t in ExperimentAnalysis(where).trials}
+    except Exception as e:  # Tune raises what its JSON and pickle readers raise
+        raise ConfigError(f"{where}: Tune's experiment state cannot be read ({type(e).__name__}: "
+                          f"{str(e).splitlines()[0] if str(e) else ''}); nothing was resumed") from None
+    tabled = {r["tune_trial_id"] for r in load_trials(storage.join(*([exp] + tune_dir.split("/")[:-1])))}
+    if tabled - known:
+        raise ConfigError(f"{where}: Tune's experiment state knows {len(known)} trial(s) but trials.parquet has "
+                          f"{len(tabled)}: the state is damaged or older than the table; nothing was resumed "
+                          f"(restore the tune/ folder from a copy, or run the sweep again under another --name)")
 
 
 def set_driver_env() -> None:

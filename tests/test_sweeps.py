@@ -283,3 +283,48 @@ def test_optuna_hears_stopped_trials_intermediate_values_in_its_direction(tmp_pa
     assert trials[0].state == optuna.trial.TrialState.COMPLETE and trials[0].value == 0.7
     assert trials[1].state == optuna.trial.TrialState.PRUNED
     assert trials[1].intermediate_values == {1: -3.0, 2: -2.5}  # a loss, negated for a study that maximises
+
+
+def test_a_restored_searcher_writes_into_the_study_of_the_directory_it_resumes(tmp_path):
+    """Tune pickles the searcher with its study's absolute path: a copied sweep would resume into the original."""
+    import shutil
+
+    from sweeps.searcher import FinalObjectiveOptunaSearch
+
+    (tmp_path / "a").mkdir()
+    first = FinalObjectiveOptunaSearch(space={"x": optuna.distributions.FloatDistribution(0, 1)}, metric="score",
+                                       mode="max", storage=optuna.storages.RDBStorage(f"sqlite:///{tmp_path}/a/o.db"),
+                                       study_name="s")
+    first.suggest("t1")
+    first.save(str(tmp_path / "a" / "searcher.pkl"))
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    original = (tmp_path / "a" / "o.db").read_bytes()
+    FinalObjectiveOptunaSearch.relocate_storage = f"sqlite:///{tmp_path}/b/o.db"
+    try:
+        again = FinalObjectiveOptunaSearch(space={"x": optuna.distributions.FloatDistribution(0, 1)},
+                                           metric="score", mode="max")
+        again.restore(str(tmp_path / "b" / "searcher.pkl"))
+        again.on_trial_complete("t1", {"score": 0.5})
+    finally:
+        FinalObjectiveOptunaSearch.relocate_storage = None
+    assert (tmp_path / "a" / "o.db").read_bytes() == original
+    moved = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path}/b/o.db")
+    assert [t.value for t in moved.trials] == [0.5]
+
+
+def test_a_restored_searcher_fails_the_study_trials_no_tune_trial_will_finish(tmp_path):
+    from sweeps.searcher import FinalObjectiveOptunaSearch
+
+    space = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    url = f"sqlite:///{tmp_path}/o.db"
+    first = FinalObjectiveOptunaSearch(space=space, metric="score", mode="max",
+                                       storage=optuna.storages.RDBStorage(url), study_name="s")
+    first.suggest("ended")
+    first.suggest("running")
+    first._completed_trials.add("ended")  # Tune recorded its end; the kill came before the study heard of it
+    first._ot_study.ask()  # a study trial no Tune trial knows
+    first.save(str(tmp_path / "searcher.pkl"))
+    again = FinalObjectiveOptunaSearch(space=space, metric="score", mode="max")
+    again.restore(str(tmp_path / "searcher.pkl"))
+    states = [t.state for t in optuna.load_study(study_name="s", storage=url).trials]
+    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.FAIL]

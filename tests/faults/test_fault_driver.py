@@ -1,7 +1,10 @@
 """The sweep driver interrupted (SIGINT to its process group, as Ctrl-C sends it) and, once resumed, killed
 (SIGKILL to its process group): each stop is clean (no process of it left), and `cocktail sweep resume` finishes
-the sweep with no trial lost, duplicated or rerun; the Optuna study holds each finished trial once."""
+the sweep with no trial lost, duplicated or rerun; the Optuna study holds each finished trial once. The last
+resume runs on a copy of the sweep directory, which must use its own study, not the original's; a damaged Tune
+state is refused, not silently started over."""
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -41,8 +44,12 @@ def test_ctrl_c_then_a_killed_driver_then_resume(prepared, tiny_model, tmp_path)
     rc, second = _stop_after(["sweep", "resume", str(exp)], env, tmp_path / "resume.log", exp, len(first) + 1,
                              signal.SIGKILL)
     assert rc == -signal.SIGKILL and {k: second[k] for k in first} == first  # the first stop's trials kept
+    original, exp = exp, tmp_path / "moved" / "stops"
+    shutil.copytree(original, exp)
+    original_study = (original / "optuna.db").read_bytes()
     resumed = run_cli(["sweep", "resume", str(exp)], env, timeout=900)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
+    assert (original / "optuna.db").read_bytes() == original_study  # the copy resumed into its own study
     rows = trials_table(exp)
     assert len(rows) == SAMPLES and len({r["trial_id"] for r in rows}) == SAMPLES  # none lost, none duplicated
     assert all(r["state"] == "completed" for r in rows)
@@ -51,3 +58,10 @@ def test_ctrl_c_then_a_killed_driver_then_resume(prepared, tiny_model, tmp_path)
     study = optuna.load_study(study_name="stops", storage=f"sqlite:///{exp / 'optuna.db'}")
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == SAMPLES and len({tuple(sorted(t.params.items())) for t in complete}) == SAMPLES
+    # A truncated experiment state: resume refuses, and the table and the study stay as they were.
+    state = max((exp / "tune").glob("experiment_state-*.json"))
+    state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
+    table, db = (exp / "trials.parquet").read_bytes(), (exp / "optuna.db").read_bytes()
+    damaged = run_cli(["sweep", "resume", str(exp)], env, timeout=300)
+    assert damaged.returncode == 2 and "nothing was resumed" in damaged.stderr, damaged.stderr[-2000:]
+    assert (exp / "trials.parquet").read_bytes() == table and (exp / "optuna.db").read_bytes() == db
