@@ -22,7 +22,9 @@ def listing(configs) -> dict[str, Any]:
     chars: dict[tuple[str, str], float] = {}
     trials, unprepared = [], set()
     for cfg in configs:
-        prepared = set(read_manifest(cfg.data.dir)["tasks"])
+        study = cfg.mixture.selection == "study"
+        prepared = {t for t, e in read_manifest(cfg.data.dir)["tasks"].items()
+                    if not study or e.get("fidelity") == "study"}
         missing = sorted(set(cfg.mixture.active()) - prepared)
         unprepared.update(missing)
         if missing:
@@ -36,7 +38,8 @@ def listing(configs) -> dict[str, Any]:
         trials.append({"trial_id": cfg.run_id(), "model": cfg.model.name, "epochs": cfg.epochs, "mixture": rows,
                        "est_tokens": tokens})
     return {"trials": trials, "unprepared": sorted(unprepared),
-            "source": configs[0].data.source if configs else None}
+            "source": configs[0].data.source if configs else None,
+            "study": bool(configs) and configs[0].mixture.selection == "study"}
 
 
 def _bound(spec: MixtureSpec, task: str) -> str:

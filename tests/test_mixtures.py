@@ -1,5 +1,8 @@
 """Mixture specs, plans, tokenization with loss masks, packing."""
+import contextlib
+
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -271,3 +274,83 @@ def test_plan_does_not_depend_on_the_order_sources_are_written(prepared):
     a = make_plan(MixtureSpec.from_weights({"fpb": 0.2, "finqa": 0.5, "orca_math": 0.3}, 999), prepared)
     b = make_plan(MixtureSpec.from_weights({"orca_math": 0.3, "fpb": 0.2, "finqa": 0.5}, 999), prepared)
     assert a.hash == b.hash and np.array_equal(a.row, b.row)
+
+
+@contextlib.contextmanager
+def study_caps(caps):
+    """Task caps for a test (the registry's specs are frozen dataclasses: set and restored here)."""
+    from ftlib.tasks.registry import get_task
+
+    old = {t: get_task(t).default_cap for t in caps}
+    for t, cap in caps.items():
+        object.__setattr__(get_task(t), "default_cap", cap)
+    try:
+        yield
+    finally:
+        for t, cap in old.items():
+            object.__setattr__(get_task(t), "default_cap", cap)
+
+
+def test_study_selection_draws_the_rows_and_order_of_the_studys_hf_shuffle(tmp_path):
+    """`selection: study` against the study's own code path, run here with Hugging Face datasets: each source's
+    raw train split `.shuffle(seed=42).select(range(N))`, concatenated, `.shuffle(seed=42)`."""
+    import datasets
+
+    from ftlib.tasks.prepare import prepare
+    from ftlib.tasks.registry import get_task, resolve_tasks
+    from ftlib.tasks.sources import load_offline
+    from ftlib.tasks.store import read_manifest
+
+    data = tmp_path / "data"
+    caps = {"finqa": 150, "fpb": 200, "headline": 120}
+    # The study's caps are for the hub's sets, larger than the offline samples: caps the samples exceed stand in
+    # (twitter_sentiment plays the uncapped general data, sized by the others' caps).
+    with study_caps({**caps, "twitter_sentiment": None}):
+        prepare(resolve_tasks("fpb,finqa,headline,twitter_sentiment"), "offline", data, seed=7, study=True)
+    spec = MixtureSpec.model_validate({"sources": {"finqa": {"rows": "all", "cap": 150}, "fpb": {"rows": "all",
+                                       "cap": 200}, "headline": {"rows": "all", "cap": 120}, "twitter_sentiment": {
+                                       "rows": {"sum_of": caps, "scale": 0.5}}}, "fill": "cap", "selection": "study"})
+    plan = make_plan(spec, data)
+    # The study's way, on the raw rows the preparation read (offline samples, raw hub schema).
+    raw_rows = {t: read_manifest(data)["tasks"][t]["raw_rows"][get_task(t).raw_splits["train"]] for t in spec.sources}
+    sizes = {**caps, "twitter_sentiment": sum(min(c, raw_rows[t]) for t, c in caps.items()) // 2}
+    raw = {t: load_offline(get_task(t), 7).tables[get_task(t).raw_splits["train"]] for t in spec.sources}
+    picked = [datasets.Dataset(raw[t]).shuffle(seed=42).select(range(n)) for t, n in sizes.items()]
+    mixed = datasets.concatenate_datasets(
+        [p.select_columns([get_task(t).text_column]).rename_column(get_task(t).text_column, "key")
+         .add_column("task", [t] * len(p)) for t, p in zip(sizes, picked)]).shuffle(seed=42)
+    trains = {t: read_split(data, t, "train").column("raw_index").to_numpy() for t in spec.sources}
+    ours = [(t, raw[t].column(get_task(t).text_column)[int(trains[t][r])].as_py())
+            for t, r in zip(plan.table().column("task").to_pylist(), plan.row.tolist())]
+    assert ours == list(zip(mixed["task"], mixed["key"]))
+    assert plan.num_examples == len(mixed) and all(s.rows == s.pool for s in plan.sources)  # nothing missing
+
+
+def test_study_preparation_takes_validation_from_beyond_the_cap(tmp_path):
+    from ftlib.errors import DataError
+    from ftlib.seeding import study_order
+    from ftlib.tasks.prepare import ensure_prepared, prepare
+    from ftlib.tasks.registry import resolve_tasks
+    from ftlib.tasks.splits import keys_of
+
+    data = tmp_path / "data"
+    cap = 150  # of ~900 rows, 9 per headline: some headlines lie wholly beyond it (FPB keeps the study's 5,000)
+    with study_caps({"headline": cap}):
+        manifest = prepare(resolve_tasks("headline,fpb,finqa"), "offline", data, seed=3, study=True)
+    raw_rows = manifest["tasks"]["headline"]["raw_rows"]["train"]
+    rank = np.empty(raw_rows, np.int64)
+    rank[study_order(raw_rows)] = np.arange(raw_rows)
+    validation, train = read_split(data, "headline", "validation"), read_split(data, "headline", "train")
+    assert manifest["tasks"]["headline"]["validation"] == "beyond the study's cap" and validation.num_rows > 0
+    assert (rank[validation.column("raw_index").to_numpy()] >= cap).all()
+    within = train.filter(pa.array(rank[train.column("raw_index").to_numpy()] < cap))
+    assert within.num_rows == cap  # every row the study trains on stays in train
+    assert not set(keys_of(validation)) & set(keys_of(within))  # no headline on both sides
+    # FPB's sample is smaller than its cap: the seeded carve stands in, and the manifest says so.
+    assert manifest["tasks"]["fpb"]["validation"].startswith("carved from train")
+    # FinQA's input as the study prepared it; a study run refuses data not prepared that way.
+    assert not any(x.startswith("Context: ") for x in read_split(data, "finqa", "train").column("input").to_pylist())
+    plain = tmp_path / "plain"
+    prepare(resolve_tasks("fpb"), "offline", plain, seed=3)
+    with pytest.raises(DataError, match=r"not prepared as the study prepared it.*--study"):
+        ensure_prepared(plain, ["fpb"], "offline", 3, same_source=True, study=True)

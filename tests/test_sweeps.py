@@ -38,7 +38,9 @@ def test_paper_design_is_55_distinct_mixtures_per_model_with_the_study_sizes(pre
     recipe, caps = small_study
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
     sweep = load_sweep("sweeps/paper_ablation.yaml", overrides=[
-        f"search.grid.recipe={tmp_path / 'recipe.yaml'}", f"base.data.dir={prepared}", "base.data.source=offline"])
+        f"search.grid.recipe={tmp_path / 'recipe.yaml'}", f"base.data.dir={prepared}", "base.data.source=offline",
+        "base.mixture.selection=seeded"])  # the design's sizes here; the study's own rows: test_mixtures.py
+    assert load_sweep("sweeps/paper_ablation.yaml").base["mixture"]["selection"] == "study"
     points = grid_points(sweep)
     assert len(points) == 55 * len(sweep.models) == 220
     G = sum(caps.values())
@@ -187,11 +189,15 @@ def test_a_local_ray_is_a_fixed_cluster(ray_session, monkeypatch, tmp_path):
 def test_dry_run_lists_trials_without_training(prepared, tmp_path, capsys):
     from ftlib.cli.main import main
 
-    assert main(["sweep", "run", "sweeps/paper_ablation.yaml", "--dry-run", "--set", f"base.data.dir={prepared}",
-                 "--set", f"resources.storage_path={tmp_path}", "--set", "models=[org/m1]"]) == 0
+    args = ["sweep", "run", "sweeps/paper_ablation.yaml", "--dry-run", "--set", f"base.data.dir={prepared}",
+            "--set", f"resources.storage_path={tmp_path}", "--set", "models=[org/m1]"]
+    assert main([*args, "--set", "base.mixture.selection=seeded"]) == 0
     out = capsys.readouterr().out
     assert "55 trials" in out and "est. tokens" in out and "not prepared" not in out
     assert not (tmp_path / "paper-ablation" / "tune").exists()
+    # The preset's study selection needs data prepared as the study did: this data is not, and the listing says so.
+    assert main(args) == 0
+    assert "not prepared yet" in (out := capsys.readouterr().out) and "--source hub --study`" in out
 
 
 def test_dry_run_downloads_and_prepares_nothing(tmp_path, capsys, monkeypatch):

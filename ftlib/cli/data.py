@@ -17,6 +17,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--strict", action="store_true", help="fail on the first bad row or leaked text")
     p.add_argument("--offline-rows", type=int, default=None, help="train rows per task for --source offline")
+    p.add_argument("--study", action="store_true",
+                   help="prepare as the study did (validation beyond its caps, its input text), for mixtures with "
+                        "selection: study")
     p.set_defaults(handler=prepare)
 
     s = verbs.add_parser("show", help="print rendered prompts and targets of a prepared task")
@@ -52,7 +55,7 @@ def prepare(args: argparse.Namespace) -> int:
 
     specs = resolve_tasks(args.tasks)
     manifest = run_prepare(specs, args.source, args.out, seed=args.seed, strict=args.strict,
-                           offline_rows=args.offline_rows)
+                           offline_rows=args.offline_rows, study=args.study)
     rows = []
     for spec in specs:
         entry = manifest["tasks"][spec.name]

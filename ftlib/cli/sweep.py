@@ -137,8 +137,8 @@ def _print_dry_run(listing) -> None:
     if listing["unprepared"]:
         tasks = ",".join(listing["unprepared"])
         print(f"not prepared yet: {tasks}. Their rows are upper bounds from the caps (≤) and tokens are unknown (?); "
-              f"a dry run downloads nothing. `cocktail data prepare --tasks {tasks} --source {listing['source']}` "
-              f"makes them exact.")
+              f"a dry run downloads nothing. `cocktail data prepare --tasks {tasks} --source {listing['source']}"
+              f"{' --study' if listing.get('study') else ''}` makes them exact.")
 
 
 def print_memory(memory, clusters: list[str]) -> None:

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from ftlib.data.spec import MixtureSpec, Source, SumOf
 from ftlib.errors import DataError
 from ftlib.io import atomic_write_bytes, canonical_hash, parquet_bytes
-from ftlib.seeding import rng_for
+from ftlib.seeding import rng_for, study_order
 from ftlib.tasks.store import read_manifest
 
 PLAN_META_KEY = b"cocktail.plan"
@@ -88,6 +88,8 @@ def make_plan(spec: MixtureSpec, data_dir: str | Path, token_lengths: TokenLengt
     if spec.unit == "tokens" and token_lengths is None:
         raise DataError("a token budget needs token lengths: give a tokenizer")
     manifest = read_manifest(data_dir)["tasks"]
+    if spec.selection == "study":
+        return _study_plan(spec, data_dir, manifest)
     active = dict(sorted(spec.active().items()))  # the plan must not depend on the order sources are written in
     available = {name: _train_rows(manifest, name, data_dir) for name in active}
     pools = {name: _pool(spec, name, src, available[name]) for name, src in active.items()}
@@ -121,12 +123,63 @@ def make_plan(spec: MixtureSpec, data_dir: str | Path, token_lengths: TokenLengt
     if len(row) == 0:
         raise DataError("the mixture plans no examples (budget too small for any source)")
     order = rng_for(spec.seed, "order").permutation(len(row))
-    task_index, row = task_index[order], row[order]
-    fingerprint = {n: manifest[n]["splits"]["train"]["sha256"] for n in active}
+    return _hashed(spec, sources, task_index[order], row[order], manifest)
+
+
+def _hashed(spec: MixtureSpec, sources: list[SourcePlan], task_index: np.ndarray, row: np.ndarray,
+            manifest: dict) -> Plan:
+    """The plan, named by its spec, its data (the train files' digests) and its order."""
+    fingerprint = {s.task: manifest[s.task]["splits"]["train"]["sha256"] for s in sources}
     digest = canonical_hash({"spec": spec.model_dump(mode="json"), "data": fingerprint,
                              "tasks": [s.task for s in sources],
                              "order": canonical_hash(task_index.tobytes() + row.tobytes(), 64)}, 16)
     return Plan(spec, sources, task_index, row, fingerprint, digest)
+
+
+def _study_plan(spec: MixtureSpec, data_dir, manifest: dict) -> Plan:
+    """The study's rows and order (see MixtureSpec): raw rows the preparation dropped as bad are the only ones
+    missing, and ``SourcePlan.pool - rows`` counts them."""
+    from ftlib.tasks.store import read_split
+
+    def raw_train_rows(name: str) -> int:
+        entry = manifest.get(name)
+        if entry is None or entry.get("fidelity") != "study":
+            raise DataError(f"task {name!r} is not prepared for selection: study in {data_dir}; run `cocktail data "
+                            f"prepare --tasks {name} --study`")
+        return entry["raw_rows"][_raw_train_split(name)]
+
+    sources, task_chunks, row_chunks = [], [], []
+    for i, (name, source) in enumerate(spec.active().items()):
+        raw_rows = raw_train_rows(name)
+        if source.rows == "all":
+            count = min(source.cap or raw_rows, raw_rows)
+        elif isinstance(source.rows, SumOf):
+            count = math.floor(source.rows.scale * sum(min(raw_train_rows(t), cap or math.inf)
+                                                       for t, cap in source.rows.sum_of.items()))
+        else:
+            count = min(int(source.rows), source.cap or raw_rows, raw_rows)
+        raw_index = read_split(data_dir, name, "train").column("raw_index").to_numpy()
+        row_of = np.full(raw_rows, -1, np.int64)
+        row_of[raw_index] = np.arange(len(raw_index))
+        rows = row_of[study_order(raw_rows)[:count]]
+        rows = rows[rows >= 0]
+        sources.append(SourcePlan(name, len(raw_index), count, 0.0, len(rows), None, len(rows) / max(count, 1)))
+        task_chunks.append(np.full(len(rows), i, np.int16))
+        row_chunks.append(rows)
+    total = sum(s.rows for s in sources)
+    for s in sources:
+        s.target_share = s.rows / max(total, 1)
+    task_index, row = np.concatenate(task_chunks), np.concatenate(row_chunks)
+    if len(row) == 0:
+        raise DataError("the mixture plans no examples")
+    order = study_order(len(row), spec.seed)  # the concatenation shuffled (seed 42: the study's order)
+    return _hashed(spec, sources, task_index[order], row[order], manifest)
+
+
+def _raw_train_split(name: str) -> str:
+    from ftlib.tasks.registry import get_task
+
+    return get_task(name).raw_splits["train"]
 
 
 def _train_rows(manifest: dict, name: str, data_dir) -> int:

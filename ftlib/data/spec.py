@@ -6,6 +6,10 @@ Two ways to size each source, not mixed in one spec:
   recipe ("general = Σ financial, math = ½ of it") is a spec in this form, not special code.
 A source's ``cap`` bounds how many *distinct* rows are drawn from it (the study: shuffle with the seed,
 keep the first N); ``fill`` says what happens when a share needs more rows than that pool has.
+``selection: study`` draws exactly the study's rows: each source's raw train split in the order
+``Dataset.shuffle(seed=42)`` gives it, its first N rows, the whole mixture then in the order that shuffle gives
+the concatenation (sources in the order the spec lists them; ``seed`` other than 42 reorders the mixture only,
+for seed replicates). It needs data prepared with ``cocktail data prepare --study``.
 """
 from __future__ import annotations
 
@@ -65,6 +69,7 @@ class MixtureSpec(BaseModel):
     # Temperature T scales each weight by (pool size)^(1/T): T=1 proportional to size, large T -> weights alone.
     temperature: float | None = Field(default=None, gt=0)
     seed: int = 42
+    selection: Literal["seeded", "study"] = "seeded"
 
     @field_validator("sources")
     @classmethod
@@ -94,6 +99,9 @@ class MixtureSpec(BaseModel):
                 raise ValueError("budget is only for weighted sources; rows sources set their own counts")
             if self.unit != "examples":
                 raise ValueError("rows sources count examples; unit must be 'examples'")
+        if self.selection == "study" and (weighted or self.fill != "cap"):
+            raise ValueError("selection: study draws the study's rows: it needs rows sources (the study's recipe) "
+                             "and fill: cap")
         return self
 
     @property

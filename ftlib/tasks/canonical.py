@@ -31,7 +31,7 @@ def row_hash(instruction: str, input_text: str, output: str) -> str:
 
 
 def to_canonical(spec: TaskSpec, raw: pa.Table, *, split: str, raw_split: str, file: str, source: str,
-                 revision: str, strict: bool = False) -> tuple[pa.Table, Counter]:
+                 revision: str, strict: bool = False, study: bool = False) -> tuple[pa.Table, Counter]:
     check_columns(spec, raw, file)
     if spec.derive is not None:
         raw = spec.derive(raw)
@@ -51,6 +51,8 @@ def to_canonical(spec: TaskSpec, raw: pa.Table, *, split: str, raw_split: str, f
     for i in range(n):
         instruction = (instructions[i] if instructions[i] is not None else spec.instruction).strip()
         input_text = (inputs[i] or "").strip()
+        if study and spec.study_input is not None:
+            input_text = spec.study_input(input_text)
         if "label" in spec.columns:
             label = raw_labels[i]
             ok = isinstance(label, int) and 0 <= label < len(spec.label_names)
@@ -79,6 +81,7 @@ def to_canonical(spec: TaskSpec, raw: pa.Table, *, split: str, raw_split: str, f
         out["source"].append(source)
         out["revision"].append(revision)
         out["row_hash"].append(row_hash(instruction, input_text, output))
+        out["raw_index"].append(i)
     return pa.Table.from_pydict(out, schema=CANONICAL_SCHEMA), dropped
 
 

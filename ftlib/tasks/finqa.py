@@ -61,4 +61,5 @@ SPEC = register(TaskSpec(
     key_column="query",
     offline_rows={"train": 400, "valid": 80, "test": 100},
     max_new_tokens=16,
+    study_input=lambda text: text.removeprefix("Context: "),  # the study's preparation strips it
 ))

@@ -17,13 +17,14 @@ from ftlib.io import json_bytes, parquet_bytes, sha256_bytes
 from ftlib.tasks.canonical import DROP_REASONS, to_canonical
 from ftlib.tasks.schema import SPLITS, TaskSpec
 from ftlib.tasks.sources import load_raw
-from ftlib.tasks.splits import carve, drop_leaks
+from ftlib.tasks.splits import carve, carve_beyond_cap, drop_leaks
 from ftlib.tasks.store import MANIFEST, read_manifest
 
 
 def build_task(spec: TaskSpec, source: str, seed: int, strict: bool = False,
-               offline_rows: int | None = None) -> tuple[dict[str, pa.Table], dict]:
-    """Canonical tables per split and the task's manifest entry (without file digests)."""
+               offline_rows: int | None = None, study: bool = False) -> tuple[dict[str, pa.Table], dict]:
+    """Canonical tables per split and the task's manifest entry (without file digests). ``study``: the study's
+    preparation (its input text, validation from beyond its cap) for runs that reproduce its rows."""
     raw = load_raw(spec, source, seed, offline_rows)
     tables: dict[str, pa.Table] = {}
     dropped: Counter = Counter({reason: 0 for reason in DROP_REASONS})
@@ -32,14 +33,21 @@ def build_task(spec: TaskSpec, source: str, seed: int, strict: bool = False,
             continue
         tables[split], counts = to_canonical(
             spec, raw.tables[raw_split], split=split, raw_split=raw_split, file=raw.files[raw_split],
-            source=raw.source, revision=raw.revision, strict=strict)
+            source=raw.source, revision=raw.revision, strict=strict, study=study)
         dropped.update(counts)
     carved = [s for s, r in spec.raw_splits.items() if r is None]
-    tables.update(carve(spec, tables["train"], carved, seed))
-    tables, leaks = drop_leaks(tables)
+    raw_rows = {r: raw.tables[r].num_rows for r in spec.raw_splits.values() if r is not None}
+    if study:
+        parts, validation = carve_beyond_cap(spec, tables["train"], carved, raw_rows[spec.raw_splits["train"]], seed)
+    else:
+        parts, validation = carve(spec, tables["train"], carved, seed), "seeded carve" if carved else "raw split"
+    tables.update(parts)
+    # The study trained on its rows as they were: under study fidelity train keeps rows whose text is also in
+    # test (counted in the manifest); validation never does.
+    tables, leaks = drop_leaks(tables, splits=("validation",) if study else ("train", "validation"))
     if strict and any(leaks.values()):
         raise DataError(f"task {spec.name!r}: rows that share text with the test split (leakage): {leaks}")
-    dropped["leaked_into_test"] = sum(leaks.values())
+    dropped["leaked_into_test"] = sum(v for k, v in leaks.items() if not k.endswith("_kept"))
     for split in SPLITS:
         if tables[split].num_rows == 0:
             raise DataError(f"task {spec.name!r}: split {split!r} is empty after checks (dropped: {dict(dropped)})")
@@ -50,6 +58,9 @@ def build_task(spec: TaskSpec, source: str, seed: int, strict: bool = False,
         "source": raw.source,
         "revision": raw.revision,
         "seed": seed,
+        "fidelity": "study" if study else "cocktail",
+        "validation": validation,
+        "raw_rows": raw_rows,
         "raw_splits": {s: (r if r is not None else "carved from train") for s, r in spec.raw_splits.items()},
         "dropped": dict(sorted(dropped.items())),
         "leakage": leaks,
@@ -57,7 +68,7 @@ def build_task(spec: TaskSpec, source: str, seed: int, strict: bool = False,
     return {s: tables[s] for s in SPLITS}, entry
 
 
-def check_source(data_dir, task: str, entry: dict, source: str) -> None:
+def check_source(data_dir, task: str, entry: dict, source: str, study: bool = False) -> None:
     """A run that asks for ``source`` must not train on a task prepared from another one."""
     from ftlib.tasks.sources import OFFLINE_VERSION
 
@@ -70,12 +81,15 @@ def check_source(data_dir, task: str, entry: dict, source: str) -> None:
     if kind == "offline" and not str(entry.get("revision", "")).startswith(f"offline-v{OFFLINE_VERSION}-"):
         raise DataError(f"{data_dir}: task {task!r} was made by an older offline generator "
                         f"({entry.get('revision')!r}, now v{OFFLINE_VERSION}): prepare it again ({again})")
+    if study and entry.get("fidelity") != "study":
+        raise DataError(f"{data_dir}: task {task!r} was not prepared as the study prepared it, which mixture "
+                        f"selection: study needs: prepare it again ({again[:-1]} --study`)")
 
 
 def prepare(specs: list[TaskSpec], source: str, out: str | Path, seed: int = 42, strict: bool = False,
-            offline_rows: int | None = None) -> dict:
+            offline_rows: int | None = None, study: bool = False) -> dict:
     out = storage.absolute(out)
-    built = {spec.name: build_task(spec, source, seed, strict, offline_rows) for spec in specs}
+    built = {spec.name: build_task(spec, source, seed, strict, offline_rows, study) for spec in specs}
     manifest = read_manifest(out)
     for name, (tables, entry) in built.items():
         entry["splits"] = {}
@@ -99,10 +113,12 @@ def prepare(specs: list[TaskSpec], source: str, out: str | Path, seed: int = 42,
 
 
 def ensure_prepared(data_dir: str | Path, tasks: list[str], source: str, seed: int,
-                    prepare_missing: bool = True, same_source: bool = False) -> list[str]:
+                    prepare_missing: bool = True, same_source: bool = False, study: bool = False) -> list[str]:
     """The one rule of ``train``, ``eval`` and ``sweep``: tasks missing from ``data_dir`` are prepared from
     ``source`` (or refused when ``prepare_missing`` is off). ``same_source`` (training): a task prepared from
-    another kind of source, or by an older offline generator, is refused. Returns the tasks it prepared."""
+    another kind of source, or by an older offline generator, is refused; ``study`` (a run reproducing the study's
+    rows) prepares missing tasks as the study did and refuses tasks prepared otherwise. Returns the tasks it
+    prepared."""
     from ftlib.tasks.registry import resolve_tasks
 
     specs = resolve_tasks(tasks)
@@ -110,10 +126,10 @@ def ensure_prepared(data_dir: str | Path, tasks: list[str], source: str, seed: i
     if same_source:
         for spec in specs:
             if spec.name in prepared:
-                check_source(data_dir, spec.name, prepared[spec.name], source)
+                check_source(data_dir, spec.name, prepared[spec.name], source, study)
     missing = [s for s in specs if s.name not in prepared]
     if missing and not prepare_missing:
         raise DataError(f"tasks {[s.name for s in missing]} are not prepared in {data_dir}")
     if missing:
-        prepare(missing, source, data_dir, seed=seed)
+        prepare(missing, source, data_dir, seed=seed, study=study)
     return [s.name for s in missing]

@@ -15,6 +15,7 @@ Every task, whatever its raw hub schema, becomes rows of ``CANONICAL_SCHEMA``:
 | source      | ``hub:<id>`` / ``path:<uri>`` / ``offline``                                   |
 | revision    | hub revision, file digest or generator version                                |
 | row_hash    | sha256 (hex, 16 chars) of instruction, input and output                       |
+| raw_index   | the row's position in its raw split (the study's shuffle indexes raw rows)    |
 
 The user turn shown to a model is ``instruction + "\\n" + input`` (just ``instruction`` when input is empty).
 """
@@ -39,6 +40,7 @@ CANONICAL_SCHEMA = pa.schema(
         ("source", pa.string()),
         ("revision", pa.string()),
         ("row_hash", pa.string()),
+        ("raw_index", pa.int64()),
     ]
 )
 
@@ -88,6 +90,8 @@ class TaskSpec:
     # Offline sample sizes per raw split (rows), small enough for CI.
     offline_rows: dict[str, int] = field(default_factory=dict)
     max_new_tokens: int = 8
+    # Study fidelity (``cocktail data prepare --study``): the input as the study's preparation left it.
+    study_input: Callable[[str], str] | None = None
 
     @property
     def text_column(self) -> str:

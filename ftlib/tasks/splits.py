@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ftlib.seeding import rng_for
+from ftlib.seeding import rng_for, study_order
 from ftlib.tasks.schema import TaskSpec
 
 _SPACE = re.compile(r"\s+")
@@ -51,8 +51,46 @@ def carve(spec: TaskSpec, train: pa.Table, splits: list[str], seed: int) -> dict
     return out
 
 
-def drop_leaks(tables: dict[str, pa.Table]) -> tuple[dict[str, pa.Table], dict[str, int]]:
-    """Removes train / validation rows whose text is also in test; returns the tables and counts per split."""
+def carve_beyond_cap(spec: TaskSpec, train: pa.Table, splits: list[str], raw_rows: int,
+                     seed: int) -> tuple[dict[str, pa.Table], str]:
+    """Study fidelity: validation from rows the study never trains on, those beyond the task's cap in its
+    shuffled train split (the last rows of that order for a task without a cap), sharing no text with the rows
+    within it. With no such rows (FPB: 4,846 rows under a 5,000 cap) the seeded carve stands in, and says so."""
+    if not splits:
+        return {"train": train}, "raw split"
+    rank = np.empty(raw_rows, np.int64)
+    rank[study_order(raw_rows)] = np.arange(raw_rows)
+    row_rank = rank[train.column("raw_index").to_numpy()]
+    target = min(math.ceil(spec.carve_fraction * train.num_rows), spec.carve_max_rows)
+    boundary = spec.default_cap if spec.default_cap else raw_rows - target * len(splits)
+    keys = keys_of(train)
+    inside = {keys[i] for i in np.flatnonzero(row_rank < boundary)}
+    candidates = [i for i in np.argsort(row_rank, kind="stable") if row_rank[i] >= boundary and keys[i] not in inside]
+    if not candidates:
+        return carve(spec, train, splits, seed), "carved from train: no rows beyond the study's cap"
+    rows_by_key: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        rows_by_key.setdefault(key, []).append(i)
+    assignment = np.full(train.num_rows, -1)
+    cursor = 0
+    for index, _ in enumerate(splits):
+        taken = 0
+        while taken < target and cursor < len(candidates):
+            key = keys[candidates[cursor]]
+            cursor += 1
+            if assignment[rows_by_key[key][0]] != -1:
+                continue
+            assignment[rows_by_key[key]] = index
+            taken += len(rows_by_key[key])
+    out = {name: _with_split(train.filter(pa.array(assignment == i)), name) for i, name in enumerate(splits)}
+    out["train"] = train.filter(pa.array(assignment == -1))
+    return out, "beyond the study's cap"
+
+
+def drop_leaks(tables: dict[str, pa.Table], splits: tuple[str, ...] = ("train", "validation")
+               ) -> tuple[dict[str, pa.Table], dict[str, int]]:
+    """Removes rows of ``splits`` whose text is also in test; returns the tables and counts per split (a split
+    left alone is counted as ``<split>_kept``)."""
     if "test" not in tables:
         return tables, {}
     test_keys = set(keys_of(tables["test"]))
@@ -62,6 +100,9 @@ def drop_leaks(tables: dict[str, pa.Table]) -> tuple[dict[str, pa.Table], dict[s
         if name not in tables:
             continue
         leaked = np.array([k in test_keys for k in keys_of(tables[name])], dtype=bool)
+        if name not in splits:
+            counts[f"{name}_kept"] = int(leaked.sum())
+            continue
         counts[name] = int(leaked.sum())
         out[name] = tables[name].filter(pa.array(~leaked))
     return out, counts

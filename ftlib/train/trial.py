@@ -54,7 +54,8 @@ def ensure_prepared(cfg: RunConfig, prepare_missing: bool) -> None:
     from ftlib.tasks.prepare import ensure_prepared as prepare_tasks
 
     needed = sorted(set(cfg.mixture.active()) | set(cfg.validation_tasks()))
-    prepare_tasks(cfg.data.dir, needed, cfg.data.source, cfg.seed, prepare_missing, same_source=True)
+    prepare_tasks(cfg.data.dir, needed, cfg.data.source, cfg.seed, prepare_missing, same_source=True,
+                  study=cfg.mixture.selection == "study")
 
 
 def data_fingerprint(cfg: RunConfig) -> dict[str, str]:
