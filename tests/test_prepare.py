@@ -263,3 +263,25 @@ def test_training_refuses_data_prepared_from_another_source_and_sees_re_prepared
     assert set(trial["data_fingerprint"]) == {"fpb", "finqa"} and stale_tasks(trial, cfg) == []
     prepare(resolve_tasks("finqa"), "offline", data, seed=2)
     assert stale_tasks(trial, cfg) == ["finqa"] and stale_tasks({}, cfg) == []
+
+
+def test_hub_splits_come_from_one_recorded_commit(tmp_path, monkeypatch):
+    """`revision: main` is resolved to the commit it names, once per task; every split loads at that commit and
+    the manifest records it (re-preparing later can tell when the hub changed)."""
+    import datasets
+
+    from ftlib.tasks import sources
+
+    calls = []
+    monkeypatch.setattr(sources, "dataset_commit", lambda repo, revision, token: calls.append(revision) or "c0ffee")
+    offline = load_offline(get_task("fpb"), seed=0).tables
+    loaded = []
+
+    def fake_load(repo, config, revision, split, token):
+        loaded.append(revision)
+        return datasets.Dataset(offline[split])
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    tables, entry = build_task(get_task("fpb"), "hub", seed=0)
+    assert calls == ["main"] and set(loaded) == {"c0ffee"} and len(loaded) == len(offline)
+    assert entry["revision"] == "c0ffee" and set(tables["train"].column("revision").to_pylist()) == {"c0ffee"}

@@ -82,19 +82,29 @@ def load_hub(spec: TaskSpec) -> RawData:
         raise DataError(f"task {spec.name!r} has no public hub source (its data is licensed); "
                         f"give your own files with --source PATH ({spec.name}/<split>.jsonl in its raw schema)")
     tables, files = {}, {}
-    for split in raw_split_names(spec):
-        try:
-            ds = datasets.load_dataset(spec.hub_id, spec.hub_config, revision=spec.revision, split=split,
-                                       token=os.environ.get("HF_TOKEN"))
-        except OSError as e:  # ConnectionError (offline, no network), hub HTTP errors, files not found
-            reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-            raise DataError(f"task {spec.name!r}: cannot load {spec.hub_id} (split {split}) from the Hugging Face "
-                            f"hub: {reason}. Offline alternatives: source offline (generated samples), or a PATH "
-                            f"holding {spec.name}/{split}.{{parquet,jsonl,csv}} in the raw schema (`--source` for "
-                            f"`data prepare` / `eval`, `data.source` in a run or sweep config)") from None
-        tables[split] = ds.data.table.combine_chunks()
-        files[split] = f"hub:{spec.hub_id}@{spec.revision}[{split}]"
-    return RawData(tables, files, f"hub:{spec.hub_id}", spec.revision)
+    token = os.environ.get("HF_TOKEN")
+    split = "-"
+    try:
+        # Every split from one commit, and that commit recorded: "main" names whatever the hub holds today.
+        revision = spec.revision if os.path.isdir(spec.hub_id) else dataset_commit(spec.hub_id, spec.revision, token)
+        for split in raw_split_names(spec):
+            ds = datasets.load_dataset(spec.hub_id, spec.hub_config, revision=revision, split=split, token=token)
+            tables[split] = ds.data.table.combine_chunks()
+            files[split] = f"hub:{spec.hub_id}@{revision}[{split}]"
+    except OSError as e:  # ConnectionError (offline, no network), hub HTTP errors, files not found
+        reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise DataError(f"task {spec.name!r}: cannot load {spec.hub_id} (split {split}) from the Hugging Face "
+                        f"hub: {reason}. Offline alternatives: source offline (generated samples), or a PATH "
+                        f"holding {spec.name}/{split}.{{parquet,jsonl,csv}} in the raw schema (`--source` for "
+                        f"`data prepare` / `eval`, `data.source` in a run or sweep config)") from None
+    return RawData(tables, files, f"hub:{spec.hub_id}", revision)
+
+
+def dataset_commit(repo: str, revision: str, token: str | None) -> str:
+    """The commit a hub revision (a branch, a tag) points to now."""
+    from huggingface_hub import HfApi
+
+    return HfApi().dataset_info(repo, revision=revision, token=token).sha or revision
 
 
 def load_path(spec: TaskSpec, root: str) -> RawData:
