@@ -134,6 +134,41 @@ def every_gpu_type(cfg) -> list:
     return [Place(gpu.name, gpu, min(cfg.num_workers, 8)) for gpu in GPUS.values()]
 
 
+def check_disk(sweep, cfg, runs: int, concurrent: int, dry: bool = False) -> tuple[float, list]:
+    """The sweep's disk (GB) and, per model, the planner's parts; refused over ``resources.max_disk_gb``. A model
+    whose config a dry run cannot have is left out."""
+    from ftlib.planner.disk import sweep_disk
+    from ftlib.planner.fit import planning_config, shape_of
+    from ftlib.train.resolve import resolve
+
+    res = resolve(cfg, cuda=cfg.use_gpu)
+    models = sorted(set(sweep.models or [cfg.model.name]))
+    parts = []
+    for model in models:
+        run = cfg.model_copy(update={"model": cfg.model.model_copy(update={"name": model})})
+        try:
+            model_config, _ = planning_config(run.model, dry=dry)
+        except ConfigError:
+            if not dry:
+                raise
+            continue
+        parts.append((model, sweep_disk(shape_of(run, model_config), run, res.precision, res.autocast,
+                                        runs // len(models), concurrent)))
+    # Finished trials of every model stay; the running ones are at most `concurrent` of the largest model.
+    total = sum(d.finished_gb for _, d in parts) + max((d.running_gb for _, d in parts), default=0.0)
+    limit = sweep.resources.max_disk_gb
+    if limit is not None and total > limit:
+        raise ConfigError(f"resources.max_disk_gb {limit:g}: the sweep would need about {total:,.0f} GB of storage ("
+                          + "; ".join(f"{m}: {describe_disk(d)}" for m, d in parts)
+                          + "); raise it, lower base.keep_checkpoints, or run fewer trials")
+    return total, parts
+
+
+def describe_disk(d) -> str:
+    return (f"{d.finished_gb:,.1f} GB of finished trials' weights ({d.weights_gb:,.2f} GB a copy), "
+            f"{d.running_gb:,.1f} GB of running trials' optimizer state")
+
+
 def check_trial_memory(cfg, models: Sequence[str], groups: Sequence[NodeGroup], multi_node: bool,
                        where: str = "", places=None, dry: bool = False) -> dict[str, list]:
     """Per model of the sweep, the planner's estimate on every GPU kind a trial may land on; refuses a model

@@ -105,6 +105,8 @@ class ResourcesConfig(_Strict):
     # A trial whose process dies (its node lost, a spot preemption) is started again, up to this many times;
     # its Train run continues from its last checkpoint.
     trial_retries: int = Field(default=2, ge=0)
+    # Refuse a sweep whose outputs would need more disk than this (the planner's estimate, printed by dry runs).
+    max_disk_gb: float | None = Field(default=None, gt=0)
 
 
 class FinalizeConfig(_Strict):

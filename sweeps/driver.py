@@ -19,7 +19,7 @@ from ftlib.config import load_yaml, validate
 from ftlib.errors import ConfigError
 from ftlib.io import json_bytes
 from sweeps.capacity import (BOOTSTRAP_CONFIG, CONFIG_ENV, NodeGroup, alive_nodes, autoscaler_node_types,
-                             check_trial_memory, every_gpu_type, on_kuberay, read_cluster_yaml, requested,
+                             check_disk, check_trial_memory, every_gpu_type, on_kuberay, read_cluster_yaml, requested,
                              trial_bundles, trials_that_fit, yaml_node_types)
 from sweeps.config import SweepConfig
 from sweeps.objective import objective_keys
@@ -209,6 +209,7 @@ def dry_run_memory(sweep: SweepConfig, cfg, clusters: Sequence[str] = ()) -> dic
     models = sorted(set(sweep.models or [cfg.model.name]))
     return {"memory": check_trial_memory(cfg, models, groups, sweep.resources.multi_node_trials, where="sweep: ",
                                          places=None if groups else every_gpu_type(cfg), dry=True),
+            "disk": check_disk(sweep, cfg, num_runs(sweep), sweep.resources.max_concurrent_trials or 1, dry=True),
             "clusters": list(clusters) or ([os.environ.get(CONFIG_ENV) or BOOTSTRAP_CONFIG] if groups else [])}
 
 
@@ -239,6 +240,7 @@ def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False,
                        sweep.resources.multi_node_trials, where="sweep: ")
     autoscaling = bool(node_types) or on_kuberay()
     concurrent = min(trials_at_once(sweep, checked.cfg, alive_nodes(), node_types, autoscaling), _num_trials(sweep))
+    check_disk(sweep, checked.cfg, num_runs(sweep), concurrent)
     storage.write_bytes(storage.join(exp, SWEEP_FILE), json_bytes(sweep.model_dump(mode="json")))
     if sweep.scheduler.kind != "none":
         from sweeps.stop_signal import describe
@@ -286,6 +288,12 @@ def trials_at_once(sweep: SweepConfig, cfg, alive: list[NodeGroup], node_types: 
         return limit
     fits = check_resources(sweep, cfg, alive, node_types)  # refuses a trial no node can hold, limit or not
     return limit or fits
+
+
+def num_runs(sweep: SweepConfig) -> int:
+    """Training runs: a grid point trains one seed, an Optuna trial each of the sweep's seeds."""
+    return len(grid_points(sweep)) if sweep.search.grid is not None else \
+        sweep.search.optuna.num_samples * len(sweep.seeds)
 
 
 def _num_trials(sweep: SweepConfig) -> int:

@@ -224,3 +224,24 @@ def test_bench_gpu_runs_its_code_on_cpu_and_says_so_without_a_gpu():
     rows = {line.split()[0]: line.split() for line in out.stdout.splitlines() if line.startswith(("full ", "lora "))}
     assert set(rows) == {"full", "lora"}
     assert all(float(r[3].replace(",", "")) > 0 for r in rows.values())  # tokens/s
+
+
+def test_sweep_disk_by_hand_and_refused_over_the_budget(capsys):
+    """Phi-3-mini, full fine-tuning in bf16 with ZeRO-2: a copy of the weights is 2 B/param = 7.64 GB, a
+    checkpoint's optimizer state 12 B/param (fp32 master + two moments) = 45.9 GB. 55 finished trials keep their
+    final model and one checkpoint's weights: 55 × 2 × 7.64 GB; one running trial keeps one state."""
+    from ftlib.cli.main import main
+    from ftlib.planner.disk import sweep_disk
+
+    cfg = run(**{**STUDY, "keep_checkpoints": 1}, model={"name": "microsoft/Phi-3-mini-128k-instruct"})
+    shape = shape_of(cfg, planning_config(cfg.model, dry=True)[0])
+    disk = sweep_disk(shape, cfg, "bf16", autocast=False, trials=55, concurrent=1)
+    assert disk.weights_gb == pytest.approx(2 * 3_821_079_552 / 1e9)
+    assert disk.state_gb == pytest.approx(12 * 3_821_079_552 / 1e9)
+    assert disk.finished_gb == pytest.approx(55 * 2 * 7.642159, rel=1e-6) and disk.running_gb == disk.state_gb
+    lora = sweep_disk(shape_of(cfg.model_copy(update={"method": "lora"}), planning_config(cfg.model, dry=True)[0]),
+                      cfg.model_copy(update={"method": "lora"}), "bf16", autocast=False, trials=55, concurrent=1)
+    assert lora.total_gb < disk.total_gb / 100  # adapters only
+    args = ["sweep", "run", "sweeps/paper_ablation.yaml", "--dry-run", "--set", "resources.max_disk_gb=1000"]
+    assert main(args) == 2
+    assert "resources.max_disk_gb 1000: the sweep would need about 5,924 GB" in capsys.readouterr().err

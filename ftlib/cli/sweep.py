@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         _print_dry_run(out["dry_run"])
         print_memory(out["memory"], out["clusters"])
+        print_disk(out["disk"])
         return 0
     return _print_result(out) or _then_finalize_and_report(sweep, out["experiment_dir"], args.address, started)
 
@@ -139,6 +140,15 @@ def _print_dry_run(listing) -> None:
         print(f"not prepared yet: {tasks}. Their rows are upper bounds from the caps (≤) and tokens are unknown (?); "
               f"a dry run downloads nothing. `cocktail data prepare --tasks {tasks} --source {listing['source']}"
               f"{' --study' if listing.get('study') else ''}` makes them exact.")
+
+
+def print_disk(disk) -> None:
+    from sweeps.capacity import describe_disk
+
+    total, parts = disk
+    if parts:
+        print(f"\nstorage: about {total:,.1f} GB when the sweep ends (" +
+              "; ".join(f"{m}: {describe_disk(d)}" for m, d in parts) + ")")
 
 
 def print_memory(memory, clusters: list[str]) -> None:

@@ -18,12 +18,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 SAMPLES = 5
 
 
-def _stop_after(args, env, log: Path, exp: Path, finished: int, sig: int) -> tuple[int, dict[str, int]]:
+def _stop_after(args, env, log: Path, exp: Path, finished: int, sig: int, status: bool = False
+                ) -> tuple[int, dict[str, int]]:
     """Starts the command, sends ``sig`` to its process group once ``finished`` trials have ended; returns its
-    exit code and the trials finished by then (run id -> trial.json mtime)."""
+    exit code and the trials finished by then (run id -> trial.json mtime). ``status``: first, `sweep status`
+    reads the running sweep."""
     driver = start_cli(args, env, log)
     try:
         wait_for(lambda: len(finished_trials(exp)) >= finished, f"{finished} finished trial(s)", 600, driver)
+        if status:
+            live = run_cli(["sweep", "status", str(exp)], env, timeout=120)
+            assert live.returncode == 0 and "completed" in live.stdout, live.stdout[-2000:] + live.stderr[-2000:]
         os.killpg(driver.pid, sig)
         rc = driver.wait(timeout=120)
     finally:
@@ -38,7 +43,8 @@ def test_ctrl_c_then_a_killed_driver_then_resume(prepared, tiny_model, tmp_path)
     env = cli_env(Path(tiny_model).parent)
     config = sweep_yaml(tmp_path, "stops", prepared, samples=SAMPLES, asha=False)
     exp = tmp_path / "sweeps" / "stops"
-    rc, first = _stop_after(["sweep", "run", str(config)], env, tmp_path / "run.log", exp, 1, signal.SIGINT)
+    rc, first = _stop_after(["sweep", "run", str(config)], env, tmp_path / "run.log", exp, 1, signal.SIGINT,
+                            status=True)
     log = (tmp_path / "run.log").read_text()
     assert rc == 130 and "cocktail sweep resume" in log, log[-3000:]
     rc, second = _stop_after(["sweep", "resume", str(exp)], env, tmp_path / "resume.log", exp, len(first) + 1,
