@@ -107,6 +107,12 @@ class ResourcesConfig(_Strict):
     trial_retries: int = Field(default=2, ge=0)
     # Refuse a sweep whose outputs would need more disk than this (the planner's estimate, printed by dry runs).
     max_disk_gb: float | None = Field(default=None, gt=0)
+    # Compute planning (sweeps/budget.py): the GPU type priced (default: the cluster's, else H100), the MFU
+    # assumed for GPU-hours, a price per GPU-hour for the cost, and a ceiling the sweep is refused over.
+    gpu_type: str | None = None
+    assumed_mfu: float = Field(default=0.35, gt=0, le=1)
+    price_per_gpu_hour: float | None = Field(default=None, ge=0)
+    max_gpu_hours: float | None = Field(default=None, gt=0)
 
 
 class FinalizeConfig(_Strict):

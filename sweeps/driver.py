@@ -99,6 +99,9 @@ def check_sweep(sweep: SweepConfig, exp: str, dry: bool = False):
     everything = configs[0].model_copy(update={"eval_tasks": sorted({*sweep.pool, *sweep.objective_tasks()})})
     ensure_prepared(everything, prepare_missing=True)
     checked = check(configs[0])
+    from sweeps.capacity import gpu_places
+
+    compute_plan(sweep, configs, gpu_places(configs[0], yaml_node_types(), sweep.resources.multi_node_trials)[0])
     # Every other base model of the sweep (paper_ablation's `models`) loads its config and LoRA targets too.
     for model in sorted({c.model.name for c in configs} - {configs[0].model.name}):
         check(configs[0].model_copy(update={"model": configs[0].model.model_copy(update={"name": model})}))
@@ -202,15 +205,36 @@ def _name_creators(sweep: SweepConfig, exp: str):
     return name
 
 
-def dry_run_memory(sweep: SweepConfig, cfg, clusters: Sequence[str] = ()) -> dict[str, Any]:
+def dry_run_plans(sweep: SweepConfig, configs, clusters: Sequence[str] = ()) -> dict[str, Any]:
     """The planner's memory per GPU for each model, on the node types of ``clusters`` (cluster YAMLs; a model
-    that fits none is refused), else of the autoscaler's YAML here, else shown for every known GPU type."""
+    that fits none is refused), else of the autoscaler's YAML here, else shown for every known GPU type; the
+    sweep's storage and its compute (refused over their limits)."""
+    from sweeps.capacity import gpu_places
+
+    cfg = configs[0]
     groups = [g for path in clusters for g in read_cluster_yaml(path)] or yaml_node_types()
     models = sorted(set(sweep.models or [cfg.model.name]))
-    return {"memory": check_trial_memory(cfg, models, groups, sweep.resources.multi_node_trials, where="sweep: ",
-                                         places=None if groups else every_gpu_type(cfg), dry=True),
+    found = check_trial_memory(cfg, models, groups, sweep.resources.multi_node_trials, where="sweep: ",
+                               places=None if groups else every_gpu_type(cfg), dry=True)
+    cost = compute_plan(sweep, configs, gpu_places(cfg, groups, sweep.resources.multi_node_trials)[0], dry=True)
+    return {"memory": found, "cost": cost,
             "disk": check_disk(sweep, cfg, num_runs(sweep), sweep.resources.max_concurrent_trials or 1, dry=True),
             "clusters": list(clusters) or ([os.environ.get(CONFIG_ENV) or BOOTSTRAP_CONFIG] if groups else [])}
+
+
+def compute_plan(sweep: SweepConfig, configs, places: Sequence = (), dry: bool = False) -> dict[str, Any]:
+    """Tokens, steps, FLOPs and GPU-hours of every trial (an Optuna sweep: its example trial × num_samples);
+    refused over resources.max_gpu_hours."""
+    from sweeps.budget import check_gpu_hours, gpu_for, sweep_cost
+    from sweeps.dry_run import listing
+
+    gpu, where = gpu_for(sweep, places)
+    rows = listing(configs)["trials"]
+    per = 1 if sweep.search.grid is not None else sweep.search.optuna.num_samples
+    cost = sweep_cost(sweep, configs, [t["est_tokens"] for t in rows], gpu, per, dry=dry)
+    cost["where"] = where
+    check_gpu_hours(sweep, cost)
+    return cost
 
 
 def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False,
@@ -230,7 +254,7 @@ def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False,
 
         return {"dry_run": listing(configs) if sweep.search.grid else
                 {"space": "optuna", "num_samples": sweep.search.optuna.num_samples},
-                **dry_run_memory(sweep, configs[0], clusters)}
+                **dry_run_plans(sweep, configs, clusters)}
     from ftlib.raysession import ensure_ray
 
     set_driver_env()

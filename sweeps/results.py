@@ -22,7 +22,7 @@ from ftlib import storage
 from ftlib.io import parquet_bytes
 from sweeps.space import point_key
 from sweeps.stop_signal import objective_loss
-from sweeps.trainable import TRIALS, seeds_of
+from sweeps.trainable import TRIALS, VALIDATION, seeds_of
 
 TRIALS_FILE = "trials.parquet"
 UNFINISHED = ("running", "pending", "paused", "unfinished")
@@ -50,19 +50,28 @@ def trial_rows(sweep, experiment_dir: str, trials, live: bool = False) -> list[d
             run_dir = storage.join(trials_dir, cfg.run_id())
             trial_json = _read_json(storage.join(run_dir, "trial.json"))
             scores = per_seed.get(cfg.run_id(), {})
+            run_state = state
+            if live and state in UNFINISHED and not scores and trial_json:
+                # Tune writes its state to disk now and then: a run of a running sweep may be done already.
+                from sweeps.objective import stored_objective
+
+                scores = stored_objective(sweep, storage.join(run_dir, VALIDATION)) or {}
+                run_state = "completed" if scores else "running"
             realized = trial_json.get("mixture") or _planned_mixture(run_dir)
             # A run stopped mid-training: the trial's last report is this run's (the one that had started).
             final = trial_json.get("final_metrics") or (metrics if realized and not per_seed else {})
             row = {"trial_id": cfg.run_id(), "tune_trial_id": trial.trial_id, "point_key": point_key(point),
                    "point": json.dumps({k: point.get(k) for k in ("sources", "params", "model")}, sort_keys=True),
                    "model": cfg.model.name, "seed": seed,
-                   "state": "stopped_early" if state == "completed" and not scores else state,
+                   "state": "stopped_early" if run_state == "completed" and not scores else run_state,
                    "config_hash": cfg.config_hash()}
             for task in sweep.pool:
                 row[f"w_{task}"] = realized.get(task, {}).get("share", 0.0)
                 row[f"rows_{task}"] = realized.get(task, {}).get("rows", 0)
             row["tokens"] = trial_json.get("tokens", final.get("tokens"))
             row["examples_cut"] = trial_json.get("examples_cut")  # prompts cut to fit data.seq_len
+            row["flops"] = trial_json.get("flops")  # model FLOPs trained; peak_flops: the device's (the report's
+            row["peak_flops"] = final.get("peak_flops")  # compute calibration against the planner)
             row.update({f"param_{p}": _cell(point.get("params", {}).get(p)) for p in params})
             for task in sorted({*sweep.pool, *sweep.objective_tasks()}):
                 row[f"score_{task}"] = scores.get(f"score_{task}")

@@ -245,3 +245,45 @@ def test_sweep_disk_by_hand_and_refused_over_the_budget(capsys):
     args = ["sweep", "run", "sweeps/paper_ablation.yaml", "--dry-run", "--set", "resources.max_disk_gb=1000"]
     assert main(args) == 2
     assert "resources.max_disk_gb 1000: the sweep would need about 5,924 GB" in capsys.readouterr().err
+
+
+def test_compute_plan_by_hand_refusal_and_report_calibration():
+    """Tokens, steps, FLOPs and GPU-hours of one trial by hand; ASHA's least share; a sweep over
+    max_gpu_hours refused; the report's calibration ratio from stored runs."""
+    import json
+    from types import SimpleNamespace
+
+    from ftlib.planner.cost import asha_fraction, trial_cost
+    from sweeps.budget import check_gpu_hours
+    from sweeps.report.compute import compute_calibration
+
+    cfg = run(**{**STUDY, "micro_batch_size": 4, "grad_accum": 2}, model={"name": "microsoft/Phi-3-mini-128k-instruct"})
+    shape = shape_of(cfg, planning_config(cfg.model, dry=True)[0])
+    # 100M tokens at a global batch of 64 rows × 4,096 tokens × 0.99 fill: ceil(1e8 / 259,522.56) = 386 steps;
+    # 6 × 3,821,079,552 × 1e8 = 2.2926e18 FLOPs; at 35 % of 989 TFLOP/s: 2.2926e18 / 3.4615e14 / 3600 = 1.840 h.
+    cost = trial_cost(shape, cfg, 64, 100_000_000, 989e12, 0.35)
+    assert cost.steps == 386 and cost.flops == pytest.approx(6 * 3_821_079_552 * 1e8)
+    assert cost.gpu_hours == pytest.approx(6 * 3_821_079_552 * 1e8 / (0.35 * 989e12) / 3600) == \
+        pytest.approx(1.840, abs=1e-3)
+    assert cost.hours_on(8) == pytest.approx(cost.gpu_hours / 8)
+    lora = trial_cost(shape, cfg.model_copy(update={"method": "lora"}), 64, 100_000_000, 989e12, 0.35)
+    assert lora.flops == pytest.approx(cost.flops * 4 / 6)
+    # ASHA, grace 1, η 2, 8 reports: rungs 1, 2, 4; half stop at each: (½·1 + ¼·2 + ⅛·4 + ⅛·8) / 8 = 0.3125.
+    assert asha_fraction(1, 2, 8) == pytest.approx(0.3125)
+    sweep = SimpleNamespace(resources=SimpleNamespace(max_gpu_hours=1.0))
+    with pytest.raises(ConfigError, match=r"max_gpu_hours 1: the sweep's estimate is 1.8 GPU-hours \(100,000,000 "
+                                          r"tokens, 386 optimizer steps.*on H100 at an assumed MFU of 35%"):
+        check_gpu_hours(sweep, {"total": {"gpu_hours": cost.gpu_hours, "tokens": cost.tokens, "steps": cost.steps,
+                                          "flops": cost.flops}, "gpu": "H100", "mfu": 0.35,
+                                "asha_least_fraction": None})
+    # Two runs: 1e12 FLOPs each on a 1e11 FLOP/s device; planned at 50 %: 20 s; they trained 40 s and 20 s.
+    history = [json.dumps([{"tokens": 1000, "tokens_per_s": 50.0}, {"tokens": 2000, "tokens_per_s": 50.0}]),
+               json.dumps([{"tokens": 1000, "tokens_per_s": 100.0}, {"tokens": 2000, "tokens_per_s": 100.0}])]
+    rows = [{"trial_id": f"r{i}", "state": "completed", "flops": 1e12, "peak_flops": 1e11, "history": h,
+             "wall_s": 60.0} for i, h in enumerate(history)]
+    study = SimpleNamespace(sweep=SimpleNamespace(resources=SimpleNamespace(assumed_mfu=0.5)),
+                            completed=lambda: rows)
+    section = compute_calibration(study)
+    assert [r[4] for r in section.tables[0].rows] == ["2.00", "1.00"]
+    assert "training took 1.50× the planned time" in section.findings[0] and "achieved MFU of 33.3%" in \
+        section.findings[0]

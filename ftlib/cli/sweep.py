@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         _print_dry_run(out["dry_run"])
         print_memory(out["memory"], out["clusters"])
         print_disk(out["disk"])
+        print_compute(out["cost"])
         return 0
     return _print_result(out) or _then_finalize_and_report(sweep, out["experiment_dir"], args.address, started)
 
@@ -140,6 +141,12 @@ def _print_dry_run(listing) -> None:
         print(f"not prepared yet: {tasks}. Their rows are upper bounds from the caps (≤) and tokens are unknown (?); "
               f"a dry run downloads nothing. `cocktail data prepare --tasks {tasks} --source {listing['source']}"
               f"{' --study' if listing.get('study') else ''}` makes them exact.")
+
+
+def print_compute(cost) -> None:
+    from sweeps.budget import describe
+
+    print("\n" + "\n".join(describe(cost, cost["where"])))
 
 
 def print_disk(disk) -> None:

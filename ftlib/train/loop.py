@@ -117,6 +117,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             if resume_dir else checkpoint.START
         step = counters["step"]
 
+    from ftlib.planner.cost import device_peak_flops
+
+    peak_flops = device_peak_flops(device)  # reported with every step: the report's compute calibration reads it
     shard = ray.train.get_dataset_shard("train")
     accum = res.grad_accum
     # Token-loss sum, loss tokens, tokens, examples cut to seq_len (first epoch) since the last report, kept on the
@@ -181,7 +184,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             cut_total += int(cut)
             metrics = {"step": step, "epoch": epoch, "train_loss": loss_sum / max(loss_tokens, 1),
                        "lr": float(scheduler.get_last_lr()[0]), "tokens": tokens_total, "examples_cut": cut_total,
-                       "tokens_per_s": tokens / elapsed,
+                       "tokens_per_s": tokens / elapsed, "peak_flops": peak_flops,
                        "node_id": ray.get_runtime_context().get_node_id()}
             module.eval()
             with res.autocast_context(device.type):

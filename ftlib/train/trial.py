@@ -70,6 +70,15 @@ def data_fingerprint(cfg: RunConfig) -> dict[str, str]:
             for t in needed if t in tasks}
 
 
+def model_flops(cfg: RunConfig, tokens: int) -> float:
+    """The model FLOPs of what the run trained (ftlib/planner/cost.py: 6·N or 4·N per token)."""
+    from ftlib.models.load import load_config
+    from ftlib.planner.cost import flops_per_token
+    from ftlib.planner.fit import shape_of
+
+    return flops_per_token(shape_of(cfg, load_config(cfg.model)), cfg.method) * tokens
+
+
 def stale_tasks(trial: dict[str, Any], cfg: RunConfig) -> list[str]:
     """Tasks whose prepared data changed since ``trial`` ran (re-prepared with another seed or source): its
     results are not this config's on this data any more."""
@@ -151,6 +160,7 @@ def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | 
         "config_hash": cfg.config_hash(),
         "plan_hash": plan.hash,
         "data_fingerprint": data_fingerprint(cfg),
+        "flops": model_flops(cfg, result.metrics["tokens"]),
         "steps": result.metrics["step"],
         "tokens": result.metrics["tokens"],
         "examples": plan.num_examples,

@@ -538,6 +538,8 @@ def external_references(study: Study, ctx: Context) -> Section:
 
 
 def all_sections(study: Study, ctx: Context) -> list[Section]:
+    from sweeps.report.compute import compute_calibration
+
     return [cocktail_effect(study, ctx), *transfer_matrices(study, ctx),
                 added_source(study, ctx, "openorca", "general", "4. General instruction data",
                              "Is general instruction data (OpenOrca) a regulariser: what happens to general ability "
@@ -546,4 +548,4 @@ def all_sections(study: Study, ctx: Context) -> list[Section]:
                                         "Does math data (Orca-Math) improve numerical reasoning (FinQA, ConvFinQA) and "
                                         "transfer to financial QA?")),
                 domain_knowledge(study, ctx), validation_to_test(study, ctx), search(study),
-                external_references(study, ctx)]
+                external_references(study, ctx), compute_calibration(study)]
