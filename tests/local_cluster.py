@@ -60,7 +60,7 @@ def local_cluster(gcs_port: int, dashboard_port: int, env: dict[str, str]):
     finally:
         for node in reversed(nodes):
             if node.poll() is None:
-                _end(node)
+                end_node(node)
 
 
 def _agent_port() -> list[str]:
@@ -85,7 +85,7 @@ def _wait(ready, what: str, timeout: float = 90) -> None:
     raise TimeoutError(f"{what} did not come up in {timeout:.0f} s")
 
 
-def _end(node: subprocess.Popen) -> None:
+def end_node(node: subprocess.Popen) -> None:
     """SIGTERM ends the raylet; the GCS and the monitor of a `--block` head outlive it, so SIGKILL follows."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(node.pid, signal.SIGTERM)

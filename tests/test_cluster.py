@@ -1,6 +1,5 @@
 """Cluster configs pass Ray's own validation and stay private; manifests parse; a real job on a local
 multi-node cluster; submission errors."""
-import contextlib
 import json
 import os
 import re
@@ -17,7 +16,7 @@ import yaml
 from ftlib.cli.main import main
 from ftlib.errors import ConfigError
 from ftlib.submit import build_job, env_values, load_runtime_env
-from tests.local_cluster import local_cluster
+from tests.local_cluster import end_node, local_cluster
 
 CLUSTER_YAMLS = ["cluster/aws.yaml", "cluster/gcp.yaml"]
 
@@ -234,7 +233,6 @@ def test_token_auth_submit_works_with_the_token_and_is_refused_without(tmp_path)
     """A head started with RAY_AUTH_MODE=token: `cocktail submit` with the token gets its job running; a client
     without it is refused; the token is in no job listing."""
     import secrets
-    import signal
     import urllib.request
 
     token = secrets.token_hex(16)
@@ -278,8 +276,4 @@ def test_token_auth_submit_works_with_the_token_and_is_refused_without(tmp_path)
         assert refused.returncode != 0 and token not in refused.stdout + refused.stderr
         assert re.search(r"Unauthorized|Authentication required", refused.stdout + refused.stderr), refused.stderr[-2000:]
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(head.pid, signal.SIGTERM)
-            time.sleep(3)
-            os.killpg(head.pid, signal.SIGKILL)
-        head.wait(timeout=30)
+        end_node(head)

@@ -33,19 +33,24 @@ def carve(spec: TaskSpec, train: pa.Table, splits: list[str], seed: int) -> dict
     keys = keys_of(train)
     unique = sorted(set(keys))
     order = rng_for(seed, "carve", spec.name).permutation(len(unique))
+    return _take(spec, train, splits, keys, [unique[k] for k in order])
+
+
+def _take(spec: TaskSpec, train: pa.Table, splits: list[str], keys: list[str], ranked: list[str]
+          ) -> dict[str, pa.Table]:
+    """Fills each split in turn with the rows of the texts in ``ranked`` order (a text's rows move together)
+    up to its share of ``train``; returns them and the rest as ``train``."""
     target = min(math.ceil(spec.carve_fraction * train.num_rows), spec.carve_max_rows)
     rows_by_key: dict[str, list[int]] = {}
     for i, key in enumerate(keys):
         rows_by_key.setdefault(key, []).append(i)
     assignment = np.full(train.num_rows, -1)
-    cursor = 0
+    texts = iter(dict.fromkeys(ranked))  # each text once, in rank order
     for index, _ in enumerate(splits):
         taken = 0
-        while taken < target and cursor < len(order):
-            rows = rows_by_key[unique[order[cursor]]]
-            assignment[rows] = index
-            taken += len(rows)
-            cursor += 1
+        while taken < target and (key := next(texts, None)) is not None:
+            assignment[rows_by_key[key]] = index
+            taken += len(rows_by_key[key])
     out = {name: _with_split(train.filter(pa.array(assignment == i)), name) for i, name in enumerate(splits)}
     out["train"] = train.filter(pa.array(assignment == -1))
     return out
@@ -62,29 +67,13 @@ def carve_beyond_cap(spec: TaskSpec, train: pa.Table, splits: list[str], raw_row
     rank[study_order(raw_rows)] = np.arange(raw_rows)
     row_rank = rank[train.column("raw_index").to_numpy()]
     target = min(math.ceil(spec.carve_fraction * train.num_rows), spec.carve_max_rows)
-    boundary = spec.default_cap if spec.default_cap else raw_rows - target * len(splits)
+    boundary = spec.default_cap or raw_rows - target * len(splits)
     keys = keys_of(train)
     inside = {keys[i] for i in np.flatnonzero(row_rank < boundary)}
-    candidates = [i for i in np.argsort(row_rank, kind="stable") if row_rank[i] >= boundary and keys[i] not in inside]
-    if not candidates:
+    ranked = [keys[i] for i in np.argsort(row_rank, kind="stable") if row_rank[i] >= boundary and keys[i] not in inside]
+    if not ranked:
         return carve(spec, train, splits, seed), "carved from train: no rows beyond the study's cap"
-    rows_by_key: dict[str, list[int]] = {}
-    for i, key in enumerate(keys):
-        rows_by_key.setdefault(key, []).append(i)
-    assignment = np.full(train.num_rows, -1)
-    cursor = 0
-    for index, _ in enumerate(splits):
-        taken = 0
-        while taken < target and cursor < len(candidates):
-            key = keys[candidates[cursor]]
-            cursor += 1
-            if assignment[rows_by_key[key][0]] != -1:
-                continue
-            assignment[rows_by_key[key]] = index
-            taken += len(rows_by_key[key])
-    out = {name: _with_split(train.filter(pa.array(assignment == i)), name) for i, name in enumerate(splits)}
-    out["train"] = train.filter(pa.array(assignment == -1))
-    return out, "beyond the study's cap"
+    return _take(spec, train, splits, keys, ranked), "beyond the study's cap"
 
 
 def drop_leaks(tables: dict[str, pa.Table], splits: tuple[str, ...] = ("train", "validation")
