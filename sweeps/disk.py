@@ -5,6 +5,8 @@ weights evaluation loads) stays. Errored or interrupted trials keep theirs: a re
 continues from them."""
 from __future__ import annotations
 
+import time
+
 from ray.tune import Callback
 
 from ftlib import storage
@@ -22,12 +24,29 @@ def drop_optimizer_state(run_dir: str) -> int:
 
 
 class DropEndedTrialState(Callback):
-    """Trims the checkpoints of every run of a trial when Tune says the trial ended (not when it errored)."""
+    """Trims the checkpoints of every run of a trial when Tune says the trial ended (not when it errored), and
+    again every ``interval_s`` and when the sweep ends: a trial the scheduler stopped may still finish writing a
+    checkpoint just after Tune heard it was stopped."""
 
-    def __init__(self, run_dirs_of):
+    def __init__(self, run_dirs_of, interval_s: float = 10.0):
         self.run_dirs_of = run_dirs_of  # Tune trial -> the run directories of its seeds
+        self.interval_s = interval_s
+        self.ended: dict[str, list[str]] = {}
         self.trimmed = 0
+        self._last = 0.0
+
+    def _trim(self, run_dirs) -> None:
+        self._last = time.monotonic()
+        for run_dir in run_dirs:
+            self.trimmed += drop_optimizer_state(run_dir)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        for run_dir in self.run_dirs_of(trial):
-            self.trimmed += drop_optimizer_state(run_dir)
+        self.ended[trial.trial_id] = self.run_dirs_of(trial)
+        self._trim(self.ended[trial.trial_id])
+
+    def on_step_begin(self, iteration, trials, **info):
+        if self.ended and time.monotonic() - self._last >= self.interval_s:
+            self._trim([d for dirs in self.ended.values() for d in dirs])
+
+    def on_experiment_end(self, trials, **info):
+        self._trim([d for dirs in self.ended.values() for d in dirs])

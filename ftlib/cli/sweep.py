@@ -31,6 +31,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--retest", action="store_true", help="score test splits again (the ledger and report show it)")
     f.add_argument("--address", default=None)
     f.set_defaults(handler=finalize)
+    pr = verbs.add_parser("propose", help="fit mixture surrogates on a sweep's trials; propose the next mixtures")
+    pr.add_argument("dir")
+    pr.add_argument("--target", default="objective", help="objective (default) or a task: its validation score")
+    pr.add_argument("--top", type=int, default=5, help="mixtures to propose")
+    pr.add_argument("--constraint", action="append", default=[], metavar="C",
+                    help="TASK>=X, TASK<=X, +TASK (in every proposal), -TASK (in none); repeatable")
+    pr.add_argument("--seeds", default=None, help="seeds the proposals run with, comma-separated (default: the sweep's)")
+    pr.add_argument("--model", default=None, help="the base model whose trials to fit (default: the first)")
+    pr.add_argument("--samples", type=int, default=100_000, help="Dirichlet draws searched (default 100,000)")
+    pr.add_argument("--out", default=None, help="the proposals' sweep YAML (default DIR/proposals.yaml)")
+    pr.set_defaults(handler=propose_cmd)
     s = verbs.add_parser("status", help="table of a sweep's trials")
     s.add_argument("dir")
     s.set_defaults(handler=show_status)
@@ -49,6 +60,30 @@ def run(args: argparse.Namespace) -> int:
         print_compute(out["cost"])
         return 0
     return _print_result(out) or _then_finalize_and_report(sweep, out["experiment_dir"], args.address, started)
+
+
+def propose_cmd(args: argparse.Namespace) -> int:
+    from ftlib.cli.table import format_table
+    from sweeps.proposals import propose_sweep
+
+    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else None
+    out = propose_sweep(args.dir, args.target, args.top, args.constraint, args.out, seeds, args.model, args.samples)
+    print(f"surrogates of {out['target']} ({out['model']}), {out['fits'][0].points} configurations from "
+          f"{out['fits'][0].runs} runs, {len(out['fits'][0].tasks)} shares each; "
+          f"{min(5, out['fits'][0].points)}-fold cross-validation:")
+    print(format_table(["model", "CV Spearman", "CV R²", "chosen"],
+                       [[f.name, f"{f.cv_spearman:.3f}", f"{f.cv_r2:.3f}", "*" if i == 0 else ""]
+                        for i, f in enumerate(out["fits"])]))
+    print("\nproposed (predicted ± sd):")
+    print(format_table(["#", "mixture", "predicted"],
+                       [[i + 1, ", ".join(f"{t} {w:.2f}" for t, w in sorted(p["weights"].items(), key=lambda kv: -kv[1])),
+                         f"{p['predicted']:.4f} ± {p['std']:.4f}"] for i, p in enumerate(out["proposals"])]))
+    print("\nbest measured:")
+    print(format_table(["mixture", out["target"]],
+                       [[", ".join(f"{t} {w:.2f}" for t, w in sorted(m.items(), key=lambda kv: -kv[1])), f"{y:.4f}"]
+                        for m, y in out["measured"]]))
+    print(f"\nwrote {out['out']}: run the proposals with `cocktail sweep run {out['out']}`")
+    return 0
 
 
 def resume(args: argparse.Namespace) -> int:
