@@ -52,9 +52,9 @@ def local_cluster(gcs_port: int, dashboard_port: int, env: dict[str, str]):
     nodes: list[subprocess.Popen] = []
     try:
         nodes.append(_start([RAY, "start", "--head", f"--port={gcs_port}", "--dashboard-host=127.0.0.1",
-                             f"--dashboard-port={dashboard_port}", *common, *_agent_port()], env))
+                             f"--dashboard-port={dashboard_port}", *common, *agent_port()], env))
         _wait(lambda: len(list_nodes(address=url)) == 1, "the head node")
-        nodes.append(_start([RAY, "start", f"--address=127.0.0.1:{gcs_port}", *common, *_agent_port()], env))
+        nodes.append(_start([RAY, "start", f"--address=127.0.0.1:{gcs_port}", *common, *agent_port()], env))
         _wait(lambda: sum(n.state == "ALIVE" for n in list_nodes(address=url)) == 2, "the second node")
         yield LocalCluster(url, f"127.0.0.1:{gcs_port}", nodes)
     finally:
@@ -63,7 +63,7 @@ def local_cluster(gcs_port: int, dashboard_port: int, env: dict[str, str]):
                 end_node(node)
 
 
-def _agent_port() -> list[str]:
+def agent_port() -> list[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return [f"--dashboard-agent-listen-port={s.getsockname()[1]}"]

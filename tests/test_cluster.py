@@ -16,7 +16,7 @@ import yaml
 from ftlib.cli.main import main
 from ftlib.errors import ConfigError
 from ftlib.submit import build_job, env_values, load_runtime_env
-from tests.local_cluster import end_node, local_cluster
+from tests.local_cluster import agent_port, end_node, local_cluster
 
 CLUSTER_YAMLS = ["cluster/aws.yaml", "cluster/gcp.yaml"]
 
@@ -245,6 +245,7 @@ def test_token_auth_submit_works_with_the_token_and_is_refused_without(tmp_path)
     url = "http://127.0.0.1:8296"
     head = subprocess.Popen([str(bin_dir / "ray"), "start", "--head", "--block", "--port=6396", "--num-cpus=2",
                              "--dashboard-host=127.0.0.1", "--dashboard-port=8296", "--disable-usage-stats",
+                             *agent_port(),  # another Ray on the host (the suite's own) holds the default 52365
                              f"--temp-dir={tempfile.mkdtemp(prefix='raytoken', dir='/tmp')}"],
                             env=with_token, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

@@ -181,7 +181,7 @@ def test_paper_preset_dry_run_fits_the_cloud_yamls(tmp_path):
                          capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert out.returncode == 0, out.stderr[-2000:]
     sections, current = {}, None
-    for line in out.stdout.split("memory per GPU, estimated", 1)[1].splitlines()[1:]:
+    for line in out.stdout.split("memory per GPU, estimated", 1)[1].split("\nstorage:")[0].splitlines()[1:]:
         if line and not line.startswith(" "):
             current = sections.setdefault(line.split(" ")[0], [])
         elif current is not None:
