@@ -33,6 +33,7 @@ def sweep_cost(sweep, configs: Sequence, tokens: Sequence[int | None], gpu: GPU,
 
     shapes: dict[str, Any] = {}
     trials = []
+    no_model = 0
     mfu = sweep.resources.assumed_mfu
     for cfg, n in zip(configs, tokens):
         if n is None:
@@ -46,6 +47,7 @@ def sweep_cost(sweep, configs: Sequence, tokens: Sequence[int | None], gpu: GPU,
                     raise
                 shapes[cfg.model.name] = None
         shape = shapes[cfg.model.name]
+        no_model += shape is None
         res = resolve(cfg, cuda=cfg.use_gpu)
         trials.append(None if shape is None else trial_cost(shape, cfg, res.global_batch_size, n,
                                                             gpu.bf16_tflops * 1e12, mfu))
@@ -63,7 +65,8 @@ def sweep_cost(sweep, configs: Sequence, tokens: Sequence[int | None], gpu: GPU,
         max_t = reports_per_trial(sweep, reports, grid=sweep.search.grid is not None)
         saving = asha_fraction(s.grace_period, s.reduction_factor, max(max_t, s.grace_period + 1))
     price = sweep.resources.price_per_gpu_hour
-    return {"trials": trials, "total": total, "unknown": len(trials) - len(known), "gpu": gpu.name, "mfu": mfu,
+    return {"trials": trials, "total": total, "unknown": len(trials) - len(known) - no_model, "no_model": no_model,
+            "gpu": gpu.name, "mfu": mfu,
             "asha_least_fraction": saving, "cost": None if price is None else price * total["gpu_hours"],
             "price": price, "use_gpu": configs[0].use_gpu if configs else False}
 
@@ -86,6 +89,8 @@ def describe(cost: dict[str, Any], where: str) -> list[str]:
                 f"{cost['mfu']:.0%} (resources.assumed_mfu)" if cost["use_gpu"] else " (CPU trials)")]
     if cost["unknown"]:
         lines.append(f"  {cost['unknown']} trial(s) not counted: their data is not prepared (tokens unknown)")
+    if cost["no_model"]:
+        lines.append(f"  {cost['no_model']} trial(s) not counted: their model's config cannot be had in a dry run")
     if cost["asha_least_fraction"] is not None:
         lines.append(f"  ASHA stops trials early: between {cost['asha_least_fraction']:.0%} and 100 % of that "
                      f"(all but the best stopped at each rung, or none)")
