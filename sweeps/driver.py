@@ -19,8 +19,8 @@ from ftlib.config import load_yaml, validate
 from ftlib.errors import ConfigError
 from ftlib.io import json_bytes
 from sweeps.capacity import (BOOTSTRAP_CONFIG, CONFIG_ENV, NodeGroup, alive_nodes, autoscaler_node_types,
-                             check_disk, check_trial_memory, every_gpu_type, on_kuberay, read_cluster_yaml, requested,
-                             trial_bundles, trials_that_fit, yaml_node_types)
+                             check_disk, check_trial_memory, every_gpu_type, gpu_places, on_kuberay,
+                             read_cluster_yaml, requested, trial_bundles, trials_that_fit, yaml_node_types)
 from sweeps.config import SweepConfig
 from sweeps.objective import objective_keys
 from sweeps.space import build_run_config, grid_points
@@ -99,8 +99,6 @@ def check_sweep(sweep: SweepConfig, exp: str, dry: bool = False):
     everything = configs[0].model_copy(update={"eval_tasks": sorted({*sweep.pool, *sweep.objective_tasks()})})
     ensure_prepared(everything, prepare_missing=True)
     checked = check(configs[0])
-    from sweeps.capacity import gpu_places
-
     compute_plan(sweep, configs, gpu_places(configs[0], yaml_node_types(), sweep.resources.multi_node_trials)[0])
     # Every other base model of the sweep (paper_ablation's `models`) loads its config and LoRA targets too.
     for model in sorted({c.model.name for c in configs} - {configs[0].model.name}):
@@ -209,8 +207,6 @@ def dry_run_plans(sweep: SweepConfig, configs, clusters: Sequence[str] = ()) -> 
     """The planner's memory per GPU for each model, on the node types of ``clusters`` (cluster YAMLs; a model
     that fits none is refused), else of the autoscaler's YAML here, else shown for every known GPU type; the
     sweep's storage and its compute (refused over their limits)."""
-    from sweeps.capacity import gpu_places
-
     cfg = configs[0]
     groups = [g for path in clusters for g in read_cluster_yaml(path)] or yaml_node_types()
     models = sorted(set(sweep.models or [cfg.model.name]))
