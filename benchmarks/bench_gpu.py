@@ -75,10 +75,10 @@ def run_setup(name: str, overrides: dict, args, smoke: bool) -> dict:
     import torch
 
     from ftlib.config import validate
+    from ftlib.planner.cost import device_peak_flops
     from ftlib.planner.fit import shape_of
     from ftlib.planner.known_models import known_config
     from ftlib.planner.memory import estimate, setup_of
-    from ftlib.planner.gpus import GPUS
     from ftlib.train.config import RunConfig
     from ftlib.train.inputs import model_inputs
     from ftlib.train.resolve import resolve
@@ -126,8 +126,7 @@ def run_setup(name: str, overrides: dict, args, smoke: bool) -> dict:
     elapsed = time.perf_counter() - start
     params = shape_of(cfg, model_config).params  # the base model's N, LoRA included
     gpu_name = "cpu" if smoke else torch.cuda.get_device_name(0)
-    peak_flops = next((g.bf16_tflops * 1e12 for key, g in sorted(GPUS.items(), key=lambda kv: -len(kv[0]))
-                       if key.split("-")[0] in gpu_name), None)
+    peak_flops = None if smoke else device_peak_flops(torch.device("cuda"))
     tps = tokens / elapsed
     out = {"setup": name, "device": gpu_name, "attention": res.attn_implementation, "params": params,
            "tokens_per_s": tps, "mfu": 6 * params * tps / peak_flops if peak_flops and not smoke else None,
