@@ -474,10 +474,9 @@ def search(study: Study) -> Section:
     import optuna
     from optuna import visualization as vis
 
-    from ftlib import storage
+    from sweeps.driver import optuna_url
 
-    url = study.sweep.resources.optuna_storage or (None if storage.is_uri(study.exp) else
-                                                   f"sqlite:///{storage.join(study.exp, 'optuna.db')}")
+    url = optuna_url(study.sweep, study.exp)
     try:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         trial_study = optuna.load_study(study_name=study.sweep.name, storage=url) if url else None
