@@ -34,7 +34,8 @@ class Param(_Strict):
 
 
 class OptunaConfig(_Strict):
-    sampler: Literal["tpe", "cmaes", "nsga2"] = "tpe"
+    # qmc (scrambled Sobol) and random: space-filling designs, the proxy stage of a two-stage search.
+    sampler: Literal["tpe", "cmaes", "nsga2", "qmc", "random"] = "tpe"
     num_samples: int = Field(default=8, gt=0)
     include: list[str] = []  # tasks the search may leave out (an in/out choice each)
     weights: list[str] = []  # tasks whose weights the search sets on the simplex (flat Dirichlet)
@@ -139,6 +140,7 @@ class SweepConfig(_Strict):
     models: list[str] | None = None  # several base models: every design point runs on each
     finalize: FinalizeConfig | None = None  # select, replicate, test once, right after the sweep
     report: ReportConfig | None = None  # and write the report (after finalize, when both are set)
+    proposed_from: str | None = None  # the experiment whose surrogate proposed these mixtures (sweep propose)
 
     @model_validator(mode="after")
     def _references(self) -> "SweepConfig":
@@ -161,3 +163,50 @@ class SweepConfig(_Strict):
 
     def objective_tasks(self) -> list[str]:
         return self.objective.tasks or [t for t in self.pool if t in FINANCIAL]
+
+
+class ProxyStage(_Strict):
+    """Stage 1: cheap trials on space-filling random mixtures over the whole pool."""
+    trials: int = Field(default=24, ge=8)  # a surrogate needs at least 8 configurations
+    sampler: Literal["qmc", "random"] = "qmc"
+    set: dict[str, Any] = Field(default_factory=dict)  # run-config paths that make a trial cheap: max_steps, model.name
+    seeds: list[int] | None = None  # default: the sweep's
+    seed: int = 0
+
+
+class ProposeStage(_Strict):
+    """Stage 2: fit the surrogates on stage 1, propose ``top`` mixtures; stage 3 runs them at target scale.
+    The default target is RegMix's: validation loss, which separates a few-step proxy's mixtures where its
+    scores are still a constant answer's."""
+    target: str = "val_loss_objective"  # or objective, a task (its score), val_loss_<task>
+    top: int = Field(default=3, gt=0)
+    constraints: list[str] = []  # as `sweep propose --constraint`
+    samples: int = Field(default=100_000, ge=1000)
+    seed: int = 0
+    baselines: bool = True  # stage 3 also runs each objective task alone and the pool at equal weights
+
+
+class TwoStageConfig(_Strict):
+    proxy: ProxyStage = ProxyStage()
+    propose: ProposeStage = ProposeStage()
+
+
+class TwoStageSweep(_Strict):
+    """A sweep YAML with ``two_stage`` instead of ``search``: ``base`` is the target scale (stage 3), the proxy's
+    ``set`` shrinks it for stage 1. finalize and report run after stage 3."""
+    name: str
+    base: dict[str, Any]
+    pool: list[str] = Field(min_length=2)
+    two_stage: TwoStageConfig
+    objective: ObjectiveConfig = ObjectiveConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    resources: ResourcesConfig = ResourcesConfig()
+    seeds: list[int] = [42]
+    finalize: FinalizeConfig | None = None
+    report: ReportConfig | None = None
+
+    @model_validator(mode="after")
+    def _references(self) -> "TwoStageSweep":
+        for task in [*self.pool, *(self.objective.tasks or [])]:
+            get_task(task)
+        return self

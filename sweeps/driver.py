@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -137,12 +138,15 @@ def _searcher(sweep: SweepConfig, exp: str, keys: list[str]):
     from sweeps.space import DefineByRun
 
     opt = sweep.search.optuna
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # QMCSampler is experimental
     # TPE models the space jointly and by the groups its conditionals open (include toggles, params with `when`),
     # and lies "constant" for trials still running, so parallel trials do not all probe one region.
     sampler = {"tpe": lambda: optuna.samplers.TPESampler(multivariate=True, group=True, constant_liar=True,
                                                          seed=opt.seed),
                "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=opt.seed),
-               "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=opt.seed)}[opt.sampler]()
+               "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=opt.seed),
+               "qmc": lambda: optuna.samplers.QMCSampler(qmc_type="sobol", scramble=True, seed=opt.seed),
+               "random": lambda: optuna.samplers.RandomSampler(seed=opt.seed)}[opt.sampler]()
     url = optuna_url(sweep, exp)
     multi = len(keys) > 1
     return FinalObjectiveOptunaSearch(space=DefineByRun(sweep), metric=keys if multi else keys[0],
@@ -282,16 +286,16 @@ def same_sweep_ran(sweep: SweepConfig, exp: str) -> bool:
         return False
     old, new = json.loads(saved), sweep.model_dump(mode="json")
     if old != new:
-        changed = sorted(_changed_keys(old, new))
+        changed = sorted(changed_keys(old, new))
         raise ConfigError(f"{exp} holds a different sweep named {sweep.name!r} (changed: {', '.join(changed)}); "
                           f"give this one another name (--name NAME) or remove that directory")
     return ray.tune.Tuner.can_restore(storage.join(exp, TUNE_DIR))
 
 
-def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+def changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
     if isinstance(old, dict) and isinstance(new, dict):
         return [k for key in sorted(set(old) | set(new))
-                for k in _changed_keys(old.get(key), new.get(key), f"{prefix}{key}.")]
+                for k in changed_keys(old.get(key), new.get(key), f"{prefix}{key}.")]
     return [] if old == new else [prefix.rstrip(".")]
 
 

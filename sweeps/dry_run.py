@@ -33,13 +33,24 @@ def listing(configs) -> dict[str, Any]:
         else:
             plan = make_plan(cfg.mixture, cfg.data.dir)
             rows = {s.task: s.rows for s in plan.sources}
-            tokens = int(cfg.epochs * sum(n * _mean_chars(chars, cfg.data.dir, t) / CHARS_PER_TOKEN
-                                          for t, n in rows.items()))
+            tokens = _bounded(cfg, cfg.epochs * sum(n * _mean_chars(chars, cfg.data.dir, t) / CHARS_PER_TOKEN
+                                                    for t, n in rows.items()))
         trials.append({"trial_id": cfg.run_id(), "model": cfg.model.name, "epochs": cfg.epochs, "mixture": rows,
                        "est_tokens": tokens})
     return {"trials": trials, "unprepared": sorted(unprepared),
             "source": configs[0].data.source if configs else None,
             "study": bool(configs) and configs[0].mixture.selection == "study"}
+
+
+def _bounded(cfg, tokens: float) -> int:
+    """The epochs' tokens, or what ``max_steps`` packed steps hold when that is fewer (as the compute plan)."""
+    from ftlib.planner.cost import PACK_FILL
+    from ftlib.train.resolve import resolve
+
+    if cfg.max_steps:
+        tokens = min(tokens, cfg.max_steps * resolve(cfg, cuda=cfg.use_gpu).global_batch_size * cfg.data.seq_len
+                     * PACK_FILL)
+    return int(tokens)
 
 
 def _bound(spec: MixtureSpec, task: str) -> str:

@@ -1,5 +1,8 @@
 """``cocktail sweep propose DIR``: fit the mixture surrogates on a sweep's finished trials, propose the mixtures
-they predict best, and write a sweep YAML that runs the proposals at full scale (proposals × seeds)."""
+they predict best, and write a sweep YAML that runs the proposals at full scale (proposals × seeds).
+
+Beside the YAML, ``surrogate.json`` in DIR keeps what the report shows of the fit: each model's CV scores, the
+chosen model's cross-validated prediction of every configuration, and the proposals with their predictions."""
 from __future__ import annotations
 
 import statistics
@@ -9,13 +12,18 @@ import yaml
 
 from ftlib import storage
 from ftlib.errors import ConfigError
-from ftlib.io import atomic_write_bytes
-from sweeps.surrogate import fit_surrogates, parse_constraints, propose, training_data
+from ftlib.io import atomic_write_bytes, json_bytes
+from sweeps.surrogate import Data, Fit, fit_surrogates, parse_constraints, propose, training_data
+
+SURROGATE = "surrogate.json"
 
 
 def propose_sweep(exp: str, target: str = "objective", top: int = 5, constraints: Sequence[str] = (),
                   out: str | None = None, seeds: Sequence[int] | None = None, model: str | None = None,
-                  samples: int = 100_000, seed: int = 0) -> dict[str, Any]:
+                  samples: int = 100_000, seed: int = 0, baselines: bool = False,
+                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``baselines``: the YAML also runs each objective task alone and the whole pool at equal weights, so its
+    report compares the proposals with them. ``extra``: keys the YAML takes as they are (finalize, report)."""
     from sweeps.driver import saved_sweep
     from sweeps.results import load_trials
 
@@ -26,20 +34,37 @@ def propose_sweep(exp: str, target: str = "objective", top: int = 5, constraints
     if model is not None and model not in models:
         raise ConfigError(f"--model {model!r}: the sweep trained {', '.join(models)}")
     model = model or (models[0] if models else None)
-    data = training_data(rows, sweep.pool, target, model)
+    data = training_data(rows, sweep.pool, target, model, sweep.objective_tasks(), sweep.objective.modes[0])
     fits = fit_surrogates(data, seed)
     proposals = propose(fits[0], parse_constraints(constraints, sweep.pool), top, samples, seed=seed)
-    measured = sorted(((p, y) for p, y in zip(data.X, data.y)), key=lambda t: -t[1])[:3]
+    measured = [(_shares(sweep.pool, data.X[i]), float(data.y[i])) for i in (-data.sign * data.y).argsort()[:3]]
     out = out or storage.join(exp, "proposals.yaml")
-    atomic_write_bytes(out, yaml.safe_dump(proposal_sweep(sweep, rows, model, proposals, seeds),
-                                           sort_keys=False).encode())
+    document = proposal_sweep(sweep, rows, model, proposals, seeds, exp, baselines)
+    atomic_write_bytes(out, yaml.safe_dump({**document, **(extra or {})}, sort_keys=False).encode())
+    storage.write_bytes(storage.join(exp, SURROGATE),
+                        json_bytes(surrogate_record(fits, data, target, model, proposals, constraints, out)))
     return {"fits": fits, "proposals": proposals, "out": out, "model": model, "target": target,
-            "measured": [({t: round(float(w), 4) for t, w in zip(sweep.pool, p) if w > 0}, float(y))
-                         for p, y in measured]}
+            "measured": measured}
+
+
+def _shares(pool: Sequence[str], row) -> dict[str, float]:
+    return {t: round(float(w), 4) for t, w in zip(pool, row) if w > 0}
+
+
+def surrogate_record(fits: list[Fit], data: Data, target: str, model: str | None, proposals: list[dict[str, Any]],
+                     constraints: Sequence[str], out: str) -> dict[str, Any]:
+    chosen = fits[0]
+    return {"target": target, "sign": data.sign, "model": model, "constraints": list(constraints),
+            "proposals_yaml": out,
+            "fits": [{"name": f.name, "cv_spearman": f.cv_spearman, "cv_r2": f.cv_r2, "points": f.points,
+                      "runs": f.runs} for f in fits],
+            "cv": [{"mixture": _shares(data.tasks, x), "actual": float(y), "predicted": float(p)}
+                   for x, y, p in zip(data.X, data.y, chosen.cv_predicted)],
+            "proposals": proposals}
 
 
 def proposal_sweep(sweep, rows: list[dict[str, Any]], model: str | None, proposals: list[dict[str, Any]],
-                   seeds: Sequence[int] | None) -> dict[str, Any]:
+                   seeds: Sequence[int] | None, exp: str, baselines: bool = False) -> dict[str, Any]:
     """The source sweep's base and objective; the proposals as an explicit grid of weights over a budget of the
     median examples its runs trained on (so a proposal trains as much data as the runs it was learnt from)."""
     done = [r for r in rows if r.get("state") == "completed" and r.get("model") == model]
@@ -49,8 +74,11 @@ def proposal_sweep(sweep, rows: list[dict[str, Any]], model: str | None, proposa
     base["mixture"]["budget"] = budget
     if model:
         base["model"] = {**(base.get("model") or {}), "name": model}
+    mixtures = [p["weights"] for p in proposals]
+    if baselines:
+        mixtures += [{t: 1.0} for t in sweep.objective_tasks()] + [{t: 1.0 for t in sweep.pool}]
     return {"name": f"{sweep.name}-proposals", "base": base, "pool": list(sweep.pool),
-            "search": {"grid": {"design": "explicit", "mixtures": [p["weights"] for p in proposals]}},
+            "search": {"grid": {"design": "explicit", "mixtures": mixtures}},
             "objective": sweep.objective.model_dump(mode="json"),
             "resources": sweep.resources.model_dump(mode="json"),
-            "seeds": list(seeds or sweep.seeds)}
+            "seeds": list(seeds or sweep.seeds), "proposed_from": exp}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -29,30 +29,53 @@ class Data:
     X: np.ndarray
     y: np.ndarray
     runs: int  # runs behind the points (a point is a configuration's mean over its seeds)
+    sign: int = 1  # +1: higher y is better (scores); -1: lower (losses)
 
 
-def training_data(rows: Sequence[dict[str, Any]], pool: Sequence[str], target: str, model: str | None = None
-                  ) -> Data:
-    """One point per configuration (the mean over its seeds) from the completed runs; ``target``: "objective"
-    or a task (its validation headline score)."""
-    column = target if target == "objective" else f"score_{target}"
+def target_value(target: str, objective_tasks: Sequence[str] = (), objective_mode: str = "max"
+                 ) -> tuple[Callable[[dict[str, Any]], float | None], list[str], int]:
+    """How a trial row gives ``target``: "objective" (the sweep's, in its mode), a task (its validation headline
+    score, higher better), ``val_loss_<task>`` or ``val_loss_objective`` (the objective tasks' validation
+    losses, equally weighted; RegMix's choice: a loss separates mixtures long before a small model's scores
+    do). Returns the reader, the columns it needs, and the sign of "better"."""
+    if target == "objective":
+        return (lambda r: r.get("objective")), ["objective"], 1 if objective_mode == "max" else -1
+    if target == "val_loss_objective":
+        columns = [f"val_loss_{t}" for t in objective_tasks]
+
+        def mean_loss(r):
+            values = [r.get(c) for c in columns]
+            return None if any(v is None for v in values) else float(np.mean(values))
+
+        return mean_loss, columns, -1
+    column = target if target.startswith("val_loss_") else f"score_{target}"
+    return (lambda r: r.get(column)), [column], -1 if target.startswith("val_loss_") else 1
+
+
+def training_data(rows: Sequence[dict[str, Any]], pool: Sequence[str], target: str, model: str | None = None,
+                  objective_tasks: Sequence[str] = (), objective_mode: str = "max") -> Data:
+    """One point per configuration (the mean over its seeds) from the completed runs (``target``: see
+    ``target_value``)."""
+    value, columns, sign = target_value(target, objective_tasks, objective_mode)
     done = [r for r in rows if r.get("state") == "completed" and (model is None or r.get("model") == model)]
-    if done and column not in done[0]:
-        have = ["objective"] + sorted(k[len("score_"):] for k in done[0] if k.startswith("score_"))
+    if done and any(c not in done[0] for c in columns):
+        have = ["objective", "val_loss_objective"] + sorted(
+            k[len("score_"):] if k.startswith("score_") else k for k in done[0]
+            if k.startswith(("score_", "val_loss_")))
         raise ConfigError(f"--target {target!r}: not in the trials (they have {', '.join(have)})")
     by_point: dict[str, list[dict[str, Any]]] = {}
     for r in done:
-        if r.get(column) is not None:
+        if value(r) is not None:
             by_point.setdefault(r["point_key"], []).append(r)
     if len(by_point) < MIN_TRIALS:
         raise ConfigError(f"{len(by_point)} finished configuration(s) with a {target} score: a surrogate needs at "
                           f"least {MIN_TRIALS} (run more trials, e.g. a proxy sweep of random mixtures)")
     tasks = list(pool)
     X = np.array([[np.mean([r.get(f"w_{t}", 0.0) or 0.0 for r in runs]) for t in tasks] for runs in by_point.values()])
-    y = np.array([np.mean([r[column] for r in runs]) for runs in by_point.values()])
+    y = np.array([np.mean([value(r) for r in runs]) for runs in by_point.values()])
     if np.ptp(y) < 1e-12:
         raise ConfigError(f"every configuration scored {y[0]:.4g} on {target}: nothing for a surrogate to learn")
-    return Data(tasks, X, y, sum(len(v) for v in by_point.values()))
+    return Data(tasks, X, y, sum(len(v) for v in by_point.values()), sign)
 
 
 def scheffe_terms(X: np.ndarray) -> np.ndarray:
@@ -94,6 +117,8 @@ class Fit:
     runs: int
     models: list = field(repr=False)  # the fit on all points, then (not the GP) bootstrap refits
     tasks: list[str] = field(default_factory=list)
+    cv_predicted: np.ndarray | None = field(default=None, repr=False)  # each point predicted by the fold without it
+    sign: int = 1  # of "better", as the data's
 
     def predict_mean(self, X: np.ndarray) -> np.ndarray:
         return self.models[0].predict(X)
@@ -109,7 +134,7 @@ class Fit:
         return mean, spread
 
 
-def cross_validate(name: str, data: Data, seed: int = 0) -> tuple[float, float]:
+def cross_validate(name: str, data: Data, seed: int = 0) -> tuple[float, float, np.ndarray]:
     from scipy.stats import spearmanr
     from sklearn.metrics import r2_score
     from sklearn.model_selection import KFold
@@ -118,7 +143,7 @@ def cross_validate(name: str, data: Data, seed: int = 0) -> tuple[float, float]:
     for train, test in KFold(min(FOLDS, len(data.y)), shuffle=True, random_state=seed).split(data.X):
         predicted[test] = make_model(name, seed).fit(data.X[train], data.y[train]).predict(data.X[test])
     rho = spearmanr(predicted, data.y).statistic
-    return float(0.0 if np.isnan(rho) else rho), float(r2_score(data.y, predicted))
+    return float(0.0 if np.isnan(rho) else rho), float(r2_score(data.y, predicted)), predicted
 
 
 def fit_surrogates(data: Data, seed: int = 0) -> list[Fit]:
@@ -136,13 +161,13 @@ def _fit_surrogates(data: Data, seed: int) -> list[Fit]:
     scored = sorted(((name, *cross_validate(name, data, seed)) for name in MODELS), key=lambda t: -t[1])
     fits = []
     rng = np.random.default_rng(seed)
-    for rank, (name, rho, r2) in enumerate(scored):
+    for rank, (name, rho, r2, predicted) in enumerate(scored):
         models = [make_model(name, seed).fit(data.X, data.y)]
         if rank == 0 and name != "gp":
             for b in range(BOOTSTRAPS):
                 idx = rng.integers(0, len(data.y), len(data.y))
                 models.append(make_model(name, seed + b + 1).fit(data.X[idx], data.y[idx]))
-        fits.append(Fit(name, rho, r2, len(data.y), data.runs, models, data.tasks))
+        fits.append(Fit(name, rho, r2, len(data.y), data.runs, models, data.tasks, predicted, data.sign))
     return fits
 
 
@@ -196,7 +221,7 @@ def _sample(rng, n: int, k: int, allowed: np.ndarray, alpha: np.ndarray | None =
 
 def propose(fit: Fit, constraints: Constraints, top: int = 5, samples: int = 100_000, rounds: int = 30,
             seed: int = 0) -> list[dict[str, Any]]:
-    """The ``top`` mixtures the surrogate predicts best: ``samples`` flat Dirichlet draws on the allowed face
+    """The ``top`` mixtures the surrogate predicts best (highest, or lowest for a loss): ``samples`` flat Dirichlet draws on the allowed face
     of the simplex, the feasible ones ranked, then local refinement (Dirichlet steps around the best points,
     kept when they predict better and stay feasible)."""
     rng = np.random.default_rng(seed)
@@ -208,14 +233,15 @@ def propose(fit: Fit, constraints: Constraints, top: int = 5, samples: int = 100
     W = W[constraints.feasible(W, tasks)]
     if len(W) == 0:
         raise ConfigError("no sampled mixture satisfies the constraints: loosen them")
-    mean = fit.predict_mean(W)
+    mean = fit.sign * fit.predict_mean(W)
     ranked = np.argsort(-mean)
     best = W[ranked[: max(top * 4, 20)]]
     best_mean = mean[ranked[: max(top * 4, 20)]]
     steps = 16
     for _ in range(rounds):  # every point's Dirichlet steps predicted in one call
         cand = np.concatenate([_sample(rng, steps, len(tasks), allowed, 200 * b[allowed] + 1e-3) for b in best])
-        m = np.where(constraints.feasible(cand, tasks), fit.predict_mean(cand), -np.inf).reshape(len(best), steps)
+        m = np.where(constraints.feasible(cand, tasks), fit.sign * fit.predict_mean(cand), -np.inf)
+        m = m.reshape(len(best), steps)
         j = m.argmax(axis=1)
         better = m[np.arange(len(best)), j] > best_mean
         best[better] = cand.reshape(len(best), steps, -1)[better, j[better]]

@@ -69,7 +69,7 @@ def _rows(n, score=lambda w: w[0], seed=0):
     for i in range(n):
         w = rng.dirichlet(np.ones(len(POOL)))
         rows.append({"state": "completed", "point_key": f"p{i}", "model": "tiny-phi3", "objective": float(score(w)),
-                     "score_fpb": float(w[0]), **{f"w_{t}": float(x) for t, x in zip(POOL, w)},
+                     "score_fpb": float(w[0]), "val_loss_fpb": float(2 - w[0]), **{f"w_{t}": float(x) for t, x in zip(POOL, w)},
                      **{f"rows_{t}": int(1000 * x) for t, x in zip(POOL, w)}})
     return rows
 
@@ -80,10 +80,23 @@ def test_too_few_trials_a_constant_target_and_an_unknown_target_are_refused():
         training_data(_rows(5), POOL, "objective")
     with pytest.raises(ConfigError, match="every configuration scored 0.5 on objective: nothing for a surrogate"):
         training_data(_rows(12, score=lambda w: 0.5), POOL, "objective")
-    with pytest.raises(ConfigError, match=r"--target 'headline': not in the trials \(they have objective, fpb\)"):
+    with pytest.raises(ConfigError, match=r"--target 'headline': not in the trials \(they have objective, "
+                                          r"val_loss_objective, fpb, val_loss_fpb\)"):
         training_data(_rows(12), POOL, "headline")
     data = training_data(_rows(12), POOL, "fpb")
-    assert data.X.shape == (12, 5) and np.allclose(data.X[:, 0], data.y)
+    assert data.X.shape == (12, 5) and np.allclose(data.X[:, 0], data.y) and data.sign == 1
+
+
+@pytest.mark.parametrize("target,mode", [("val_loss_objective", "max"), ("val_loss_fpb", "max"),
+                                         ("objective", "min")])
+def test_a_loss_or_a_minimised_objective_is_proposed_at_its_lowest(target, mode):
+    """Lower is better for a validation loss and for an objective in mode min: the proposals go where the
+    surface is lowest (the fpb corner for a loss of 2 - w_fpb; away from it for an objective of w_fpb)."""
+    data = training_data(_rows(30), POOL, target, objective_tasks=["fpb"], objective_mode=mode)
+    assert data.sign == -1
+    best = propose(fit_surrogates(data)[0], parse_constraints([], POOL), top=1, samples=20_000)[0]["weights"]
+    fpb = best.get("fpb", 0.0)
+    assert (fpb > 0.8) if target.startswith("val_loss") else (fpb < 0.05), best
 
 
 def test_the_cli_writes_a_sweep_of_the_proposals(tmp_path, monkeypatch, capsys):

@@ -49,8 +49,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sweeps.driver import load_sweep, run_sweep
+    from sweeps.two_stage import is_two_stage, load_two_stage
 
     started = time.time()
+    if is_two_stage(args.config):
+        return _two_stage(load_two_stage(args.config, args.name, args.overrides), args, started)
     sweep = load_sweep(args.config, args.name, args.overrides)
     out = run_sweep(sweep, args.address, dry=args.dry_run, clusters=args.cluster)
     if args.dry_run:
@@ -62,12 +65,52 @@ def run(args: argparse.Namespace) -> int:
     return _print_result(out) or _then_finalize_and_report(sweep, out["experiment_dir"], args.address, started)
 
 
+def _two_stage(spec, args: argparse.Namespace, started: float) -> int:
+    """``sweep run`` of a two-stage YAML: each stage's outcome as its own verb prints it, then finalize and the
+    report of stage 3."""
+    from sweeps.two_stage import dry_run, run_two_stage
+
+    titles = {"proxy": f"stage 1/3: {spec.two_stage.proxy.trials} proxy trials on {spec.two_stage.proxy.sampler} "
+                       f"mixtures ({', '.join(f'{k} {v}' for k, v in spec.two_stage.proxy.set.items())})",
+              "propose": "stage 2/3: mixture surrogates fitted on stage 1",
+              "target": "stage 3/3: the proposals and baselines at target scale"}
+    if args.dry_run:
+        for stage, out in dry_run(spec, args.cluster).items():
+            print(f"\n== {titles[stage]} ==" if stage == "proxy" else
+                  f"\n== {titles['target']} (proposals counted as the pool at equal weights) ==")
+            _print_dry_run(out["dry_run"])
+            print_memory(out["memory"], out["clusters"])
+            print_disk(out["disk"])
+            print_compute(out["cost"])
+        return 0
+
+    def on_stage(stage: str, out) -> None:
+        print(f"\n== {titles[stage]} ==")
+        if stage == "propose":
+            _print_proposals(out)
+        else:
+            _print_result(out)
+
+    out = run_two_stage(spec, args.address, on_stage)
+    if out["unfinished"]:
+        return 130
+    from sweeps.driver import saved_sweep
+
+    return _then_finalize_and_report(saved_sweep(out["experiment_dir"]), out["experiment_dir"], args.address, started)
+
+
 def propose_cmd(args: argparse.Namespace) -> int:
-    from ftlib.cli.table import format_table
     from sweeps.proposals import propose_sweep
 
     seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else None
-    out = propose_sweep(args.dir, args.target, args.top, args.constraint, args.out, seeds, args.model, args.samples)
+    _print_proposals(propose_sweep(args.dir, args.target, args.top, args.constraint, args.out, seeds, args.model,
+                                   args.samples))
+    return 0
+
+
+def _print_proposals(out) -> None:
+    from ftlib.cli.table import format_table
+
     print(f"surrogates of {out['target']} ({out['model']}), {out['fits'][0].points} configurations from "
           f"{out['fits'][0].runs} runs, {len(out['fits'][0].tasks)} shares each; "
           f"{min(5, out['fits'][0].points)}-fold cross-validation:")
@@ -83,13 +126,17 @@ def propose_cmd(args: argparse.Namespace) -> int:
                        [[", ".join(f"{t} {w:.2f}" for t, w in sorted(m.items(), key=lambda kv: -kv[1])), f"{y:.4f}"]
                         for m, y in out["measured"]]))
     print(f"\nwrote {out['out']}: run the proposals with `cocktail sweep run {out['out']}`")
-    return 0
 
 
 def resume(args: argparse.Namespace) -> int:
     from sweeps.driver import resume_sweep, saved_sweep
+    from sweeps.two_stage import saved_two_stage
 
     started = time.time()
+    spec = saved_two_stage(args.dir)
+    if spec is not None:
+        args.dry_run = False
+        return _two_stage(spec, args, started)
     out = resume_sweep(args.dir, args.address)
     return _print_result(out) or _then_finalize_and_report(saved_sweep(out["experiment_dir"]), out["experiment_dir"],
                                                            args.address, started)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from evaluation.stats import Comparison, Estimate, compare, estimate, holm, resample_weights
+from ftlib.errors import ConfigError
 from ftlib.io import canonical_hash
 from sweeps.finalize import ROLE_TITLES, ROLES, active_tasks, mean_of
 from sweeps.report import references
@@ -468,18 +469,29 @@ def validation_to_test(study: Study, ctx: Context) -> Section:
 
 def search(study: Study) -> Section:
     section = Section("search", "8. The search", "How did the Optuna search proceed, and what mattered?")
-    if study.sweep.search.optuna is None:
+    from sweeps.driver import optuna_url, saved_sweep
+
+    sweep, exp = study.sweep, study.exp
+    if sweep.search.optuna is None and sweep.proposed_from:
+        # The proposals' sweep (stage 3 of a two-stage search) shows the search its surrogate learnt from.
+        try:
+            sweep, exp = saved_sweep(sweep.proposed_from), sweep.proposed_from
+        except ConfigError as e:
+            section.missing = f"the sweep the proposals came from cannot be read: {e}"
+            return section
+    if sweep.search.optuna is None:
         section.missing = "a grid sweep: there is no search to show"
         return section
+    if exp != study.exp:
+        section.findings.append(f"the search of {sweep.name} ({exp}), whose trials the surrogate of section 11 "
+                                f"was fitted on")
     import optuna
     from optuna import visualization as vis
 
-    from sweeps.driver import optuna_url
-
-    url = optuna_url(study.sweep, study.exp)
+    url = optuna_url(sweep, exp)
     try:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        trial_study = optuna.load_study(study_name=study.sweep.name, storage=url) if url else None
+        trial_study = optuna.load_study(study_name=sweep.name, storage=url) if url else None
     except (KeyError, ValueError) as e:
         trial_study = None
         section.missing = f"the Optuna study cannot be read ({e})"
@@ -490,7 +502,7 @@ def search(study: Study) -> Section:
     if len(complete) < 2:
         section.missing = f"{len(complete)} completed Optuna trial(s): too few to plot"
         return section
-    if len(study.sweep.objective.metrics) > 1:
+    if len(sweep.objective.metrics) > 1:
         section.figures.append(vis.plot_pareto_front(trial_study))
     else:
         section.figures.append(vis.plot_optimization_history(trial_study))
@@ -500,7 +512,7 @@ def search(study: Study) -> Section:
             section.findings.append(f"parameter importances not computed: {e}")
         weights = [p for p in trial_study.best_trial.params if p.startswith("w_")]
         section.figures.append(vis.plot_parallel_coordinate(trial_study, params=weights or None))
-    if len(study.sweep.objective.metrics) == 1:
+    if len(sweep.objective.metrics) == 1:
         section.findings.append(f"{len(complete)} completed Optuna trials; best objective "
                                 f"{fmt(trial_study.best_value)} (trial {trial_study.best_trial.number})")
     return section
@@ -538,6 +550,7 @@ def external_references(study: Study, ctx: Context) -> Section:
 
 def all_sections(study: Study, ctx: Context) -> list[Section]:
     from sweeps.report.compute import compute_calibration
+    from sweeps.report.proposals import surrogate_section
 
     return [cocktail_effect(study, ctx), *transfer_matrices(study, ctx),
                 added_source(study, ctx, "openorca", "general", "4. General instruction data",
@@ -547,4 +560,4 @@ def all_sections(study: Study, ctx: Context) -> list[Section]:
                                         "Does math data (Orca-Math) improve numerical reasoning (FinQA, ConvFinQA) and "
                                         "transfer to financial QA?")),
                 domain_knowledge(study, ctx), validation_to_test(study, ctx), search(study),
-                external_references(study, ctx), compute_calibration(study)]
+                external_references(study, ctx), compute_calibration(study), surrogate_section(study)]
