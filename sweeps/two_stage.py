@@ -39,7 +39,15 @@ def load_two_stage(path: str, name: str | None = None, overrides: list[str] | No
         raise ConfigError(f"{path}: search: a two-stage sweep sets its own search (two_stage.proxy); remove it")
     spec = validate(TwoStageSweep, data, path)
     proxy_sweep(spec, where=path)  # the stage 1 sweep, checked as any sweep is (base keys named by their path)
-    return spec
+    return anchor(spec)
+
+
+def anchor(spec: TwoStageSweep) -> TwoStageSweep:
+    """Paths absolute, as the saved state keeps them: a resume from anywhere finds the same sweeps."""
+    from ftlib.paths import anchor_run
+
+    return spec.model_copy(update={"base": anchor_run(spec.base), "resources": spec.resources.model_copy(
+        update={"storage_path": storage.absolute(spec.resources.storage_path)})})
 
 
 def parent_dir(spec: TwoStageSweep) -> str:
@@ -96,7 +104,7 @@ def run_two_stage(spec: TwoStageSweep, address: str | None = None,
                   on_stage: Callable[[str, dict[str, Any]], None] = lambda stage, out: None) -> dict[str, Any]:
     """Runs (or resumes) the stages in order; ``on_stage(stage, result)`` after each, for the CLI's printing.
     Returns the last stage's result, with ``stage`` saying which one it is (an unfinished stage 1 stops here)."""
-    from sweeps.driver import changed_keys, check_storage, run_sweep
+    from sweeps.driver import changed_keys, check_storage, load_sweep, run_sweep
     from sweeps.proposals import propose_sweep
 
     parent = parent_dir(spec)
@@ -125,8 +133,6 @@ def run_two_stage(spec: TwoStageSweep, address: str | None = None,
         on_stage("propose", out)
         state["ended"].append("propose")
         _write_state(parent, state)
-    from sweeps.driver import load_sweep
-
     out = run_sweep(load_sweep(yaml_path), address)
     on_stage("target", out)
     return {**out, "stage": "target"}

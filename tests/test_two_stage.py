@@ -89,8 +89,8 @@ def test_two_stage_search_killed_after_stage_1_resumes_and_reports(prepared, tin
     assert "search of two-proxy" in summary  # section 8 shows stage 1's Optuna search
 
     # The same proposals through `sweep propose` (stage 2 is seeded; the CLI is what it runs).
-    again = run_cli(["sweep", "propose", str(proxy), "--top", str(TOP), "--samples", "5000", "--out",
-                     str(tmp_path / "again.yaml")], env, timeout=300)
+    again = run_cli(["sweep", "propose", str(proxy), "--target", "val_loss_objective", "--top", str(TOP),
+                     "--samples", "5000", "--out", str(tmp_path / "again.yaml")], env, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
     assert yaml.safe_load((tmp_path / "again.yaml").read_text())["search"]["grid"]["mixtures"] == mixtures[:TOP]
 

@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.time()
     if is_two_stage(args.config):
-        return _two_stage(load_two_stage(args.config, args.name, args.overrides), args, started)
+        return _two_stage(load_two_stage(args.config, args.name, args.overrides), args.address, started,
+                          args.dry_run, args.cluster)
     sweep = load_sweep(args.config, args.name, args.overrides)
     out = run_sweep(sweep, args.address, dry=args.dry_run, clusters=args.cluster)
     if args.dry_run:
@@ -65,17 +66,17 @@ def run(args: argparse.Namespace) -> int:
     return _print_result(out) or _then_finalize_and_report(sweep, out["experiment_dir"], args.address, started)
 
 
-def _two_stage(spec, args: argparse.Namespace, started: float) -> int:
+def _two_stage(spec, address: str | None, started: float, dry: bool = False, clusters=()) -> int:
     """``sweep run`` of a two-stage YAML: each stage's outcome as its own verb prints it, then finalize and the
     report of stage 3."""
-    from sweeps.two_stage import dry_run, run_two_stage
+    from sweeps.two_stage import dry_run, parent_dir, run_two_stage
 
     titles = {"proxy": f"stage 1/3: {spec.two_stage.proxy.trials} proxy trials on {spec.two_stage.proxy.sampler} "
                        f"mixtures ({', '.join(f'{k} {v}' for k, v in spec.two_stage.proxy.set.items())})",
               "propose": "stage 2/3: mixture surrogates fitted on stage 1",
               "target": "stage 3/3: the proposals and baselines at target scale"}
-    if args.dry_run:
-        for stage, out in dry_run(spec, args.cluster).items():
+    if dry:
+        for stage, out in dry_run(spec, clusters).items():
             print(f"\n== {titles[stage]} ==" if stage == "proxy" else
                   f"\n== {titles['target']} (proposals counted as the pool at equal weights) ==")
             _print_dry_run(out["dry_run"])
@@ -91,12 +92,13 @@ def _two_stage(spec, args: argparse.Namespace, started: float) -> int:
         else:
             _print_result(out)
 
-    out = run_two_stage(spec, args.address, on_stage)
+    out = run_two_stage(spec, address, on_stage)
     if out["unfinished"]:
+        print(f"continue the two-stage search with `cocktail sweep resume {parent_dir(spec)}`", file=sys.stderr)
         return 130
     from sweeps.driver import saved_sweep
 
-    return _then_finalize_and_report(saved_sweep(out["experiment_dir"]), out["experiment_dir"], args.address, started)
+    return _then_finalize_and_report(saved_sweep(out["experiment_dir"]), out["experiment_dir"], address, started)
 
 
 def propose_cmd(args: argparse.Namespace) -> int:
@@ -135,8 +137,7 @@ def resume(args: argparse.Namespace) -> int:
     started = time.time()
     spec = saved_two_stage(args.dir)
     if spec is not None:
-        args.dry_run = False
-        return _two_stage(spec, args, started)
+        return _two_stage(spec, args.address, started)
     out = resume_sweep(args.dir, args.address)
     return _print_result(out) or _then_finalize_and_report(saved_sweep(out["experiment_dir"]), out["experiment_dir"],
                                                            args.address, started)

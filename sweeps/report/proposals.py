@@ -64,8 +64,9 @@ def surrogate_section(study: Study) -> Section:
          "seeds"],
         [[label, _mixture_text(w), pred, fmt(m), fmt(o), "-" if n is None else n]
          for label, w, pred, m, o, n in entries],
-        "The best measured row of the source sweep is at its own scale (a proxy's fewer steps, for stage 1). "
-        "Measured: validation, mean over the runs of each configuration here."))
+        "Predictions, and the best measured row of the source sweep, are at the scale the surrogate learnt from "
+        "(for stage 1, the proxy's fewer steps): across scales compare ranks, not levels. Measured: validation, "
+        "mean over the runs of each configuration here."))
     if study.sweep.proposed_from:
         section.findings += _verdict(study, target, sign, entries)
     return section
