@@ -63,6 +63,12 @@ def surrogate_record(fits: list[Fit], data: Data, target: str, model: str | None
             "proposals": proposals}
 
 
+def _same_mixture(a: dict[str, float], b: dict[str, float]) -> bool:
+    """Equal as shares (weights are normalised when a mixture is planned)."""
+    ta, tb = sum(a.values()), sum(b.values())
+    return set(a) == set(b) and all(abs(a[t] / ta - b[t] / tb) < 1e-9 for t in a)
+
+
 def proposal_sweep(sweep, rows: list[dict[str, Any]], model: str | None, proposals: list[dict[str, Any]],
                    seeds: Sequence[int] | None, exp: str, baselines: bool = False) -> dict[str, Any]:
     """The source sweep's base and objective; the proposals as an explicit grid of weights over a budget of the
@@ -75,8 +81,9 @@ def proposal_sweep(sweep, rows: list[dict[str, Any]], model: str | None, proposa
     if model:
         base["model"] = {**(base.get("model") or {}), "name": model}
     mixtures = [p["weights"] for p in proposals]
-    if baselines:
-        mixtures += [{t: 1.0} for t in sweep.objective_tasks()] + [{t: 1.0 for t in sweep.pool}]
+    if baselines:  # those a proposal already is (a corner of the simplex) run once, as the proposal
+        mixtures += [b for b in [*({t: 1.0} for t in sweep.objective_tasks()), {t: 1.0 for t in sweep.pool}]
+                     if not any(_same_mixture(b, m) for m in mixtures)]
     return {"name": f"{sweep.name}-proposals", "base": base, "pool": list(sweep.pool),
             "search": {"grid": {"design": "explicit", "mixtures": mixtures}},
             "objective": sweep.objective.model_dump(mode="json"),

@@ -9,6 +9,7 @@ uncertainty). For the other two the uncertainty is the spread of the model refit
 """
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -221,15 +222,19 @@ def _sample(rng, n: int, k: int, allowed: np.ndarray, alpha: np.ndarray | None =
 
 def propose(fit: Fit, constraints: Constraints, top: int = 5, samples: int = 100_000, rounds: int = 30,
             seed: int = 0) -> list[dict[str, Any]]:
-    """The ``top`` mixtures the surrogate predicts best (highest, or lowest for a loss): ``samples`` flat Dirichlet draws on the allowed face
-    of the simplex, the feasible ones ranked, then local refinement (Dirichlet steps around the best points,
-    kept when they predict better and stay feasible)."""
+    """The ``top`` mixtures the surrogate predicts best (highest, or lowest for a loss): ``samples`` Dirichlet
+    draws (flat, a quarter sparse) on the allowed face of the simplex, the feasible ones ranked, then local
+    refinement (Dirichlet steps around the best points, kept when they predict better and stay feasible)."""
     rng = np.random.default_rng(seed)
     tasks = fit.tasks
     allowed = np.array([t not in constraints.forced_out for t in tasks])
     if not allowed.any():
         raise ConfigError("--constraint leaves no task in the mixture")
-    W = _sample(rng, samples, len(tasks), allowed)
+    # Flat draws almost never leave a task out (in 9 dimensions, a share under 1 % is rare), yet the best mixture
+    # often does: a quarter of the draws are sparse (Dirichlet 0.1), which lands near the simplex's faces.
+    k = int(allowed.sum())
+    W = np.concatenate([_sample(rng, samples - samples // 4, len(tasks), allowed),
+                        _sample(rng, samples // 4, len(tasks), allowed, np.full(k, 0.1))])
     W = W[constraints.feasible(W, tasks)]
     if len(W) == 0:
         raise ConfigError("no sampled mixture satisfies the constraints: loosen them")
@@ -247,7 +252,7 @@ def propose(fit: Fit, constraints: Constraints, top: int = 5, samples: int = 100
         best[better] = cand.reshape(len(best), steps, -1)[better, j[better]]
         best_mean[better] = m[better, j[better]]
     # Distinct proposals: refined points first, then the best sampled ones, none within 0.1 (L1) of another.
-    pool = [best[i] for i in np.argsort(-best_mean)] + [W[i] for i in ranked[: 50 * top]]
+    pool = itertools.chain((best[i] for i in np.argsort(-best_mean)), (W[i] for i in ranked))
     chosen: list[np.ndarray] = []
     for w in pool:
         if all(np.abs(w - c).sum() > 0.1 for c in chosen):

@@ -38,6 +38,9 @@ def load_two_stage(path: str, name: str | None = None, overrides: list[str] | No
     if "search" in data:
         raise ConfigError(f"{path}: search: a two-stage sweep sets its own search (two_stage.proxy); remove it")
     spec = validate(TwoStageSweep, data, path)
+    if storage.is_uri(spec.resources.storage_path):
+        raise ConfigError(f"{path}: resources.storage_path {spec.resources.storage_path!r}: a two-stage sweep "
+                          f"writes stage 3's YAML beside stage 1 and reads it back; give a (shared) filesystem path")
     proxy_sweep(spec, where=path)  # the stage 1 sweep, checked as any sweep is (base keys named by their path)
     return anchor(spec)
 

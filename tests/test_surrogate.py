@@ -129,3 +129,21 @@ def test_the_cli_writes_a_sweep_of_the_proposals(tmp_path, monkeypatch, capsys):
     assert main(["sweep", "run", str(exp / "proposals.yaml"), "--dry-run", "--set",
                  f"resources.storage_path={tmp_path / 'runs'}"]) == 0
     assert "3 trials" in capsys.readouterr().out
+
+
+def test_a_baseline_that_a_proposal_already_is_runs_once():
+    """A proposal at a corner of the simplex ({fpb: 1.0}) is the fpb-alone baseline: one trial, not two with one
+    run id."""
+    from types import SimpleNamespace
+
+    from sweeps.proposals import proposal_sweep
+
+    sweep = SimpleNamespace(pool=POOL, base={"mixture": {"budget": 10}}, name="s", seeds=[1],
+                            objective_tasks=lambda: ["fpb", "twitter_sentiment"],
+                            objective=SimpleNamespace(model_dump=lambda mode: {}),
+                            resources=SimpleNamespace(model_dump=lambda mode: {}))
+    rows = [{"state": "completed", "model": "m", **{f"rows_{t}": 10 for t in POOL}}]
+    proposals = [{"weights": {"fpb": 1.0}}, {"weights": {"fpb": 0.5, "openorca": 0.5}}]
+    mixtures = proposal_sweep(sweep, rows, "m", proposals, None, "/exp", baselines=True)["search"]["grid"]["mixtures"]
+    assert mixtures == [{"fpb": 1.0}, {"fpb": 0.5, "openorca": 0.5}, {"twitter_sentiment": 1.0},
+                        {t: 1.0 for t in POOL}]
