@@ -103,6 +103,12 @@ def saved_two_stage(parent: str) -> TwoStageSweep | None:
     return TwoStageSweep.model_validate(state["config"]) if state else None
 
 
+def report_dir(exp: str) -> str:
+    """A two-stage search's directory stands for its stage 3 sweep, whose report covers the three stages."""
+    spec = saved_two_stage(exp)
+    return storage.join(storage.absolute(exp), f"{spec.name}-target") if spec else exp
+
+
 def run_two_stage(spec: TwoStageSweep, address: str | None = None,
                   on_stage: Callable[[str, dict[str, Any]], None] = lambda stage, out: None) -> dict[str, Any]:
     """Runs (or resumes) the stages in order; ``on_stage(stage, result)`` after each, for the CLI's printing.

@@ -89,6 +89,9 @@ def test_two_stage_search_killed_after_stage_1_resumes_and_reports(prepared, tin
     assert sum(r.startswith("baseline") for r in rows) == len(mixtures) - TOP
     assert "search of two-proxy" in summary  # section 8 shows stage 1's Optuna search
 
+    rebuilt = run_cli(["report", str(parent), "--resamples", "200"], env, timeout=300)  # the search's directory
+    assert rebuilt.returncode == 0 and f"{target}/report/index.html" in rebuilt.stdout, rebuilt.stderr[-2000:]
+
     # The same proposals through `sweep propose` (stage 2 is seeded; the CLI is what it runs).
     again = run_cli(["sweep", "propose", str(proxy), "--target", "val_loss_objective", "--top", str(TOP),
                      "--samples", "5000", "--out", str(tmp_path / "again.yaml")], env, timeout=300)

@@ -18,8 +18,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sweeps.report.build import build_report
+    from sweeps.two_stage import report_dir
 
-    print_report(build_report(args.dir, args.out, tuple(args.compare), args.scoring, args.resamples, args.seed))
+    print_report(build_report(report_dir(args.dir), args.out, tuple(report_dir(d) for d in args.compare), args.scoring,
+                              args.resamples, args.seed))
     return 0
 
 

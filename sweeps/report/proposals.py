@@ -31,7 +31,7 @@ def surrogate_section(study: Study) -> Section:
                            f"(`cocktail sweep propose {study.exp}`)")
         return section
     record = json.loads(raw)
-    where = "stage 1 (the proxy sweep)" if study.sweep.proposed_from else "this sweep"
+    where = "the source sweep (stage 1 of a two-stage search)" if study.sweep.proposed_from else "this sweep"
     target = record["target"]
     section.tables.append(Table(
         "surrogate_fit", f"surrogates of {target}, fitted on {where}: 5-fold cross-validation",
