@@ -110,7 +110,7 @@ def test_report_files_and_provenance(tmp_path):
                         name="other")
     both = build_report(str(exp), out=str(tmp_path / "both"), compare=(str(other),), resamples=200)
     titles = [s.title for s in both["sections"]]
-    assert len(titles) == 20 and titles[0].startswith("simulated: 1.") and titles[10].startswith("other: 1.")
+    assert len(titles) == 22 and titles[0].startswith("simulated: 1.") and titles[11].startswith("other: 1.")
     assert set(json.loads((tmp_path / "both" / "provenance.json").read_text())["experiments"]) == {str(exp),
                                                                                                   str(other)}
 
