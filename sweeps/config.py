@@ -141,11 +141,13 @@ class SweepConfig(_Strict):
     finalize: FinalizeConfig | None = None  # select, replicate, test once, right after the sweep
     report: ReportConfig | None = None  # and write the report (after finalize, when both are set)
     proposed_from: str | None = None  # the experiment whose surrogate proposed these mixtures (sweep propose)
+    # That surrogate's fit and proposals, kept with the sweep they made: a later `sweep propose` on the same
+    # experiment rewrites its surrogate.json, not what this sweep was proposed from.
+    surrogate: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _references(self) -> "SweepConfig":
-        for task in [*self.pool, *(self.objective.tasks or [])]:
-            get_task(task)
+        check_tasks(self.pool, self.objective)
         opt = self.search.optuna
         if opt is not None:
             outside = [t for t in [*opt.include, *opt.weights] if t not in self.pool]
@@ -162,7 +164,17 @@ class SweepConfig(_Strict):
         return self
 
     def objective_tasks(self) -> list[str]:
-        return self.objective.tasks or [t for t in self.pool if t in FINANCIAL]
+        return objective_tasks(self.pool, self.objective)
+
+
+def objective_tasks(pool: list[str], objective: ObjectiveConfig) -> list[str]:
+    """The tasks an objective scores: its own list, or the pool's financial tasks."""
+    return objective.tasks or [t for t in pool if t in FINANCIAL]
+
+
+def check_tasks(pool: list[str], objective: ObjectiveConfig) -> None:
+    for task in [*pool, *(objective.tasks or [])]:
+        get_task(task)
 
 
 class ProxyStage(_Strict):
@@ -207,6 +219,5 @@ class TwoStageSweep(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> "TwoStageSweep":
-        for task in [*self.pool, *(self.objective.tasks or [])]:
-            get_task(task)
+        check_tasks(self.pool, self.objective)
         return self

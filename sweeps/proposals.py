@@ -1,8 +1,9 @@
 """``cocktail sweep propose DIR``: fit the mixture surrogates on a sweep's finished trials, propose the mixtures
 they predict best, and write a sweep YAML that runs the proposals at full scale (proposals × seeds).
 
-Beside the YAML, ``surrogate.json`` in DIR keeps what the report shows of the fit: each model's CV scores, the
-chosen model's cross-validated prediction of every configuration, and the proposals with their predictions."""
+What the report shows of the fit (each model's CV scores, the chosen model's cross-validated prediction of every
+configuration, the proposals with their predictions) goes into the YAML's ``surrogate`` key, and into
+``surrogate.json`` in DIR, which the latest proposal rewrites."""
 from __future__ import annotations
 
 import statistics
@@ -39,10 +40,11 @@ def propose_sweep(exp: str, target: str = "objective", top: int = 5, constraints
     proposals = propose(fits[0], parse_constraints(constraints, sweep.pool), top, samples, seed=seed)
     measured = [(_shares(sweep.pool, data.X[i]), float(data.y[i])) for i in (-data.sign * data.y).argsort()[:3]]
     out = out or storage.join(exp, "proposals.yaml")
+    record = surrogate_record(fits, data, target, model, proposals, constraints, out)
     document = proposal_sweep(sweep, rows, model, proposals, seeds, exp, baselines)
-    atomic_write_bytes(out, yaml.safe_dump({**document, **(extra or {})}, sort_keys=False).encode())
-    storage.write_bytes(storage.join(exp, SURROGATE),
-                        json_bytes(surrogate_record(fits, data, target, model, proposals, constraints, out)))
+    atomic_write_bytes(out, yaml.safe_dump({**document, **(extra or {}), "surrogate": record},
+                                           sort_keys=False).encode())
+    storage.write_bytes(storage.join(exp, SURROGATE), json_bytes(record))
     return {"fits": fits, "proposals": proposals, "out": out, "model": model, "target": target,
             "measured": measured}
 
@@ -61,6 +63,11 @@ def surrogate_record(fits: list[Fit], data: Data, target: str, model: str | None
             "cv": [{"mixture": _shares(data.tasks, x), "actual": float(y), "predicted": float(p)}
                    for x, y, p in zip(data.X, data.y, chosen.cv_predicted)],
             "proposals": proposals}
+
+
+def baseline_mixtures(pool: Sequence[str], objective_tasks: Sequence[str]) -> list[dict[str, float]]:
+    """What proposals are compared with: each objective task alone, and the pool at equal weights."""
+    return [*({t: 1.0} for t in objective_tasks), {t: 1.0 for t in pool}]
 
 
 def _same_mixture(a: dict[str, float], b: dict[str, float]) -> bool:
@@ -82,7 +89,7 @@ def proposal_sweep(sweep, rows: list[dict[str, Any]], model: str | None, proposa
         base["model"] = {**(base.get("model") or {}), "name": model}
     mixtures = [p["weights"] for p in proposals]
     if baselines:  # those a proposal already is (a corner of the simplex) run once, as the proposal
-        mixtures += [b for b in [*({t: 1.0} for t in sweep.objective_tasks()), {t: 1.0 for t in sweep.pool}]
+        mixtures += [b for b in baseline_mixtures(sweep.pool, sweep.objective_tasks())
                      if not any(_same_mixture(b, m) for m in mixtures)]
     return {"name": f"{sweep.name}-proposals", "base": base, "pool": list(sweep.pool),
             "search": {"grid": {"design": "explicit", "mixtures": mixtures}},

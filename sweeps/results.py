@@ -164,10 +164,18 @@ def leaderboard(rows: list[dict[str, Any]], key: str, mode: str, top: int = 10) 
              params_text(rs[0])] for i, rs in enumerate(ranked[:top])]
 
 
-def mixture_text(row: dict[str, Any]) -> str:
-    """``fpb 0.41, orca_math 0.59``: the realized shares of a row's tasks."""
-    shares = {k[2:]: v for k, v in row.items() if k.startswith("w_") and v}
+def row_shares(row: dict[str, Any]) -> dict[str, float]:
+    """The realized shares of a row's tasks (its nonzero ``w_<task>`` columns)."""
+    return {k[2:]: v for k, v in row.items() if k.startswith("w_") and v}
+
+
+def shares_text(shares: dict[str, float]) -> str:
+    """``orca_math 0.59, fpb 0.41``: shares, largest first."""
     return ", ".join(f"{t} {v:.2f}" for t, v in sorted(shares.items(), key=lambda kv: -kv[1]))
+
+
+def mixture_text(row: dict[str, Any]) -> str:
+    return shares_text(row_shares(row))
 
 
 def params_text(row: dict[str, Any]) -> str:

@@ -17,8 +17,7 @@ from ftlib import storage
 from ftlib.config import load_yaml, validate
 from ftlib.errors import ConfigError
 from ftlib.io import json_bytes
-from ftlib.tasks.registry import FINANCIAL
-from sweeps.config import SweepConfig, TwoStageSweep
+from sweeps.config import SweepConfig, TwoStageSweep, objective_tasks
 
 STATE = "two_stage.json"
 PROPOSALS = "proposals.yaml"
@@ -151,12 +150,12 @@ def dry_run(spec: TwoStageSweep, clusters=()) -> dict[str, Any]:
     """Stage 1 as it will run, and a stand-in for stage 3, whose mixtures are known only after stage 2: the
     proposals (counted as the pool at equal weights) and the baselines."""
     from sweeps.driver import run_sweep
+    from sweeps.proposals import baseline_mixtures
 
     p = spec.two_stage.propose
     mixtures = [{t: 1.0 for t in spec.pool}] * p.top
     if p.baselines:
-        objective_tasks = spec.objective.tasks or [t for t in spec.pool if t in FINANCIAL]
-        mixtures += [{t: 1.0} for t in objective_tasks] + [{t: 1.0 for t in spec.pool}]
+        mixtures += baseline_mixtures(spec.pool, objective_tasks(spec.pool, spec.objective))
     target = validate(SweepConfig, {**spec.model_dump(mode="json", exclude={"two_stage"}), **target_extra(spec),
                                     "search": {"grid": {"design": "explicit", "mixtures": mixtures}}},
                       "two_stage (stage 3 stand-in)")

@@ -89,14 +89,16 @@ def test_two_stage_search_killed_after_stage_1_resumes_and_reports(prepared, tin
     assert sum(r.startswith("baseline") for r in rows) == len(mixtures) - TOP
     assert "search of two-proxy" in summary  # section 8 shows stage 1's Optuna search
 
-    rebuilt = run_cli(["report", str(parent), "--resamples", "200"], env, timeout=300)  # the search's directory
-    assert rebuilt.returncode == 0 and f"{target}/report/index.html" in rebuilt.stdout, rebuilt.stderr[-2000:]
-
-    # The same proposals through `sweep propose` (stage 2 is seeded; the CLI is what it runs).
-    again = run_cli(["sweep", "propose", str(proxy), "--target", "val_loss_objective", "--top", str(TOP),
+    # The same first proposal through `sweep propose` (stage 2 is seeded; the CLI is what it runs).
+    again = run_cli(["sweep", "propose", str(proxy), "--target", "val_loss_objective", "--top", "1",
                      "--samples", "5000", "--out", str(tmp_path / "again.yaml")], env, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert yaml.safe_load((tmp_path / "again.yaml").read_text())["search"]["grid"]["mixtures"] == mixtures[:TOP]
+    assert yaml.safe_load((tmp_path / "again.yaml").read_text())["search"]["grid"]["mixtures"] == mixtures[:1]
+    # That later proposal does not change what stage 3's report says it was proposed from.
+    rebuilt = run_cli(["report", str(parent), "--resamples", "200"], env, timeout=300)  # the search's directory
+    assert rebuilt.returncode == 0 and f"{target}/report/index.html" in rebuilt.stdout, rebuilt.stderr[-2000:]
+    rows = (report / "tables" / "surrogate_proposals.csv").read_text().splitlines()[1:]
+    assert sum(r.startswith("proposal") for r in rows) == TOP
 
     changed = run_cli(["sweep", "run", str(config), "--set", "two_stage.proxy.trials=9"], env, timeout=300)
     assert changed.returncode != 0 and "two_stage.proxy.trials" in changed.stderr, changed.stderr[-2000:]

@@ -58,10 +58,7 @@ def run(args: argparse.Namespace) -> int:
     sweep = load_sweep(args.config, args.name, args.overrides)
     out = run_sweep(sweep, args.address, dry=args.dry_run, clusters=args.cluster)
     if args.dry_run:
-        _print_dry_run(out["dry_run"])
-        print_memory(out["memory"], out["clusters"])
-        print_disk(out["disk"])
-        print_compute(out["cost"])
+        _print_dry_run_plans(out)
         return 0
     return _print_result(out) or _then_finalize_and_report(sweep, out["experiment_dir"], args.address, started)
 
@@ -79,10 +76,7 @@ def _two_stage(spec, address: str | None, started: float, dry: bool = False, clu
         for stage, out in dry_run(spec, clusters).items():
             print(f"\n== {titles[stage]} ==" if stage == "proxy" else
                   f"\n== {titles['target']} (proposals counted as the pool at equal weights) ==")
-            _print_dry_run(out["dry_run"])
-            print_memory(out["memory"], out["clusters"])
-            print_disk(out["disk"])
-            print_compute(out["cost"])
+            _print_dry_run_plans(out)
         return 0
 
     def on_stage(stage: str, out) -> None:
@@ -112,6 +106,7 @@ def propose_cmd(args: argparse.Namespace) -> int:
 
 def _print_proposals(out) -> None:
     from ftlib.cli.table import format_table
+    from sweeps.results import shares_text
 
     print(f"surrogates of {out['target']} ({out['model']}), {out['fits'][0].points} configurations from "
           f"{out['fits'][0].runs} runs, {len(out['fits'][0].tasks)} shares each; "
@@ -121,12 +116,11 @@ def _print_proposals(out) -> None:
                         for i, f in enumerate(out["fits"])]))
     print("\nproposed (predicted ± sd):")
     print(format_table(["#", "mixture", "predicted"],
-                       [[i + 1, ", ".join(f"{t} {w:.2f}" for t, w in sorted(p["weights"].items(), key=lambda kv: -kv[1])),
+                       [[i + 1, shares_text(p["weights"]),
                          f"{p['predicted']:.4f} ± {p['std']:.4f}"] for i, p in enumerate(out["proposals"])]))
     print("\nbest measured:")
     print(format_table(["mixture", out["target"]],
-                       [[", ".join(f"{t} {w:.2f}" for t, w in sorted(m.items(), key=lambda kv: -kv[1])), f"{y:.4f}"]
-                        for m, y in out["measured"]]))
+                       [[shares_text(m), f"{y:.4f}"] for m, y in out["measured"]]))
     print(f"\nwrote {out['out']}: run the proposals with `cocktail sweep run {out['out']}`")
 
 
@@ -207,6 +201,14 @@ def show_status(args: argparse.Namespace) -> int:
     states = [r["state"] for r in rows]
     print(f"\n{len(rows)} runs: " + ", ".join(f"{states.count(s)} {s}" for s in sorted(set(states))))
     return 0
+
+
+def _print_dry_run_plans(out) -> None:
+    """A sweep's dry run: its trials, then memory per GPU, storage and compute."""
+    _print_dry_run(out["dry_run"])
+    print_memory(out["memory"], out["clusters"])
+    print_disk(out["disk"])
+    print_compute(out["cost"])
 
 
 def _print_dry_run(listing) -> None:

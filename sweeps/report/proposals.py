@@ -12,12 +12,9 @@ from sweeps.finalize import mean_of
 from sweeps.proposals import SURROGATE
 from sweeps.report.analyses import Section, Table, fmt
 from sweeps.report.study import Study
+from sweeps.results import row_shares, shares_text
 from sweeps.space import point_key
 from sweeps.surrogate import target_value
-
-
-def _mixture_text(weights: dict[str, float]) -> str:
-    return ", ".join(f"{t} {w:.2f}" for t, w in sorted(weights.items(), key=lambda kv: -kv[1]))
 
 
 def surrogate_section(study: Study) -> Section:
@@ -25,12 +22,12 @@ def surrogate_section(study: Study) -> Section:
                       "Does a surrogate fitted on finished trials rank unseen mixtures, and do the mixtures it "
                       "proposes measure as well as it predicts?")
     source = study.sweep.proposed_from or study.exp
-    raw = storage.read_bytes(storage.join(source, SURROGATE))
-    if raw is None:
+    raw = None if study.sweep.surrogate else storage.read_bytes(storage.join(study.exp, SURROGATE))
+    if study.sweep.surrogate is None and raw is None:
         section.missing = ("no surrogate was fitted on this sweep or proposed its mixtures "
                            f"(`cocktail sweep propose {study.exp}`)")
         return section
-    record = json.loads(raw)
+    record = study.sweep.surrogate or json.loads(raw)
     where = "the source sweep (stage 1 of a two-stage search)" if study.sweep.proposed_from else "this sweep"
     target = record["target"]
     section.tables.append(Table(
@@ -47,14 +44,14 @@ def surrogate_section(study: Study) -> Section:
                             f"configurations of {where}")
     sign = record.get("sign", 1)
     best_before = max(record["cv"], key=lambda p: sign * p["actual"])
-    configs = _configs(study) if study.sweep.proposed_from else {}
+    configs = study.configs(record["model"]) if study.sweep.proposed_from else {}
     value = target_value(target, study.sweep.objective_tasks(), study.sweep.objective.modes[0])[0]
     # (label, mixture, prediction text, measured target, measured objective, seeds)
     entries = [(f"proposal {i + 1}", p["weights"], f"{fmt(p['predicted'])} ± {fmt(p['std'])}",
                 *_measured(configs.get(_key(p["weights"]), []), value)) for i, p in enumerate(record["proposals"])]
     entries.append((f"best measured in {where}", best_before["mixture"], "-", best_before["actual"], None, None))
     proposed = {_key(p["weights"]) for p in record["proposals"]}
-    entries += [("baseline", _shares(runs[0]), "-", *_measured(runs, value)) for key, runs in configs.items()
+    entries += [("baseline", row_shares(runs[0]), "-", *_measured(runs, value)) for key, runs in configs.items()
                 if key not in proposed]
     scale = "at target scale (this sweep)" if study.sweep.proposed_from else "(not run yet)"
     objective = study.sweep.objective.metrics[0]
@@ -62,7 +59,7 @@ def surrogate_section(study: Study) -> Section:
         "surrogate_proposals", f"proposals, predicted and measured {scale}",
         ["", "mixture", f"predicted {target} ± sd", f"measured {target}", f"measured objective ({objective})",
          "seeds"],
-        [[label, _mixture_text(w), pred, fmt(m), fmt(o), "-" if n is None else n]
+        [[label, shares_text(w), pred, fmt(m), fmt(o), "-" if n is None else n]
          for label, w, pred, m, o, n in entries],
         "Predictions, and the best measured row of the source sweep, are at the scale the surrogate learnt from "
         "(for stage 1, the proxy's fewer steps): across scales compare ranks, not levels. Measured: validation, "
@@ -75,17 +72,6 @@ def surrogate_section(study: Study) -> Section:
 def _key(weights: dict[str, float]) -> str:
     """The point key of an explicit-grid mixture, as the proposals' sweep gives its trials."""
     return point_key({"sources": {t: {"weight": w} for t, w in weights.items()}, "params": {}, "model": None})
-
-
-def _configs(study: Study) -> dict[str, list[dict[str, Any]]]:
-    configs: dict[str, list[dict[str, Any]]] = {}
-    for r in study.completed():
-        configs.setdefault(r["point_key"], []).append(r)
-    return configs
-
-
-def _shares(row: dict[str, Any]) -> dict[str, float]:
-    return {k[2:]: v for k, v in row.items() if k.startswith("w_") and v}
 
 
 def _measured(runs: list[dict[str, Any]], value) -> tuple[float | None, float | None, int]:
@@ -109,9 +95,9 @@ def _verdict(study: Study, target: str, sign: int, entries) -> list[str]:
         best_p = max(proposals, key=lambda e: s * e[column])
         best_b = max(baselines, key=lambda e: s * e[column])
         beat = s * (best_p[column] - best_b[column]) > 0
-        findings.append(f"by validation {name} at target scale, the best proposal ({_mixture_text(best_p[1])}) "
+        findings.append(f"by validation {name} at target scale, the best proposal ({shares_text(best_p[1])}) "
                         f"measured {fmt(best_p[column])} against {fmt(best_b[column])} for the best baseline "
-                        f"({_mixture_text(best_b[1])}): the surrogate's pick {'beat' if beat else 'did not beat'} "
+                        f"({shares_text(best_b[1])}): the surrogate's pick {'beat' if beat else 'did not beat'} "
                         f"the baselines (test-split comparisons: section 1)")
     return findings
 
@@ -123,7 +109,7 @@ def _predicted_vs_actual(record: dict[str, Any]):
     predicted = [p["predicted"] for p in record["cv"]]
     lo, hi = min(actual + predicted), max(actual + predicted)
     fig = go.Figure([go.Scatter(x=actual, y=predicted, mode="markers", name="configurations",
-                                text=[_mixture_text(p["mixture"]) for p in record["cv"]]),
+                                text=[shares_text(p["mixture"]) for p in record["cv"]]),
                      go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="predicted = actual",
                                 line={"dash": "dot", "color": "#888"})])
     fig.update_layout(title=f"{record['fits'][0]['name']}: cross-validated prediction against actual "
