@@ -33,10 +33,10 @@ def main() -> None:
     from ftlib.data.plan import make_plan
     from ftlib.data.spec import MixtureSpec
     from ftlib.data.tokenize import IGNORE_INDEX, encode_batch
-    from ftlib.models.embedded import resolve_model
+    from ftlib.models.locate import resolve_model
     from ftlib.tasks.prepare import prepare
     from ftlib.tasks.prompts import render_prompt
-    from ftlib.tasks.registry import resolve_tasks
+    from ftlib.tasks.catalog import resolve_tasks
 
     weights = {"fpb": 0.3, "convfinqa": 0.3, "finqa": 0.2, "orca_math": 0.2}
     work = tempfile.mkdtemp(prefix="bench_data_")
@@ -97,7 +97,7 @@ def main() -> None:
     if args.ray:
         import ray
 
-        from ftlib.data.pipeline import training_dataset
+        from ftlib.data.dataset import training_dataset
 
         t = time.perf_counter()
         ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)

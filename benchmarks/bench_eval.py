@@ -20,7 +20,7 @@ def main() -> None:
     from evaluation.inference import generate, load_for_eval, score_labels
     from ftlib.tasks.prepare import prepare
     from ftlib.tasks.prompts import render_prompt
-    from ftlib.tasks.registry import get_task, resolve_tasks
+    from ftlib.tasks.catalog import get_task, resolve_tasks
     from ftlib.tasks.store import read_split
 
     data = tempfile.mkdtemp(prefix="bench_eval_")

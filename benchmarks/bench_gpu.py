@@ -74,14 +74,14 @@ def build(cfg, res, model_config, device):
 def run_setup(name: str, overrides: dict, args, smoke: bool) -> dict:
     import torch
 
-    from ftlib.config import validate
-    from ftlib.planner.cost import device_peak_flops
-    from ftlib.planner.fit import shape_of
+    from ftlib.core.configs import validate
+    from ftlib.planner.peak import device_peak_flops
+    from ftlib.planner.gpu_fit import shape_of
     from ftlib.planner.known_models import known_config
-    from ftlib.planner.memory import estimate, setup_of
-    from ftlib.train.config import RunConfig
-    from ftlib.train.inputs import model_inputs
-    from ftlib.train.resolve import resolve
+    from ftlib.planner.memory import estimate_memory as estimate, setup_of
+    from ftlib.run.config import RunConfig
+    from ftlib.train.model_inputs import model_inputs
+    from ftlib.run.resolve import resolve
 
     device = "cpu" if smoke else "cuda"
     cfg = validate(RunConfig, {"model": {"name": MODEL}, "precision": "fp32" if smoke else "bf16",

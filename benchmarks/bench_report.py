@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ftlib.tasks.registry import FINANCIAL
+from ftlib.tasks.catalog import FINANCIAL
 from sweeps.report.build import build_report
 from sweeps.report.simulate import random_truth, write_study
 

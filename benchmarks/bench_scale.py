@@ -68,7 +68,7 @@ def stand_in_trainable(hold_s: float, log_dir: str, fresh_workers: bool):
 
 
 def timed_searcher(timings: list[tuple[str, float]]):
-    from sweeps.searcher import FinalObjectiveOptunaSearch
+    from sweeps.tune.search import FinalObjectiveOptunaSearch
 
     class Timed(FinalObjectiveOptunaSearch):
         def suggest(self, trial_id):
@@ -96,8 +96,8 @@ def main() -> None:
     import ray
 
     import sweeps.driver as driver
-    import sweeps.searcher
-    from ftlib.config import validate
+    import sweeps.tune.search
+    from ftlib.core.configs import validate
     from sweeps.config import SweepConfig
 
     work = Path(tempfile.mkdtemp(prefix="bench_scale_"))

@@ -157,7 +157,7 @@ def run_optuna(sampler_name):
 def run_surrogate(surface, budget, rng, proxies: int = 25, rounds: int = 5):
     """Proxy trials on random mixtures, then rounds of proposals, the surrogates refitted on every trial so far
     (the two-stage search run as a loop)."""
-    from sweeps.surrogate import Data, fit_surrogates, parse_constraints, propose
+    from sweeps.propose.surrogate import Data, fit_surrogates, parse_constraints, propose
 
     W = list(rng.dirichlet(np.ones(len(POOL)), proxies))
     y = [surface.score(dict(zip(POOL, w)), rng) for w in W]

@@ -44,13 +44,14 @@ def main() -> None:
     ap.add_argument("--seq-len", type=int, default=512)
     args = ap.parse_args()
 
-    from ftlib.config import validate
+    from ftlib.core.configs import validate
     from ftlib.data.pipeline import cached_tokenizer, pack_plan
     from ftlib.data.plan import make_plan
-    from ftlib.models.embedded import resolve_model
-    from ftlib.raysession import ensure_ray
-    from ftlib.train.config import RunConfig
-    from ftlib.train.trial import check, run_trial
+    from ftlib.models.locate import resolve_model
+    from ftlib.placement.session import ensure_ray
+    from ftlib.run.config import RunConfig
+    from ftlib.train.trial import check_trial as check
+    from ftlib.train.trainer import run_trial
 
     work = tempfile.mkdtemp(prefix="bench_train_")
     model_path = resolve_model("tiny-phi3")

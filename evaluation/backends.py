@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+import ray.data
+
 from evaluation.inference import LoadedModel, continuation_logprobs, generate, load_for_eval, score_labels
 
 # A request: {"op": "generate"|"score"|"logprob", "prompt": str, "max_new_tokens": int, "stop": bool,
@@ -80,8 +82,6 @@ class RayBackend:
         return self._tokenizer
 
     def run(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        import ray.data
-
         rows = [{**r, "index": i} for i, r in enumerate(requests)]
         ds = ray.data.from_items(rows).map_batches(
             _EvalActor, fn_constructor_kwargs={"model": self.model, "adapter": self.adapter,

@@ -11,8 +11,8 @@ import pyarrow as pa
 from evaluation import metrics
 from evaluation.parsing import first_number, last_number, parse_label, parse_letter
 from evaluation.profiles import PROFILES, profile_scores
+from ftlib.tasks.catalog import get_task
 from ftlib.tasks.prompts import render_prompt
-from ftlib.tasks.registry import get_task
 from ftlib.tasks.schema import Kind, TaskSpec
 from ftlib.tasks.store import read_split
 

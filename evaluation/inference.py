@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from ftlib.errors import ConfigError
+import torch
+from peft import PeftModel
+from transformers import AutoModelForCausalLM
+
+from ftlib.core.errors import ConfigError
+from ftlib.core.storage import atomic_dir
+from ftlib.data.tokenize import encode_batch
+from ftlib.models.locate import local_model_path
+from ftlib.models.tokenizer import load_tokenizer
 
 
 @dataclass
@@ -22,11 +30,6 @@ def load_for_eval(model: str, adapter: str | None = None, device: str | None = N
                   trust_remote_code: bool = False) -> LoadedModel:
     """``model``: an embedded name, a model dir, a hub id, or a trained run's ``model/`` dir. A LoRA run's
     dir (``cocktail.json`` says method lora) is read as its base model + that adapter."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from ftlib.models.load import local_model_path
-    from ftlib.models.tokenizer import load_tokenizer
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     path = Path(local_model_path(model))
@@ -44,8 +47,6 @@ def load_for_eval(model: str, adapter: str | None = None, device: str | None = N
                                trust_remote_code)
     loaded = base
     if adapter:
-        from peft import PeftModel
-
         if not (Path(adapter) / "adapter_config.json").exists():
             raise ConfigError(f"--adapter {adapter!r}: no adapter_config.json there")
         loaded = PeftModel.from_pretrained(base, adapter)
@@ -56,8 +57,6 @@ def load_for_eval(model: str, adapter: str | None = None, device: str | None = N
 def generate(lm: LoadedModel, prompts: Sequence[str], max_new_tokens: int, batch_size: int = 16,
              stop_at_newline: bool = True, add_special_tokens: bool = True) -> list[str]:
     """Greedy continuations, batched with left padding; cut at EOS and (one-line answers) at a newline."""
-    import torch
-
     tok = lm.tokenizer
     tok.padding_side = "left"
     outputs: list[str] = []
@@ -78,9 +77,6 @@ def continuation_logprobs(lm: LoadedModel, prompts: Sequence[str], continuations
                           batch_size: int = 16, add_special_tokens: bool = True) -> list[tuple[float, int]]:
     """(sum of log p, tokens) of each continuation + EOS given its prompt. EOS closes the answer, so a
     label is scored as a whole (``Stock`` cannot win by being a prefix of ``Stock Movement``)."""
-    import torch
-
-    from ftlib.data.tokenize import encode_batch
 
     tok = lm.tokenizer
     prompt_ids = encode_batch(tok, list(prompts), add_special_tokens)
@@ -117,8 +113,6 @@ def score_labels(lm: LoadedModel, prompts: Sequence[str], labels: Sequence[str],
 
 def merge_adapter(lm: LoadedModel, out: str | Path) -> Path:
     """Writes base + adapter merged into one model dir (with the tokenizer)."""
-    from ftlib.io import atomic_dir
-
     merged = lm.model.merge_and_unload()
     with atomic_dir(out) as tmp:
         merged.save_pretrained(tmp)

@@ -8,8 +8,8 @@ import datetime as dt
 import json
 from typing import Any
 
-from ftlib import storage
-from ftlib.errors import ConfigError
+from ftlib.core import storage
+from ftlib.core.errors import ConfigError
 
 LEDGER = "test_ledger.jsonl"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from ftlib.numbers import parse_number
+from ftlib.tasks.numbers import parse_number
 
 MISSING = None  # no answer found: scored wrong, never mapped to a default
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 from scipy import stats as st
 
 from evaluation.profiles import Outcomes
@@ -54,8 +55,6 @@ def metric_value(out: Outcomes, weights: np.ndarray | None = None) -> np.ndarray
 def _confusion(w: np.ndarray, gold, pred, group, groups: int, k: int) -> np.ndarray:
     """Weighted counts per replicate, group, gold label and predicted label (column k = missing):
     B × G × K × (K+1), as weights × a sparse one-hot of each example's cell."""
-    from scipy import sparse
-
     cells = (group * k + gold) * (k + 1) + pred
     onehot = sparse.csr_matrix((np.ones(len(cells), np.float32), (np.arange(len(cells)), cells)),
                                shape=(len(cells), groups * k * (k + 1)))

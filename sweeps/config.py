@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from ftlib.tasks.registry import FINANCIAL, get_task
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from ftlib.core.configs import Strict
+from ftlib.tasks.catalog import FINANCIAL, get_task
 
 
-class Param(_Strict):
+class Param(Strict):
     """One hyperparameter, addressed by its dotted path in the run config (``optim.lr``, ``lora.r``)."""
     type: Literal["float", "int", "categorical"]
     low: float | None = None
@@ -33,7 +30,7 @@ class Param(_Strict):
         return self
 
 
-class OptunaConfig(_Strict):
+class OptunaConfig(Strict):
     # qmc (scrambled Sobol) and random: space-filling designs, the proxy stage of a two-stage search.
     sampler: Literal["tpe", "cmaes", "nsga2", "qmc", "random"] = "tpe"
     num_samples: int = Field(default=8, gt=0)
@@ -44,7 +41,7 @@ class OptunaConfig(_Strict):
     seed: int = 0
 
 
-class GridConfig(_Strict):
+class GridConfig(Strict):
     design: Literal["explicit", "paper_ablation", "subsets"] = "explicit"
     mixtures: list[dict[str, float]] = []  # explicit: task -> weight, one trial each
     # paper_ablation / subsets: a recipe YAML (a mixture spec in rows mode) whose sources the subsets take as they
@@ -57,7 +54,7 @@ class GridConfig(_Strict):
     epochs_rule: bool = False  # the study: 3 epochs for <= 3 sources, else 2 with 10 warmup steps
 
 
-class SearchConfig(_Strict):
+class SearchConfig(Strict):
     optuna: OptunaConfig | None = None
     grid: GridConfig | None = None
 
@@ -68,7 +65,7 @@ class SearchConfig(_Strict):
         return self
 
 
-class ObjectiveConfig(_Strict):
+class ObjectiveConfig(Strict):
     # "mean_financial" (mean headline score of the objective tasks), a task name (its headline score),
     # or "val_loss" / "val_loss_<task>" (from training). Several names: multi-objective (NSGA-II).
     metrics: list[str] = ["mean_financial"]
@@ -88,17 +85,17 @@ class ObjectiveConfig(_Strict):
         return self
 
 
-class SchedulerConfig(_Strict):
+class SchedulerConfig(Strict):
     kind: Literal["none", "asha"] = "none"
     # Per-step signal from training reports: val_loss_objective (the objective tasks' validation losses, equally
-    # weighted: sweeps/stop_signal.py), val_loss (token-weighted over every validation task), val_loss_<task>.
+    # weighted: sweeps/objective.py), val_loss (token-weighted over every validation task), val_loss_<task>.
     metric: str = "val_loss_objective"
     mode: Literal["min", "max"] = "min"
     grace_period: int = Field(default=1, gt=0)  # in reports
     reduction_factor: float = Field(default=2.0, gt=1)
 
 
-class ResourcesConfig(_Strict):
+class ResourcesConfig(Strict):
     max_concurrent_trials: int | None = Field(default=None, gt=0)  # None: what the cluster fits
     storage_path: str = "outputs/sweeps"
     optuna_storage: str | None = None  # None: SQLite in the experiment dir; or an RDB URL for a shared study
@@ -108,7 +105,7 @@ class ResourcesConfig(_Strict):
     trial_retries: int = Field(default=2, ge=0)
     # Refuse a sweep whose outputs would need more disk than this (the planner's estimate, printed by dry runs).
     max_disk_gb: float | None = Field(default=None, gt=0)
-    # Compute planning (sweeps/budget.py): the GPU type priced (default: the cluster's, else H100), the MFU
+    # Compute planning (sweeps/preflight/compute.py): the GPU type priced (default: the cluster's, else H100), the MFU
     # assumed for GPU-hours, a price per GPU-hour for the cost, and a ceiling the sweep is refused over.
     gpu_type: str | None = None
     assumed_mfu: float = Field(default=0.35, gt=0, le=1)
@@ -116,19 +113,19 @@ class ResourcesConfig(_Strict):
     max_gpu_hours: float | None = Field(default=None, gt=0)
 
 
-class FinalizeConfig(_Strict):
+class FinalizeConfig(Strict):
     """``cocktail sweep run`` goes on to ``sweep finalize`` with these settings when the sweep has them."""
     seeds: int = Field(default=3, gt=0)
     tasks: list[str] | None = None  # default: the objective tasks
 
 
-class ReportConfig(_Strict):
+class ReportConfig(Strict):
     """... and then to ``cocktail report``."""
     resamples: int = Field(default=1000, ge=100)
     scoring: Literal["cocktail", "finben", "fingpt"] = "cocktail"
 
 
-class SweepConfig(_Strict):
+class SweepConfig(Strict):
     name: str
     base: dict[str, Any]  # a RunConfig without mixture sources (the sweep sets them)
     pool: list[str] = Field(min_length=1)  # tasks the sweep mixes
@@ -177,7 +174,7 @@ def check_tasks(pool: list[str], objective: ObjectiveConfig) -> None:
         get_task(task)
 
 
-class ProxyStage(_Strict):
+class ProxyStage(Strict):
     """Stage 1: cheap trials on space-filling random mixtures over the whole pool."""
     trials: int = Field(default=24, ge=8)  # a surrogate needs at least 8 configurations
     sampler: Literal["qmc", "random"] = "qmc"
@@ -186,7 +183,7 @@ class ProxyStage(_Strict):
     seed: int = 0
 
 
-class ProposeStage(_Strict):
+class ProposeStage(Strict):
     """Stage 2: fit the surrogates on stage 1, propose ``top`` mixtures; stage 3 runs them at target scale.
     The default target is RegMix's: validation loss, which separates a few-step proxy's mixtures where its
     scores are still a constant answer's."""
@@ -198,12 +195,12 @@ class ProposeStage(_Strict):
     baselines: bool = True  # stage 3 also runs each objective task alone and the pool at equal weights
 
 
-class TwoStageConfig(_Strict):
+class TwoStageConfig(Strict):
     proxy: ProxyStage = ProxyStage()
     propose: ProposeStage = ProposeStage()
 
 
-class TwoStageSweep(_Strict):
+class TwoStageSweep(Strict):
     """A sweep YAML with ``two_stage`` instead of ``search``: ``base`` is the target scale (stage 3), the proxy's
     ``set`` shrinks it for stage 1. finalize and report run after stage 3."""
     name: str

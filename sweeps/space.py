@@ -1,6 +1,7 @@
 """From a sweep to trial points: grid designs (explicit, or the study's 55-run ablation) and the Optuna
 define-by-run space. A point is what differs between trials: mixture sources, run-config params, seed,
-model; ``build_run_config`` turns one into a full ``RunConfig``."""
+model; ``build_run_config`` turns one into a full ``RunConfig``. And the counts that follow from them: trials,
+runs, reports."""
 from __future__ import annotations
 
 import copy
@@ -8,11 +9,12 @@ import itertools
 import math
 from typing import Any
 
-from ftlib.config import load_yaml, validate
-from ftlib.errors import ConfigError
-from ftlib.train.config import RunConfig, get_path, set_path
+from ftlib.core.configs import get_path, load_yaml, set_path, validate
+from ftlib.core.errors import ConfigError
+from ftlib.run.config import RunConfig
 from sweeps.config import SweepConfig
-
+from sweeps.layout import runs_dir
+from ftlib.core.hashing import canonical_hash
 
 
 def build_run_config(sweep: SweepConfig, point: dict[str, Any], trials_dir: str) -> RunConfig:
@@ -33,8 +35,6 @@ def build_run_config(sweep: SweepConfig, point: dict[str, Any], trials_dir: str)
 
 def point_key(point: dict[str, Any]) -> str:
     """A configuration without its seed: the runs that replicate it over seeds share this key."""
-    from ftlib.io import canonical_hash
-
     return canonical_hash({"sources": point.get("sources", {}), "params": point.get("params", {}),
                            "model": point.get("model")})
 
@@ -141,3 +141,42 @@ def _value(sweep: SweepConfig, sampled: dict[str, Any], path: str) -> Any:
         return sampled[path]
     field = RunConfig.model_fields.get(path)
     return get_path(sweep.base, path, field.default if field else None)
+
+
+def seeds_of(sweep: SweepConfig, point: dict[str, Any]) -> list[int]:
+    """Grid points carry their seed; an Optuna point runs once per sweep seed (the objective is their mean)."""
+    return [point["seed"]] if "seed" in point else list(sweep.seeds)
+
+
+def run_ids(sweep: SweepConfig, point: dict[str, Any], experiment_dir: str) -> list[str]:
+    trials_dir = runs_dir(experiment_dir)
+    return [build_run_config(sweep, {**point, "seed": s}, trials_dir).run_id() for s in seeds_of(sweep, point)]
+
+
+def example_points(sweep: SweepConfig) -> list[dict[str, Any]]:
+    """The trial points a sweep's checks look at: its grid, or the whole pool at equal weights per seed."""
+    if sweep.search.grid is not None:
+        return grid_points(sweep)
+    return [{"sources": {t: {"weight": 1.0} for t in sweep.pool}, "params": {}, "seed": s} for s in sweep.seeds]
+
+
+def num_trials(sweep: SweepConfig) -> int:
+    return len(grid_points(sweep)) if sweep.search.grid is not None else sweep.search.optuna.num_samples
+
+
+def num_runs(sweep: SweepConfig) -> int:
+    """Training runs: a grid point trains one seed, an Optuna trial each of the sweep's seeds."""
+    return len(grid_points(sweep)) if sweep.search.grid is not None else \
+        sweep.search.optuna.num_samples * len(sweep.seeds)
+
+
+def max_reports(cfg: RunConfig) -> int:
+    """Reports a full run makes (for ASHA's max_t): steps / eval_every, when steps are bounded."""
+    steps = cfg.max_steps or 10**6
+    return -(-steps // cfg.eval_every)
+
+
+def reports_per_trial(sweep: SweepConfig, reports_per_run: int, grid: bool) -> int:
+    """A grid trial trains one seed; an Optuna trial trains each sweep seed in turn, its reports counted on across
+    them: ASHA's max_t must cover them all, or the second seed's reports end every trial "stopped early"."""
+    return max(1, reports_per_run) * (1 if grid else len(sweep.seeds))

@@ -13,11 +13,11 @@ def main(model_dir: str, engine: str, checkpointing: bool, method: str) -> None:
     import torch
     import torch.distributed as dist
 
-    from ftlib.config import validate
+    from ftlib.core.configs import validate
     from ftlib.data.pack import pack
-    from ftlib.train.config import RunConfig
+    from ftlib.run.config import RunConfig
     from ftlib.train.loop import build_model, zero3_config
-    from ftlib.train.resolve import resolve
+    from ftlib.run.resolve import resolve
 
     dist.init_process_group("gloo")
     stage = None if engine == "ddp" else int(engine[-1])

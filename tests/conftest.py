@@ -13,7 +13,7 @@ import pytest
 def prepared(tmp_path_factory):
     """Every task prepared offline (seed 42), shared by the session's tests."""
     from ftlib.tasks.prepare import prepare
-    from ftlib.tasks.registry import resolve_tasks
+    from ftlib.tasks.catalog import resolve_tasks
 
     out = tmp_path_factory.mktemp("data")
     prepare(resolve_tasks("all"), "offline", out, seed=42)
@@ -32,7 +32,7 @@ def tiny_model(tmp_path_factory):
 def ray_session():
     """One local Ray for the session (starting one costs seconds). The dashboard stays on: Ray's cleaner
     of placement groups left by trials that Tune stops relies on it (ray-project/ray#54305)."""
-    from ftlib.raysession import ensure_ray
+    from ftlib.placement.session import ensure_ray
 
     ray = ensure_ray(num_cpus=2, include_dashboard=True)
     yield ray

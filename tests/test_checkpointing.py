@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from ftlib.config import validate
+from ftlib.core.configs import validate
 from ftlib.data.pack import pack
-from ftlib.train.config import RunConfig
+from ftlib.run.config import RunConfig
 from ftlib.train.loop import build_model
-from ftlib.train.resolve import resolve
+from ftlib.run.resolve import resolve
 
 
 def _config(tiny_model, **kw):
@@ -50,7 +50,7 @@ def test_checkpointing_gives_the_same_loss_and_gradients(tiny_model, method):
 
 
 def test_resolution_of_auto():
-    from ftlib.train.resolve import activation_checkpointing
+    from ftlib.run.resolve import activation_checkpointing
 
     mix = {"sources": {"fpb": {"weight": 1}}, "budget": 8}
     full, lora = (validate(RunConfig, {"method": m, "mixture": mix}, "t") for m in ("full", "lora"))

@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from ftlib.cli.main import main
-from ftlib.errors import ConfigError
-from ftlib.submit import build_job, env_values, load_runtime_env
+from sweeps.cli.main import main
+from ftlib.core.errors import ConfigError
+from sweeps.jobs import build_job, env_values, load_runtime_env
 from tests.local_cluster import agent_port, end_node, local_cluster
 
 CLUSTER_YAMLS = ["cluster/aws.yaml", "cluster/gcp.yaml"]
@@ -65,11 +65,11 @@ def test_cluster_yaml_keeps_the_dashboard_private_and_token_auth_on(path):
 def test_a_sweep_on_a_cluster_scaled_to_zero_counts_the_node_types(path, monkeypatch):
     """The sweep driver reads the autoscaler's YAML (`ray up` leaves it on the head) when no GPU node is up:
     LoRA trials fit one per 1-GPU node and eight per 8-GPU node, up to each type's max_workers."""
-    from ftlib.config import validate
-    from ftlib.train.config import RunConfig
-    from sweeps.capacity import NodeGroup, autoscaler_node_types
+    from ftlib.core.configs import validate
+    from ftlib.run.config import RunConfig
+    from ftlib.placement.nodes import NodeGroup, autoscaler_node_types
     from sweeps.config import SweepConfig
-    from sweeps.driver import check_resources
+    from sweeps.preflight.checks import check_resources
 
     config = yaml.safe_load(open(path))
     expected = sum(t["max_workers"] * int(t["resources"].get("GPU", 0))
@@ -168,7 +168,7 @@ def test_upload_over_the_cap_and_unreachable_address_are_clear_errors(tmp_path, 
 
 
 def test_submit_waits_for_a_job_agent_then_names_the_likely_cause(monkeypatch):
-    import ftlib.submit as submit_module
+    import sweeps.jobs as submit_module
 
     class AgentlessServer:  # what Ray's job server answers while no node's job agent serves
         calls = 0
@@ -220,7 +220,7 @@ def test_submit_runs_the_smoke_sweep_on_a_local_multi_node_cluster(tmp_path):
         plain = subprocess.run([str(Path(sys.executable).parent / "ray"), "job", "submit", "--address", url,
                                 "--runtime-env-json", json.dumps({"working_dir": ".",
                                                                   "excludes": [".git", ".venv", "outputs"]}),
-                                "--", "python", "-m", "ftlib.cli.main", "sweep", "run", "sweeps/smoke.yaml",
+                                "--", "python", "-m", "sweeps.cli.main", "sweep", "run", "sweeps/smoke.yaml",
                                 "--address", "auto", "--dry-run", "--set", f"base.data.dir={tmp_path / 'data'}"],
                                env=env, capture_output=True, text=True, timeout=300)
         assert plain.returncode == 0 and "succeeded" in plain.stdout, plain.stdout[-2000:] + plain.stderr[-2000:]
@@ -258,7 +258,7 @@ def test_token_auth_submit_works_with_the_token_and_is_refused_without(tmp_path)
                 break
             except OSError:
                 time.sleep(1)
-        submit = subprocess.run([sys.executable, "-m", "ftlib.cli.main", "submit", "sweeps/smoke.yaml", "--address",
+        submit = subprocess.run([sys.executable, "-m", "sweeps.cli.main", "submit", "sweeps/smoke.yaml", "--address",
                                  url, "--set", f"resources.storage_path={tmp_path / 'sweeps'}",
                                  "--set", f"base.data.dir={tmp_path / 'data'}"],
                                 env=with_token, capture_output=True, text=True, timeout=300)

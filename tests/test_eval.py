@@ -8,7 +8,7 @@ import torch
 from evaluation.backends import LocalBackend, RayBackend
 from evaluation.harness import evaluate
 from evaluation.inference import generate, load_for_eval, merge_adapter
-from ftlib.cli.main import main
+from sweeps.cli.main import main
 from ftlib.tasks.prompts import render_prompt
 from ftlib.tasks.store import read_split
 
@@ -22,7 +22,7 @@ def adapter(tiny_model, tmp_path_factory):
 
     from ftlib.models.load import apply_lora
     from ftlib.models.tokenizer import load_tokenizer
-    from ftlib.train.config import LoraConfig
+    from ftlib.models.config import LoraConfig
 
     torch.manual_seed(0)
     model = apply_lora(AutoModelForCausalLM.from_pretrained(tiny_model), LoraConfig())

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ftlib.data.pack import pack
-from ftlib.train.inputs import model_inputs
+from ftlib.train.model_inputs import model_inputs
 
 HAS_FLASH = importlib.util.find_spec("flash_attn") is not None and torch.cuda.is_available()
 

@@ -7,7 +7,7 @@ from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 from evaluation import metrics
 from evaluation.parsing import extract_numbers, first_number, last_number, parse_label, parse_letter
-from ftlib.numbers import parse_number
+from ftlib.tasks.numbers import parse_number
 
 SENT = ["negative", "neutral", "positive"]
 TOPICS = ["Stock Commentary", "Stock Movement", "Markets", "Fed | Central Banks"]

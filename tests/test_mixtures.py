@@ -6,14 +6,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ftlib.cli.main import main
-from ftlib.config import load_yaml, validate
+from sweeps.cli.main import main
+from ftlib.core.configs import load_yaml, validate
 from ftlib.data.pack import pack
 from ftlib.data.pipeline import cached_tokenizer, pack_plan, records_for, token_lengths_fn
 from ftlib.data.plan import Plan, make_plan
 from ftlib.data.spec import MixtureSpec
 from ftlib.data.tokenize import IGNORE_INDEX, tokenize_records
-from ftlib.errors import ConfigError, DataError
+from ftlib.core.errors import ConfigError, DataError
 from ftlib.tasks.store import read_split
 
 WEIGHTS = {"fpb": 0.5, "finqa": 0.3, "orca_math": 0.2}
@@ -246,7 +246,7 @@ def test_mix_cli_previews_and_writes_the_plan(prepared, tiny_model, tmp_path, ca
 
 @pytest.mark.slow
 def test_ray_data_executes_the_plan_like_the_in_process_path(prepared, tiny_model, ray_session):
-    from ftlib.data.pipeline import training_dataset
+    from ftlib.data.dataset import training_dataset
 
     plan = make_plan(MixtureSpec.from_weights(WEIGHTS, 1500, seed=5), prepared)
     local = pack_plan(plan, prepared, tiny_model, 128, examples_per_batch=256)
@@ -279,7 +279,7 @@ def test_plan_does_not_depend_on_the_order_sources_are_written(prepared):
 @contextlib.contextmanager
 def study_caps(caps):
     """Task caps for a test (the registry's specs are frozen dataclasses: set and restored here)."""
-    from ftlib.tasks.registry import get_task
+    from ftlib.tasks.catalog import get_task
 
     old = {t: get_task(t).default_cap for t in caps}
     for t, cap in caps.items():
@@ -297,7 +297,7 @@ def test_study_selection_draws_the_rows_and_order_of_the_studys_hf_shuffle(tmp_p
     import datasets
 
     from ftlib.tasks.prepare import prepare
-    from ftlib.tasks.registry import get_task, resolve_tasks
+    from ftlib.tasks.catalog import get_task, resolve_tasks
     from ftlib.tasks.sources import load_offline
     from ftlib.tasks.store import read_manifest
 
@@ -327,10 +327,10 @@ def test_study_selection_draws_the_rows_and_order_of_the_studys_hf_shuffle(tmp_p
 
 
 def test_study_preparation_takes_validation_from_beyond_the_cap(tmp_path):
-    from ftlib.errors import DataError
-    from ftlib.seeding import study_order
+    from ftlib.core.errors import DataError
+    from ftlib.core.seeding import study_order
     from ftlib.tasks.prepare import ensure_prepared, prepare
-    from ftlib.tasks.registry import resolve_tasks
+    from ftlib.tasks.catalog import resolve_tasks
     from ftlib.tasks.splits import keys_of
 
     data = tmp_path / "data"

@@ -7,12 +7,12 @@ import sys
 import pytest
 import torch
 
-from ftlib.config import validate
-from ftlib.errors import ConfigError
-from ftlib.planner.fit import Place, check_memory, plan_memory, planning_config, shape_of
+from ftlib.core.configs import validate
+from ftlib.core.errors import ConfigError
+from ftlib.planner.gpu_fit import Place, check_memory, plan_memory, planning_config, shape_of
 from ftlib.planner.gpus import GPUS, gpu_of_node_config, gpu_of_resources
-from ftlib.planner.memory import GIB, LAYER_BYTES, ModelShape, activation_bytes, estimate, setup_of
-from ftlib.train.config import RunConfig
+from ftlib.planner.memory import GIB, LAYER_BYTES, ModelShape, activation_bytes, estimate_memory as estimate, setup_of
+from ftlib.run.config import RunConfig
 
 MIX = {"sources": {"fpb": {"weight": 1}}, "budget": 8}
 STUDY = dict(method="full", deepspeed={"stage": 2, "offload_optimizer": True}, precision="bf16", use_gpu=True,
@@ -40,7 +40,7 @@ def _saved_bytes_per_token(config, dtype, method, tokens=(2, 96)):
     model = AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation="sdpa")
     if method == "lora":
         from ftlib.models.load import apply_lora
-        from ftlib.train.config import LoraConfig
+        from ftlib.models.config import LoraConfig
 
         model = apply_lora(model, LoraConfig())
     model.train()
@@ -97,7 +97,7 @@ def test_estimate_within_30_percent_of_measured_memory_and_checkpointing_lowers_
     from transformers import AutoModelForCausalLM
 
     from ftlib.train.loop import build_model
-    from ftlib.train.resolve import resolve
+    from ftlib.run.resolve import resolve
 
     config = _config("phi3", 4, 128, 512, 4, 4)
     config.vocab_size = 2048
@@ -176,7 +176,7 @@ def test_gpu_types_from_ray_resources_and_cloud_node_configs():
 
 
 def test_paper_preset_dry_run_fits_the_cloud_yamls(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "ftlib.cli.main", "sweep", "run", "sweeps/paper_ablation.yaml",
+    out = subprocess.run([sys.executable, "-m", "sweeps.cli.main", "sweep", "run", "sweeps/paper_ablation.yaml",
                           "--dry-run", "--cluster", "cluster/aws.yaml", "--cluster", "cluster/gcp.yaml"],
                          capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert out.returncode == 0, out.stderr[-2000:]
@@ -206,7 +206,7 @@ def test_refused_before_ray_starts(tmp_path, tiny_model):
                                         "micro_batch_size": 512, "data": {"seq_len": 2048, "dir": str(tmp_path)},
                                         "mixture": MIX, "output_dir": str(tmp_path / "runs")}))
     env = {**os.environ, "COCKTAIL_AUTOSCALING_CONFIG": str(cluster), "RAY_TMPDIR": str(tmp_path / "ray")}
-    out = subprocess.run([sys.executable, "-m", "ftlib.cli.main", "train", str(run_yaml)], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "sweeps.cli.main", "train", str(run_yaml)], capture_output=True,
                          text=True, timeout=300, env=env)
     assert out.returncode != 0 and "does NOT fit" in out.stderr and "fix with: micro_batch_size" in out.stderr
     assert not (tmp_path / "ray").exists() and "[ray]" not in out.stdout + out.stderr
@@ -230,7 +230,7 @@ def test_sweep_disk_by_hand_and_refused_over_the_budget(capsys):
     """Phi-3-mini, full fine-tuning in bf16 with ZeRO-2: a copy of the weights is 2 B/param = 7.64 GB, a
     checkpoint's optimizer state 12 B/param (fp32 master + two moments) = 45.9 GB. 55 finished trials keep their
     final model and one checkpoint's weights: 55 × 2 × 7.64 GB; one running trial keeps one state."""
-    from ftlib.cli.main import main
+    from sweeps.cli.main import main
     from ftlib.planner.disk import sweep_disk
 
     cfg = run(**{**STUDY, "keep_checkpoints": 1}, model={"name": "microsoft/Phi-3-mini-128k-instruct"})
@@ -254,8 +254,8 @@ def test_compute_plan_by_hand_refusal_and_report_calibration():
     from types import SimpleNamespace
 
     from ftlib.planner.cost import asha_fraction, trial_cost
-    from sweeps.budget import check_gpu_hours
-    from sweeps.report.compute import compute_calibration
+    from sweeps.preflight.compute import check_gpu_hours
+    from sweeps.report.sections.compute_calibration import compute_calibration
 
     cfg = run(**{**STUDY, "micro_batch_size": 4, "grad_accum": 2}, model={"name": "microsoft/Phi-3-mini-128k-instruct"})
     shape = shape_of(cfg, planning_config(cfg.model, dry=True)[0])

@@ -8,10 +8,10 @@ import pyarrow.json  # noqa: F401
 import pyarrow.parquet as pq
 import pytest
 
-from ftlib.cli.main import main
-from ftlib.errors import DataError
+from sweeps.cli.main import main
+from ftlib.core.errors import DataError
 from ftlib.tasks.prepare import build_task, prepare
-from ftlib.tasks.registry import get_task, resolve_tasks, task_names
+from ftlib.tasks.catalog import get_task, resolve_tasks, task_names
 from ftlib.tasks.sources import load_offline
 from ftlib.tasks.splits import keys_of
 
@@ -244,11 +244,11 @@ def test_show_prints_prompt_and_target(tmp_path, capsys):
 def test_training_refuses_data_prepared_from_another_source_and_sees_re_prepared_data(tmp_path):
     """data.source: hub over a directory prepared offline is refused (it would silently train on samples); a run
     whose data was prepared again (another seed) is not taken as done."""
-    from ftlib.config import validate
-    from ftlib.errors import DataError
+    from ftlib.core.configs import validate
+    from ftlib.core.errors import DataError
     from ftlib.tasks.prepare import ensure_prepared, prepare
-    from ftlib.tasks.registry import resolve_tasks
-    from ftlib.train.config import RunConfig
+    from ftlib.tasks.catalog import resolve_tasks
+    from ftlib.run.config import RunConfig
     from ftlib.train.trial import data_fingerprint, stale_tasks
 
     data = tmp_path / "data"

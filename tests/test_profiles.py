@@ -4,7 +4,7 @@ import pytest
 
 from evaluation.harness import AT, headline_metric
 from evaluation.profiles import outcomes, profile_scores
-from ftlib.tasks.registry import get_task
+from ftlib.tasks.catalog import get_task
 
 FPB = get_task("fpb")
 # output -> (cocktail, finben, fingpt); None = missing

@@ -11,12 +11,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sweeps.finalize import FINAL, SELECTION, select
+from sweeps.layout import FINAL, SELECTION
+from sweeps.selection import select
 from sweeps.report.analyses import Context, transfer_matrices
 from sweeps.report.build import build_report
 from sweeps.report.simulate import Truth, expected_metric, random_truth, write_study
 from sweeps.report.study import load_study
-from sweeps.results import load_trials
+from sweeps.trial_table import load_trials
 
 POOL = ["fpb", "finqa", "orca_math"]
 TARGETS = ["fpb", "finqa"]

@@ -3,8 +3,8 @@ import numpy as np
 import torch
 
 from ftlib.data.pack import pack
-from ftlib.train.inputs import model_inputs
-from ftlib.train.step import loss_tokens, step_loss_tokens
+from ftlib.train.model_inputs import model_inputs
+from ftlib.train.step_loss import loss_tokens, step_loss_tokens
 
 
 def _micro_batches():

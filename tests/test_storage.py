@@ -5,12 +5,13 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
-from ftlib import storage
-from ftlib.config import validate
-from ftlib.errors import ConfigError
+from ftlib.core import storage
+from ftlib.core.configs import validate
+from ftlib.core.errors import ConfigError
 from sweeps.config import SweepConfig
-from sweeps.driver import check_storage, experiment_dir
-from sweeps.results import _read_json, load_trials, write_trials
+from sweeps.preflight.checks import check_storage
+from sweeps.layout import experiment_dir
+from sweeps.trial_table import _read_json, load_trials, write_trials
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -80,7 +81,7 @@ def test_a_sweep_with_its_storage_in_s3_runs_resumes_and_reports(prepared, tmp_p
     data["resources"]["storage_path"] = s3_bucket + "/sweeps"
     (tmp_path / "ins3.yaml").write_text(yaml.safe_dump(data))
     env = {**os.environ, **S3_TEST_ENV, "AWS_ENDPOINT_URL": s3_endpoint, "RAY_ADDRESS": ""}
-    cli = [sys.executable, "-m", "ftlib.cli.main", "sweep"]
+    cli = [sys.executable, "-m", "sweeps.cli.main", "sweep"]
     run = subprocess.run([*cli, "run", str(tmp_path / "ins3.yaml")], env=env, capture_output=True, text=True,
                          timeout=500)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -119,7 +120,7 @@ def test_prepared_data_in_a_bucket_reads_like_a_directory(s3_bucket, prepared, m
     from ftlib.data.plan import make_plan
     from ftlib.data.spec import MixtureSpec
     from ftlib.tasks.prepare import prepare
-    from ftlib.tasks.registry import resolve_tasks
+    from ftlib.tasks.catalog import resolve_tasks
     from ftlib.tasks.store import read_manifest, read_split
 
     data = s3_bucket + "/data"
@@ -143,7 +144,7 @@ def test_prepared_data_in_a_bucket_reads_like_a_directory(s3_bucket, prepared, m
 def test_atomic_writes_get_the_mode_the_umask_gives(tmp_path, umask):
     import os
 
-    from ftlib.io import atomic_dir, atomic_write_bytes
+    from ftlib.core.storage import atomic_dir, atomic_write_bytes
 
     old = os.umask(umask)
     try:
@@ -159,7 +160,7 @@ def test_atomic_writes_get_the_mode_the_umask_gives(tmp_path, umask):
 
 
 def test_an_ended_trial_keeps_its_checkpoints_weights_not_their_optimizer_state(tmp_path):
-    from sweeps.disk import drop_optimizer_state
+    from sweeps.tune.callbacks.trim_checkpoints import drop_optimizer_state
 
     run = tmp_path / "run"
     for name in ("checkpoint_2026-12-01_08-00-00.000001", "checkpoint_2026-12-01_08-00-05.000002"):

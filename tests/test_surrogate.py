@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import yaml
 
-from ftlib.errors import ConfigError
-from sweeps.surrogate import (FORCED_SHARE, Data, fit_surrogates, parse_constraints, propose, training_data)
+from ftlib.core.errors import ConfigError
+from sweeps.propose.surrogate import FORCED_SHARE, Data, fit_surrogates, parse_constraints, propose, training_data
 
 POOL = ["fpb", "twitter_sentiment", "finqa", "orca_math", "openorca"]
 
@@ -104,9 +104,10 @@ def test_the_cli_writes_a_sweep_of_the_proposals(tmp_path, monkeypatch, capsys):
     passes the checks of `sweep run --dry-run` with the proposals as its trials."""
     import json
 
-    from ftlib.cli.main import main
-    from ftlib.io import parquet_bytes
-    from sweeps.driver import SWEEP_FILE, load_sweep
+    from sweeps.cli.main import main
+    from ftlib.core.encode import parquet_bytes
+    from sweeps.layout import SWEEP_FILE
+    from sweeps.load import load_sweep
 
     import pyarrow as pa
 
@@ -136,7 +137,7 @@ def test_a_baseline_that_a_proposal_already_is_runs_once():
     run id."""
     from types import SimpleNamespace
 
-    from sweeps.proposals import proposal_sweep
+    from sweeps.propose.propose import proposal_sweep
 
     sweep = SimpleNamespace(pool=POOL, base={"mixture": {"budget": 10}}, name="s", seeds=[1],
                             objective_tasks=lambda: ["fpb", "twitter_sentiment"],

@@ -6,16 +6,17 @@ import optuna
 import pytest
 import yaml
 
-from ftlib.config import validate
+from ftlib.core.configs import validate
 from ftlib.data.plan import make_plan
-from ftlib.errors import ConfigError
-from ftlib.train.config import RunConfig
-from sweeps.capacity import NodeGroup
+from ftlib.core.errors import ConfigError
+from ftlib.run.config import RunConfig
+from ftlib.placement.nodes import NodeGroup
 from sweeps.config import SweepConfig
-from sweeps.driver import check_resources, check_storage, load_sweep, trials_at_once
+from sweeps.preflight.checks import check_resources, check_storage, trials_at_once
+from sweeps.load import load_sweep
 from sweeps.objective import objective_keys
 from sweeps.space import DefineByRun, build_run_config, dirichlet_weights, grid_points
-from sweeps.trainable import run_ids
+from sweeps.space import run_ids
 
 POOL4 = ["fpb", "twitter_sentiment", "headline", "orca_math"]
 
@@ -176,7 +177,7 @@ def test_resources_and_storage_are_checked(tmp_path):
 
 
 def test_a_local_ray_is_a_fixed_cluster(ray_session, monkeypatch, tmp_path):
-    from sweeps.capacity import alive_nodes, autoscaler_node_types, on_kuberay
+    from ftlib.placement.nodes import alive_nodes, autoscaler_node_types, on_kuberay
 
     monkeypatch.setenv("COCKTAIL_AUTOSCALING_CONFIG", str(tmp_path / "none.yaml"))
     monkeypatch.delenv("RAY_USAGE_STATS_KUBERAY_IN_USE", raising=False)
@@ -187,7 +188,7 @@ def test_a_local_ray_is_a_fixed_cluster(ray_session, monkeypatch, tmp_path):
 
 
 def test_dry_run_lists_trials_without_training(prepared, tmp_path, capsys):
-    from ftlib.cli.main import main
+    from sweeps.cli.main import main
 
     args = ["sweep", "run", "sweeps/paper_ablation.yaml", "--dry-run", "--set", f"base.data.dir={prepared}",
             "--set", f"resources.storage_path={tmp_path}", "--set", "models=[org/m1]"]
@@ -204,7 +205,7 @@ def test_dry_run_downloads_and_prepares_nothing(tmp_path, capsys, monkeypatch):
     """The README's paper dry run, offline, with no data prepared: the design from the caps, said to be bounds."""
     import datasets
 
-    from ftlib.cli.main import main
+    from sweeps.cli.main import main
 
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail("a dry run must not download"))
     empty = tmp_path / "data"
@@ -228,7 +229,8 @@ def test_asha_lets_the_leading_trial_train_every_seed(seeds):
 
     from ray.tune.schedulers import TrialScheduler
 
-    from sweeps.driver import _max_reports, reports_per_trial, scheduler
+    from sweeps.driver import _max_reports, scheduler
+    from sweeps.space import reports_per_trial
 
     sweep = load_sweep("sweeps/smoke.yaml", overrides=[f"seeds={seeds}"])
     per_run = _max_reports(build_run_config(sweep, {"sources": {"fpb": {"weight": 1.0}}, "seed": 1}, "/tmp/x"))
@@ -249,7 +251,7 @@ def test_asha_lets_the_leading_trial_train_every_seed(seeds):
 
 
 def test_asha_signal_weighs_the_objective_tasks_equally_and_must_exist(tmp_path):
-    from sweeps.stop_signal import OBJECTIVE_LOSS, objective_loss, with_objective_loss
+    from sweeps.objective import OBJECTIVE_LOSS, objective_loss, with_objective_loss
 
     # OpenOrca's long answers dominate the token-weighted val_loss; the signal ignores it and weighs tasks equally.
     metrics = {"val_loss": 0.4, "val_loss_fpb": 2.0, "val_loss_finqa": 0.5, "val_loss_openorca": 0.1}
@@ -266,7 +268,7 @@ def test_asha_signal_weighs_the_objective_tasks_equally_and_must_exist(tmp_path)
 
 
 def example_point(sweep):
-    from sweeps.driver import example_points
+    from sweeps.space import example_points
 
     return example_points(sweep)[0]
 
@@ -274,7 +276,7 @@ def example_point(sweep):
 def test_optuna_hears_stopped_trials_intermediate_values_in_its_direction(tmp_path):
     from ray.tune.search.optuna import OptunaSearch  # noqa: F401  (Ray's integration, as the driver uses it)
 
-    from sweeps.searcher import FinalObjectiveOptunaSearch
+    from sweeps.tune.search import FinalObjectiveOptunaSearch
 
     searcher = FinalObjectiveOptunaSearch(space={"x": optuna.distributions.FloatDistribution(0, 1)}, metric="score",
                                           mode="max", signal="val_loss_objective", signal_mode="min")
@@ -295,7 +297,7 @@ def test_a_restored_searcher_writes_into_the_study_of_the_directory_it_resumes(t
     """Tune pickles the searcher with its study's absolute path: a copied sweep would resume into the original."""
     import shutil
 
-    from sweeps.searcher import FinalObjectiveOptunaSearch
+    from sweeps.tune.search import FinalObjectiveOptunaSearch
 
     (tmp_path / "a").mkdir()
     first = FinalObjectiveOptunaSearch(space={"x": optuna.distributions.FloatDistribution(0, 1)}, metric="score",
@@ -319,7 +321,7 @@ def test_a_restored_searcher_writes_into_the_study_of_the_directory_it_resumes(t
 
 
 def test_a_restored_searcher_fails_the_study_trials_no_tune_trial_will_finish(tmp_path):
-    from sweeps.searcher import FinalObjectiveOptunaSearch
+    from sweeps.tune.search import FinalObjectiveOptunaSearch
 
     space = {"x": optuna.distributions.FloatDistribution(0, 1)}
     url = f"sqlite:///{tmp_path}/o.db"

@@ -3,7 +3,7 @@ import pyarrow as pa
 import pytest
 
 from ftlib.tasks.canonical import to_canonical
-from ftlib.tasks.registry import STUDY_SOURCES, get_task, task_names
+from ftlib.tasks.catalog import STUDY_SOURCES, get_task, task_names
 from ftlib.tasks.schema import CANONICAL_SCHEMA
 
 
@@ -32,7 +32,7 @@ def test_finance_mc_puts_options_in_the_input_and_the_letter_in_the_output():
 
 
 def test_licensed_task_has_no_hub_source():
-    from ftlib.errors import DataError
+    from ftlib.core.errors import DataError
     from ftlib.tasks.sources import load_hub
     with pytest.raises(DataError, match="no public hub source.*--source PATH"):
         load_hub(get_task("finance_mc"))
@@ -138,6 +138,6 @@ def test_finqa_keeps_its_yes_no_answers():
 def test_bad_rows_are_counted_and_strict_names_the_row(task, row, reason):
     good = canon(task, [row])
     assert good[0] == [] and good[1][reason] == 1
-    from ftlib.errors import DataError
+    from ftlib.core.errors import DataError
     with pytest.raises(DataError, match=rf"task '{task}': mem row 0: {reason}"):
         canon(task, [row], strict=True)

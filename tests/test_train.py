@@ -1,9 +1,9 @@
 """Trials on Ray Train (2 CPU workers, gloo): LoRA and full FT learn, ZeRO-2 matches DDP."""
 import pytest
 
-from ftlib.config import validate
-from ftlib.train.config import RunConfig
-from ftlib.train.trial import run_trial
+from ftlib.core.configs import validate
+from ftlib.run.config import RunConfig
+from ftlib.train.trainer import run_trial
 
 pytestmark = pytest.mark.slow
 

@@ -2,12 +2,14 @@
 import pytest
 import torch
 
-from ftlib.cli.main import main
-from ftlib.config import validate
-from ftlib.errors import ConfigError
-from ftlib.models.load import check_lora_targets, load_config
-from ftlib.train.config import ModelConfig, RunConfig, apply_overrides
-from ftlib.train.resolve import resolve
+from sweeps.cli.main import main
+from ftlib.core.configs import validate
+from ftlib.core.errors import ConfigError
+from ftlib.models.inspect import check_lora_targets, load_model_config as load_config
+from ftlib.models.config import ModelConfig
+from ftlib.run.config import RunConfig
+from ftlib.core.configs import apply_overrides
+from ftlib.run.resolve import resolve
 
 MIX = {"sources": {"fpb": {"weight": 1}}, "budget": 100}
 

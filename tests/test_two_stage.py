@@ -113,8 +113,8 @@ def test_two_stage_search_killed_after_stage_1_resumes_and_reports(prepared, tin
     ({"resources": {"storage_path": "s3://bucket/sweeps"}}, "resources.storage_path 's3://bucket/sweeps'"),
 ])
 def test_a_bad_two_stage_config_is_one_clear_error(tmp_path, change, match):
-    from ftlib.errors import ConfigError
-    from sweeps.two_stage import load_two_stage
+    from ftlib.core.errors import ConfigError
+    from sweeps.load import load_two_stage
 
     data = yaml.safe_load(open("sweeps/two_stage.yaml"))
     for key, value in change.items():
@@ -127,8 +127,9 @@ def test_a_bad_two_stage_config_is_one_clear_error(tmp_path, change, match):
 
 
 def test_the_preset_is_a_qmc_proxy_of_fewer_steps_and_its_dry_run_shows_both_stages(capsys):
-    from ftlib.cli.main import main
-    from sweeps.two_stage import load_two_stage, proxy_sweep
+    from sweeps.cli.main import main
+    from sweeps.load import load_two_stage
+    from sweeps.two_stage import proxy_sweep
 
     spec = load_two_stage("sweeps/two_stage.yaml")
     proxy = proxy_sweep(spec)

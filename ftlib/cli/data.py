@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from ftlib.cli.table import format_table
 from ftlib.tasks.store import DEFAULT_DATA_DIR
 
 
@@ -20,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--study", action="store_true",
                    help="prepare as the study did (validation beyond its caps, its input text), for mixtures with "
                         "selection: study")
-    p.set_defaults(handler=prepare)
+    p.set_defaults(handler=_prepare)
 
     s = verbs.add_parser("show", help="print rendered prompts and targets of a prepared task")
     s.add_argument("task")
@@ -29,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--data", default=DEFAULT_DATA_DIR)
     s.add_argument("--style", default="plain", choices=("plain", "chat"))
     s.add_argument("--tokenizer", default=None, help="tokenizer dir (for --style chat)")
-    s.set_defaults(handler=show)
+    s.set_defaults(handler=_show)
 
     m = verbs.add_parser("mix", help="preview a mixture: realized counts, shares, repeats, tokens; write its plan")
     m.add_argument("--weights", help="TASK=W[,TASK=W...] (normalised; 0 drops a task)")
@@ -45,80 +46,45 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--tokenizer", default="tiny-phi3", help="counts tokens; an embedded model name or a path")
     m.add_argument("--style", default="plain", choices=("plain", "chat"))
     m.add_argument("--out", help="write the plan (Parquet) here")
-    m.set_defaults(handler=mix)
+    m.set_defaults(handler=_mix)
 
 
-def prepare(args: argparse.Namespace) -> int:
-    from ftlib.cli.table import format_table
-    from ftlib.tasks.prepare import prepare as run_prepare
-    from ftlib.tasks.registry import resolve_tasks
+def _prepare(args: argparse.Namespace) -> int:
+    from ftlib.tasks.prepare import prepare_selected  # deferred: datasets, 1.2 s
 
-    specs = resolve_tasks(args.tasks)
-    manifest = run_prepare(specs, args.source, args.out, seed=args.seed, strict=args.strict,
-                           offline_rows=args.offline_rows, study=args.study)
+    names, manifest = prepare_selected(args.tasks, args.source, args.out, seed=args.seed, strict=args.strict,
+                                       offline_rows=args.offline_rows, study=args.study)
     rows = []
-    for spec in specs:
-        entry = manifest["tasks"][spec.name]
+    for name in names:
+        entry = manifest["tasks"][name]
         splits = entry["splits"]
         dropped = {k: v for k, v in entry["dropped"].items() if v}
-        rows.append([spec.name, splits["train"]["rows"], splits["validation"]["rows"], splits["test"]["rows"],
+        rows.append([name, splits["train"]["rows"], splits["validation"]["rows"], splits["test"]["rows"],
                      ", ".join(f"{k}={v}" for k, v in dropped.items()) or "-"])
     print(format_table(["task", "train", "validation", "test", "dropped"], rows))
     print(f"\nwrote {args.out}/manifest.json")
     return 0
 
 
-def show(args: argparse.Namespace) -> int:
-    from ftlib.tasks.prompts import render_prompt
-    from ftlib.tasks.registry import get_task
-    from ftlib.tasks.store import read_split
+def _show(args: argparse.Namespace) -> int:
+    from ftlib.data.preview import rendered_examples  # deferred: transformers (tokenizers), torch; 3.0 s
 
-    get_task(args.task)
-    table = read_split(args.data, args.task, args.split)
-    tokenizer = None
-    if args.style == "chat":
-        from ftlib.models.tokenizer import load_tokenizer
-
-        tokenizer = load_tokenizer(args.tokenizer)
-    for record in table.slice(0, args.n).to_pylist():
+    records, total = rendered_examples(args.task, args.split, args.n, args.data, args.style, args.tokenizer)
+    for record in records:
         print(f"===== {record['id']}  ({args.task}/{args.split}{', ' + record['group'] if record['group'] else ''})")
-        print(render_prompt(record, args.style, tokenizer), end="")
+        print(record["prompt"], end="")
         print(record["output"])
         print()
-    print(f"({table.num_rows} rows in {args.task}/{args.split})")
+    print(f"({total} rows in {args.task}/{args.split})")
     return 0
 
 
-def mixture_from_args(args: argparse.Namespace):
-    from ftlib.config import load_yaml, validate
-    from ftlib.data.spec import MixtureSpec, parse_weights
-    from ftlib.errors import ConfigError
+def _mix(args: argparse.Namespace) -> int:
+    from ftlib.data import preview  # deferred: transformers (tokenizers), torch; 3.0 s
 
-    if args.spec:
-        data = load_yaml(args.spec)
-        if args.seed is not None:
-            data["seed"] = args.seed
-        return validate(MixtureSpec, data, args.spec)
-    if not args.weights:
-        raise ConfigError("give --weights TASK=W,... (with --budget) or --spec FILE")
-    caps = parse_weights(",".join(args.cap)) if args.cap else {}
-    sources = {name: {"weight": w, **({"cap": int(caps[name])} if name in caps else {})}
-               for name, w in parse_weights(args.weights).items()}
-    unknown_caps = sorted(set(caps) - set(sources))
-    if unknown_caps:
-        raise ConfigError(f"--cap names tasks not in --weights: {unknown_caps}")
-    data = {"sources": sources, "budget": args.budget, "unit": args.unit, "fill": args.fill,
-            "temperature": args.temperature, "seed": 42 if args.seed is None else args.seed}
-    return validate(MixtureSpec, data, "--weights/--budget")
-
-
-def mix(args: argparse.Namespace) -> int:
-    from ftlib.cli.table import format_table
-    from ftlib.data.pipeline import token_lengths_fn
-    from ftlib.data.plan import make_plan
-
-    spec = mixture_from_args(args)
-    plan = make_plan(spec, args.data, token_lengths_fn(args.data, args.tokenizer, args.style))
+    spec = preview.mixture_spec(args.weights, args.budget, args.unit, args.fill, args.cap, args.temperature,
+                                args.seed, args.spec)
+    plan = preview.preview_mixture(spec, args.data, args.tokenizer, args.style, args.out)
     shares = plan.realized_shares()
     rows = [[s.task, f"{s.target_share:.2%}", s.rows, f"{shares[s.task]:.2%}", s.tokens, s.pool, f"{s.epochs:.2f}"]
             for s in plan.sources]
@@ -126,6 +92,5 @@ def mix(args: argparse.Namespace) -> int:
     print(format_table(["task", "target", "examples", f"share ({spec.unit})", "tokens", "pool", "epochs"], rows))
     print(f"\nplan {plan.hash}  (seed {spec.seed}, fill {spec.fill}; epochs > 1 = up-sampled)")
     if args.out:
-        plan.save(args.out)
         print(f"wrote {args.out}")
     return 0

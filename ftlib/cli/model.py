@@ -14,11 +14,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--hidden", type=int, default=128)
     t.add_argument("--layers", type=int, default=2)
     t.add_argument("--vocab-size", type=int, default=2048)
-    t.set_defaults(handler=tiny)
+    t.set_defaults(handler=_tiny)
 
 
-def tiny(args: argparse.Namespace) -> int:
-    from ftlib.models.tiny import build_tiny
+def _tiny(args: argparse.Namespace) -> int:
+    from ftlib.models.tiny import build_tiny  # deferred: torch, transformers; 2.9 s
 
     out = build_tiny(args.arch, args.out, seed=args.seed, vocab_size=args.vocab_size, hidden=args.hidden,
                      layers=args.layers)

@@ -1,7 +1,7 @@
 """Execute a plan: plan rows -> records -> tokens with loss mask -> packed rows.
 
 ``pack_plan_batch`` is one pure function over a slice of the plan; Ray Data maps it over the plan in
-parallel (``training_dataset``), and tests and benchmarks call it in-process. Workers read the prepared
+parallel (``ftlib.data.dataset``), and tests and benchmarks call it in-process. Workers read the prepared
 Parquet themselves (cached per process), so the driver never holds the data. The plan already fixes the
 order, so there is no ``random_shuffle`` (seconds of overhead each, even on small data).
 """
@@ -15,8 +15,10 @@ import pyarrow as pa
 
 from ftlib.data.pack import pack
 from ftlib.data.plan import Plan
-from ftlib.data.tokenize import RECORD_COLUMNS, record_columns, tokenize_records
-from ftlib.tasks.store import read_split
+from ftlib.data.tokenize import RECORD_COLUMNS, example_lengths, record_columns, tokenize_records
+from ftlib.models.locate import resolve_model
+from ftlib.models.tokenizer import load_tokenizer
+from ftlib.tasks.store import read_split, task_entry
 
 
 @functools.lru_cache(maxsize=64)
@@ -28,8 +30,6 @@ def _train_table(data_dir: str, task: str, fingerprint: str) -> pa.Table:
 @functools.lru_cache(maxsize=4)
 def cached_tokenizer(path: str, trust_remote_code: bool = False):
     """``trust_remote_code``: the model config's switch (a tokenizer that ships its own code, as Phi-3-small's)."""
-    from ftlib.models.tokenizer import load_tokenizer
-
     return load_tokenizer(path, trust_remote_code)
 
 
@@ -61,32 +61,6 @@ def pack_plan_batch(plan_batch: pa.Table, *, data_dir: str, fingerprints: dict[s
                         cached_tokenizer(tokenizer_path, trust_remote_code), seq_len, style)
 
 
-# Plans up to this many examples are packed in the trial's own process: its data then needs no CPU beyond its
-# Train workers' (a map task waits for a free CPU outside the trial's placement group), and an 800-example plan
-# is ready 1.4x sooner than through map tasks on warm workers (benchmarks/bench_data.py --ray).
-IN_PROCESS_EXAMPLES = 20_000
-
-
-def training_dataset(plan: Plan, data_dir: str | Path, tokenizer_path: str, seq_len: int, style: str = "plain",
-                     examples_per_batch: int = 512, in_process_examples: int = IN_PROCESS_EXAMPLES,
-                     trust_remote_code: bool = False):
-    """A Ray Dataset of packed rows in plan order, ready for ``get_dataset_shard``."""
-    import ray.data
-
-    context = ray.data.DataContext.get_current()
-    context.execution_options.preserve_order = True
-    context.enable_progress_bars = False  # one bar per trial and split floods a sweep's log; the dashboard shows them
-    if plan.num_examples <= in_process_examples:
-        from ray.data.extensions import ArrowTensorArray
-
-        rows = pack_plan(plan, data_dir, tokenizer_path, seq_len, style, examples_per_batch, trust_remote_code)
-        return ray.data.from_arrow(pa.table({k: ArrowTensorArray.from_numpy(v) for k, v in rows.items()}))
-    return ray.data.from_arrow(plan.table()).map_batches(
-        pack_plan_batch, batch_size=examples_per_batch, batch_format="pyarrow",
-        fn_kwargs=dict(data_dir=str(data_dir), fingerprints=plan.data_fingerprint, tokenizer_path=tokenizer_path,
-                       seq_len=seq_len, style=style, trust_remote_code=trust_remote_code))
-
-
 def pack_plan(plan: Plan, data_dir: str | Path, tokenizer_path: str, seq_len: int, style: str = "plain",
               examples_per_batch: int = 512, trust_remote_code: bool = False) -> dict[str, np.ndarray]:
     """The same rows as ``training_dataset``, computed in this process."""
@@ -101,10 +75,6 @@ def pack_plan(plan: Plan, data_dir: str | Path, tokenizer_path: str, seq_len: in
 def token_lengths_fn(data_dir: str | Path, tokenizer: str, style: str = "plain", trust_remote_code: bool = False):
     """task -> tokens per train row, for token budgets. The tokenizer (an embedded name or a path) is
     resolved on first use, after the plan has checked its data."""
-    from ftlib.data.tokenize import example_lengths
-    from ftlib.models.embedded import resolve_model
-    from ftlib.tasks.store import task_entry
-
     def lengths(task: str) -> np.ndarray:
         table = _train_table(str(data_dir), task, task_entry(data_dir, task)["splits"]["train"]["sha256"])
         return example_lengths(record_columns(table), cached_tokenizer(resolve_model(tokenizer), trust_remote_code),

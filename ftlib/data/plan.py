@@ -15,11 +15,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ftlib.core.encode import parquet_bytes
+from ftlib.core.errors import DataError
+from ftlib.core.hashing import canonical_hash
+from ftlib.core.seeding import rng_for, study_order
+from ftlib.core.storage import atomic_write_bytes
 from ftlib.data.spec import MixtureSpec, Source, SumOf
-from ftlib.errors import DataError
-from ftlib.io import atomic_write_bytes, canonical_hash, parquet_bytes
-from ftlib.seeding import rng_for, study_order
-from ftlib.tasks.store import read_manifest
+from ftlib.tasks.catalog import get_task
+from ftlib.tasks.store import read_manifest, read_split
 
 PLAN_META_KEY = b"cocktail.plan"
 TokenLengths = Callable[[str], np.ndarray]  # task -> tokens per train row (index = row)
@@ -139,8 +142,6 @@ def _hashed(spec: MixtureSpec, sources: list[SourcePlan], task_index: np.ndarray
 def _study_plan(spec: MixtureSpec, data_dir, manifest: dict) -> Plan:
     """The study's rows and order (see MixtureSpec): raw rows the preparation dropped as bad are the only ones
     missing, and ``SourcePlan.pool - rows`` counts them."""
-    from ftlib.tasks.store import read_split
-
     def raw_train_rows(name: str) -> int:
         entry = manifest.get(name)
         if entry is None or entry.get("fidelity") != "study":
@@ -177,8 +178,6 @@ def _study_plan(spec: MixtureSpec, data_dir, manifest: dict) -> Plan:
 
 
 def _raw_train_split(name: str) -> str:
-    from ftlib.tasks.registry import get_task
-
     return get_task(name).raw_splits["train"]
 
 

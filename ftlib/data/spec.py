@@ -16,18 +16,18 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from ftlib.tasks.registry import get_task
+from ftlib.core.configs import Strict
+from ftlib.core.errors import ConfigError
+from ftlib.tasks.catalog import get_task
 
 
-class SumOf(BaseModel):
+class SumOf(Strict):
     """``scale`` × Σ min(cap, train rows) over the named tasks (``null`` cap: all rows).
 
     The caps live here, not in other sources, so the size stays the same when a run drops those tasks.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
     sum_of: dict[str, int | None] = Field(min_length=1)
     scale: float = Field(default=1.0, gt=0)
 
@@ -39,8 +39,7 @@ class SumOf(BaseModel):
         return caps
 
 
-class Source(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Source(Strict):
     weight: float | None = None
     rows: int | Literal["all"] | SumOf | None = None
     cap: int | None = Field(default=None, gt=0)
@@ -60,8 +59,7 @@ class Source(BaseModel):
         return rows
 
 
-class MixtureSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class MixtureSpec(Strict):
     sources: dict[str, Source] = Field(min_length=1)
     budget: int | None = None
     unit: Literal["examples", "tokens"] = "examples"
@@ -119,8 +117,6 @@ class MixtureSpec(BaseModel):
 
 def parse_weights(text: str) -> dict[str, float]:
     """``"fpb=0.5,finqa=0.3"`` -> ``{"fpb": 0.5, "finqa": 0.3}`` with an error naming the bad item."""
-    from ftlib.errors import ConfigError
-
     weights = {}
     for item in filter(None, (s.strip() for s in text.split(","))):
         name, sep, value = item.partition("=")

@@ -3,10 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ftlib.errors import ConfigError
+import torch
+from transformers import AutoModelForCausalLM, LlamaConfig, Phi3Config
+
+from ftlib.core.errors import ConfigError
+from ftlib.core.storage import atomic_dir
+from ftlib.models.tokenizer import train_tokenizer
 from ftlib.tasks.canonical import to_canonical
+from ftlib.tasks.catalog import get_task, task_names
 from ftlib.tasks.prompts import render_prompt
-from ftlib.tasks.registry import get_task, task_names
 from ftlib.tasks.sources import load_offline
 
 ARCHS = ("phi3", "llama")
@@ -26,8 +31,6 @@ def corpus(seed: int = 0) -> list[str]:
 
 def tiny_config(arch: str, vocab_size: int, pad_id: int, bos_id: int, eos_id: int, hidden: int = 128,
                 layers: int = 2, heads: int = 4, max_positions: int = 2048):
-    from transformers import LlamaConfig, Phi3Config
-
     common = dict(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=hidden * 4, num_hidden_layers=layers,
                   num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=max_positions,
                   pad_token_id=pad_id, bos_token_id=bos_id, eos_token_id=eos_id, tie_word_embeddings=False)
@@ -40,10 +43,6 @@ def tiny_config(arch: str, vocab_size: int, pad_id: int, bos_id: int, eos_id: in
 
 def build_tiny(arch: str, out: str | Path, seed: int = 0, vocab_size: int = 2048, hidden: int = 128,
                layers: int = 2, heads: int = 4) -> Path:
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from ftlib.io import atomic_dir
 
     if arch not in ARCHS:
         raise ConfigError(f"unknown arch {arch!r}; expected one of {ARCHS}")
@@ -59,6 +58,4 @@ def build_tiny(arch: str, out: str | Path, seed: int = 0, vocab_size: int = 2048
 
 
 def train_tokenizer_for_tasks(seed: int, vocab_size: int):
-    from ftlib.models.tokenizer import train_tokenizer
-
     return train_tokenizer(corpus(seed), vocab_size)

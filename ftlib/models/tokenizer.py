@@ -3,6 +3,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+from ftlib.core.errors import ConfigError
+
 # Phi-3's chat layout; `<|end|>` closes every turn and is the EOS, so generation stops after one answer.
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -15,9 +20,6 @@ SPECIAL_TOKENS = ("<|endoftext|>", "<|pad|>", "<|end|>", "<|user|>", "<|assistan
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048):
     """A byte-level BPE trained locally (no hub): same texts and size -> same vocabulary."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
     core = Tokenizer(models.BPE())
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     core.decoder = decoders.ByteLevel()
@@ -32,9 +34,6 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048):
 
 
 def load_tokenizer(name_or_path: str, trust_remote_code: bool = False):
-    from transformers import AutoTokenizer
-
-    from ftlib.errors import ConfigError
 
     if not name_or_path:
         raise ConfigError("no tokenizer given (a hub id or a directory)")

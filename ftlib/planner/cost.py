@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ftlib.planner.memory import ModelShape
+if TYPE_CHECKING:
+    from ftlib.planner.memory import ModelShape
 
 DEFAULT_MFU = 0.35  # full fine-tuning with ZeRO on H100-class GPUs typically reaches 30-45 %; an assumption
 PACK_FILL = 0.99  # packed rows are this full (ftlib/data/pack.py; benchmarks/bench_data.py measures it)
@@ -42,27 +44,6 @@ def trial_cost(shape: ModelShape, cfg, global_batch: int, tokens: int, peak_flop
         tokens = min(tokens, int(steps * per_step))
     flops = flops_per_token(shape, cfg.method) * tokens
     return TrialCost(tokens, steps, flops, flops / (mfu * peak_flops) / 3600)
-
-
-def device_peak_flops(device) -> float | None:
-    """A GPU's bf16 dense peak from its data sheet (None for a GPU not in the table); on CPU, fp32 matmul
-    throughput measured here with the threads torch has (what an fp32 CPU trial can reach at best)."""
-    import time
-
-    import torch
-
-    from ftlib.planner.gpus import GPUS
-
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-        return next((g.bf16_tflops * 1e12 for key, g in sorted(GPUS.items(), key=lambda kv: -len(kv[0]))
-                     if key.split("-")[0] in name), None)
-    a, b = torch.randn(512, 512), torch.randn(512, 512)
-    a @ b
-    start, n = time.perf_counter(), 20
-    for _ in range(n):
-        a @ b
-    return 2 * 512**3 * n / (time.perf_counter() - start)
 
 
 def training_seconds(history: list[dict]) -> float:

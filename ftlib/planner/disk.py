@@ -1,12 +1,14 @@
 """A sweep's disk, from the model's size: every finished trial keeps its final weights and the weights of its
-``keep_checkpoints`` checkpoints (their optimizer state is dropped when it ends: sweeps/disk.py); trials still
+``keep_checkpoints`` checkpoints (their optimizer state is dropped when it ends: sweeps/tune/callbacks/trim_checkpoints.py); trials still
 running also keep their checkpoints' optimizer state (DeepSpeed's or torch's: fp32 moments, plus the fp32 master
 copy under mixed precision)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ftlib.planner.memory import ModelShape
+if TYPE_CHECKING:
+    from ftlib.planner.memory import ModelShape
 
 GB = 1e9
 
@@ -32,3 +34,8 @@ def sweep_disk(shape: ModelShape, cfg, precision: str, autocast: bool, trials: i
     state = shape.trainable * (8 + (4 if mixed else 0))
     keep = cfg.keep_checkpoints
     return Disk(weights / GB, state / GB, trials * (1 + keep) * weights / GB, concurrent * keep * state / GB)
+
+
+def describe_disk(d) -> str:
+    return (f"{d.finished_gb:,.1f} GB of finished trials' weights ({d.weights_gb:,.2f} GB a copy), "
+            f"{d.running_gb:,.1f} GB of running trials' optimizer state")

@@ -3,6 +3,8 @@ hub id's config cannot be fetched (no network), and says so. Phi-3-small ships i
 (``phi3small``); it is planned as the Llama-shaped model of the same dimensions and parameter count."""
 from __future__ import annotations
 
+from transformers import AutoConfig
+
 KNOWN_MODELS = {
     "microsoft/Phi-3-mini-128k-instruct": dict(
         model_type="phi3", hidden_size=3072, intermediate_size=8192, num_hidden_layers=32, num_attention_heads=32,
@@ -27,7 +29,6 @@ def known_config(name: str):
     dims = KNOWN_MODELS.get(name)
     if dims is None:
         return None
-    from transformers import AutoConfig
 
     dims = dict(dims)
     return AutoConfig.for_model(dims.pop("model_type"), **dims)

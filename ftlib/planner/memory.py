@@ -17,6 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import torch
+from deepspeed.runtime.zero.stage3 import estimate_zero3_model_states_mem_needs
+from deepspeed.runtime.zero.stage_1_and_2 import estimate_zero2_model_states_mem_needs
+from transformers import AutoModelForCausalLM
+
+from ftlib.run.resolve import batch_arithmetic
+
 GIB = 2**30
 CUDA_CONTEXT_GIB = 1.0  # measured ~0.5 GiB for torch's context and cuBLAS; NCCL's buffers add about as much
 ZERO_BUCKET = 500_000_000  # DeepSpeed's default reduce_bucket_size and allgather_bucket_size (elements)
@@ -56,9 +63,6 @@ class ModelShape:
 def model_shape(model_config, method: str = "full", lora_targets: list[str] | None = None, lora_r: int = 8
                 ) -> ModelShape:
     """Counts parameters on the meta device: exact for any architecture transformers builds, no memory used."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(model_config)
     params = sum({id(p): p.numel() for p in model.parameters()}.values())
@@ -95,8 +99,6 @@ class Setup:
 
 
 def setup_of(cfg, precision: str, gpu: bool, checkpointing: bool, gpus_per_node: int | None = None) -> Setup:
-    from ftlib.train.resolve import batch_arithmetic
-
     ds = cfg.deepspeed
     return Setup(method=cfg.method, precision_bytes=4 if precision == "fp32" else 2, gpu=gpu, world=cfg.num_workers,
                  gpus_per_node=min(cfg.num_workers, gpus_per_node or cfg.num_workers),
@@ -107,7 +109,7 @@ def setup_of(cfg, precision: str, gpu: bool, checkpointing: bool, gpus_per_node:
 
 
 @dataclass
-class Estimate:
+class MemoryEstimate:
     parts_gib: dict[str, float]  # per GPU
     cpu_gib: float  # offloaded states on each node's host memory
     setup: Setup = field(repr=False)
@@ -157,11 +159,8 @@ def _deepspeed_estimate(trained: int, largest: int, s: Setup) -> tuple[float, fl
     """DeepSpeed's estimators, with its buffer factor for host memory."""
     nodes = max(1, s.world // s.gpus_per_node)
     if s.zero_stage == 2:
-        from deepspeed.runtime.zero.stage_1_and_2 import estimate_zero2_model_states_mem_needs
-
         cpu, gpu = estimate_zero2_model_states_mem_needs(trained, s.gpus_per_node, nodes, s.offload_optimizer)
         return float(gpu), float(cpu) if s.offload_optimizer else 0.0
-    from deepspeed.runtime.zero.stage3 import estimate_zero3_model_states_mem_needs
 
     cpu, gpu, _ = estimate_zero3_model_states_mem_needs(trained, largest, s.gpus_per_node, nodes,
                                                          s.offload_optimizer, s.offload_params)
@@ -183,7 +182,7 @@ def activation_bytes(shape: ModelShape, s: Setup) -> tuple[float, float]:
     return inputs + tokens * max(layer - (kept_logits + logit_grads), 0), tokens * (kept_logits + logit_grads)
 
 
-def estimate(shape: ModelShape, s: Setup) -> Estimate:
+def estimate_memory(shape: ModelShape, s: Setup) -> MemoryEstimate:
     states, cpu = model_state_bytes(shape, s)
     activations, logits = activation_bytes(shape, s)
     parts = {"model states": states / GIB, "activations": activations / GIB, "logits": logits / GIB}
@@ -191,7 +190,7 @@ def estimate(shape: ModelShape, s: Setup) -> Estimate:
         parts["ZeRO buckets"] = 2 * min(shape.trainable, ZERO_BUCKET) * s.precision_bytes / GIB
     if s.gpu:
         parts["CUDA context"] = CUDA_CONTEXT_GIB
-    return Estimate(parts, cpu / GIB, s)
+    return MemoryEstimate(parts, cpu / GIB, s)
 
 
 def fixes(shape: ModelShape, s: Setup, memory_gib: float) -> list[str]:
@@ -211,9 +210,9 @@ def fixes(shape: ModelShape, s: Setup, memory_gib: float) -> list[str]:
         options.append((f"micro_batch_size: {micro} with grad_accum: {accum} (the same global batch)",
                         replace(s, micro_batch=micro)))
         micro //= 2
-    found = [name for name, option in options if estimate(shape, option).total_gib <= memory_gib]
+    found = [name for name, option in options if estimate_memory(shape, option).total_gib <= memory_gib]
     both = replace(s, checkpointing=True, micro_batch=max(1, s.micro_batch // 2))
-    if not found and not s.checkpointing and estimate(shape, both).total_gib <= memory_gib:
+    if not found and not s.checkpointing and estimate_memory(shape, both).total_gib <= memory_gib:
         found.append(f"activation_checkpointing: on with micro_batch_size: {both.micro_batch} and grad_accum: "
                      f"{s.grad_accum * s.micro_batch // both.micro_batch}")
     return found[:3]

@@ -4,13 +4,13 @@ A row that cannot be used is dropped and counted under one reason; ``strict`` ra
 """
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 
 import pyarrow as pa
 
-from ftlib.errors import DataError
-from ftlib.numbers import parse_number
+from ftlib.core.errors import DataError
+from ftlib.core.hashing import text_hash
+from ftlib.tasks.numbers import parse_number
 from ftlib.tasks.schema import CANONICAL_SCHEMA, Kind, TaskSpec
 
 # The non-numeric answers numeric QA sets hold (FinQA asks some yes / no questions); scored by exact match.
@@ -27,7 +27,7 @@ def check_columns(spec: TaskSpec, table: pa.Table, file: str) -> None:
 
 
 def row_hash(instruction: str, input_text: str, output: str) -> str:
-    return hashlib.sha256("\x1f".join((instruction, input_text, output)).encode()).hexdigest()[:16]
+    return text_hash("\x1f".join((instruction, input_text, output)), 16)
 
 
 def to_canonical(spec: TaskSpec, raw: pa.Table, *, split: str, raw_split: str, file: str, source: str,

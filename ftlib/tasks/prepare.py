@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ftlib import storage
-from ftlib.errors import DataError
-from ftlib.io import json_bytes, parquet_bytes, sha256_bytes
+from ftlib.core import storage
+from ftlib.core.encode import json_bytes, parquet_bytes
+from ftlib.core.errors import DataError
+from ftlib.core.hashing import sha256_bytes
 from ftlib.tasks.canonical import DROP_REASONS, to_canonical
+from ftlib.tasks.catalog import resolve_tasks
 from ftlib.tasks.schema import SPLITS, TaskSpec
-from ftlib.tasks.sources import load_raw
+from ftlib.tasks.sources import OFFLINE_VERSION, load_raw
 from ftlib.tasks.splits import carve, carve_beyond_cap, drop_leaks
 from ftlib.tasks.store import MANIFEST, read_manifest
 
@@ -70,8 +72,6 @@ def build_task(spec: TaskSpec, source: str, seed: int, strict: bool = False,
 
 def check_source(data_dir, task: str, entry: dict, source: str, study: bool = False) -> None:
     """A run that asks for ``source`` must not train on a task prepared from another one."""
-    from ftlib.tasks.sources import OFFLINE_VERSION
-
     kind = {"offline": "offline", "hub": "hub"}.get(source, "path")
     had = entry.get("source", "?").split(":", 1)[0]
     again = f"`cocktail data prepare --tasks {task} --source {source} --out {data_dir}`"
@@ -119,8 +119,6 @@ def ensure_prepared(data_dir: str | Path, tasks: list[str], source: str, seed: i
     another kind of source, or by an older offline generator, is refused; ``study`` (a run reproducing the study's
     rows) prepares missing tasks as the study did and refuses tasks prepared otherwise. Returns the tasks it
     prepared."""
-    from ftlib.tasks.registry import resolve_tasks
-
     specs = resolve_tasks(tasks)
     prepared = read_manifest(data_dir)["tasks"]
     if same_source:
@@ -133,3 +131,10 @@ def ensure_prepared(data_dir: str | Path, tasks: list[str], source: str, seed: i
     if missing:
         prepare(missing, source, data_dir, seed=seed, study=study)
     return [s.name for s in missing]
+
+
+def prepare_selected(selector: str, source: str, out: str | Path, seed: int = 42, strict: bool = False,
+                     offline_rows: int | None = None, study: bool = False) -> tuple[list[str], dict]:
+    """``cocktail data prepare``: the tasks named by ``selector`` (``all`` or ``a,b``), and the manifest after."""
+    specs = resolve_tasks(selector)
+    return [s.name for s in specs], prepare(specs, source, out, seed, strict, offline_rows, study)

@@ -8,16 +8,19 @@ import os
 import re
 from dataclasses import dataclass
 
+import datasets
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.fs as pafs
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
+from huggingface_hub import HfApi
 
-from ftlib import storage
-from ftlib.errors import DataError
-from ftlib.io import sha256_bytes
-from ftlib.seeding import rng_for
+from ftlib.core import storage
+from ftlib.core.errors import DataError
+from ftlib.core.hashing import sha256_bytes
+from ftlib.core.seeding import rng_for
+from ftlib.tasks.canonical import check_columns
 from ftlib.tasks.schema import TaskSpec
 
 # Bump when a generator's output changes: it is the offline data's revision.
@@ -76,8 +79,6 @@ def load_offline(spec: TaskSpec, seed: int, rows: int | None = None) -> RawData:
 
 def load_hub(spec: TaskSpec) -> RawData:
     """``datasets.load_dataset`` of each raw split. ``HF_TOKEN`` is read from the environment, never logged."""
-    import datasets
-
     if not spec.hub_id:
         raise DataError(f"task {spec.name!r} has no public hub source (its data is licensed); "
                         f"give your own files with --source PATH ({spec.name}/<split>.jsonl in its raw schema)")
@@ -102,8 +103,6 @@ def load_hub(spec: TaskSpec) -> RawData:
 
 def dataset_commit(repo: str, revision: str, token: str | None) -> str:
     """The commit a hub revision (a branch, a tag) points to now."""
-    from huggingface_hub import HfApi
-
     return HfApi().dataset_info(repo, revision=revision, token=token).sha or revision
 
 
@@ -154,8 +153,6 @@ def _parse(path: str, data: bytes) -> pa.Table:
 
 
 def _cast_raw(spec: TaskSpec, table: pa.Table, path: str) -> pa.Table:
-    from ftlib.tasks.canonical import check_columns
-
     check_columns(spec, table, path)
     columns = []
     for field in spec.raw_schema:

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ftlib.seeding import rng_for, study_order
+from ftlib.core.seeding import rng_for, study_order
 from ftlib.tasks.schema import TaskSpec
 
 _SPACE = re.compile(r"\s+")

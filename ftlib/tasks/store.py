@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ftlib import storage
-from ftlib.errors import DataError
+from ftlib.core import storage
+from ftlib.core.errors import DataError
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1

@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import deepspeed
+import torch
+
 TRAINER_STATE = "trainer.json"
 START = {"step": 0, "tokens": 0, "examples_cut": 0}  # a run's counters before its first step
 DS_TAG = "zero"
@@ -14,8 +17,6 @@ DS_TAG = "zero"
 def save(directory: Path, *, rank: int, module, engine, optimizer, scheduler, tokenizer, counters: dict[str, int],
          base_model: str, method: str) -> None:
     """``counters``: step, tokens, examples_cut so far (a resumed run counts on from them)."""
-    import torch
-
     model_dir, state_dir = directory / "model", directory / "state"
     state_dir.mkdir(parents=True, exist_ok=True)
     if engine is not None:
@@ -32,8 +33,6 @@ def save(directory: Path, *, rank: int, module, engine, optimizer, scheduler, to
 
 def _save_weights_deepspeed(engine, module, model_dir: Path, rank: int) -> None:
     if engine.zero_optimization_stage() == 3:
-        import deepspeed
-
         with deepspeed.zero.GatheredParameters(list(module.parameters()), modifier_rank=None):
             if rank == 0:
                 module.save_pretrained(model_dir)
@@ -44,8 +43,6 @@ def _save_weights_deepspeed(engine, module, model_dir: Path, rank: int) -> None:
 def restore(directory: Path, *, engine, optimizer, scheduler) -> dict[str, int]:
     """Loads optimizer / scheduler (or the DeepSpeed engine); returns the counters to continue from.
     Model weights come back through ``model/`` when the model is built (see loop.build_model)."""
-    import torch
-
     state_dir = directory / "state"
     if engine is not None:
         engine.load_checkpoint(str(state_dir), tag=DS_TAG)

@@ -4,10 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from ftlib.data.pipeline import pack_records
 from ftlib.data.tokenize import IGNORE_INDEX, record_columns
 from ftlib.tasks.store import read_split
+from ftlib.train.model_inputs import model_inputs
 
 
 def validation_rows(data_dir: str | Path, tasks: list[str], tokenizer, seq_len: int, style: str,
@@ -23,10 +26,6 @@ def validation_rows(data_dir: str | Path, tasks: list[str], tokenizer, seq_len: 
 def validation_losses(forward, rows: dict[str, dict[str, np.ndarray]], batch_size: int, device,
                       attn_implementation: str = "sdpa") -> dict[str, float]:
     """Mean token loss per task and over all tasks' tokens: ``val_loss`` and ``val_loss_<task>``."""
-    import torch
-    import torch.nn.functional as F
-
-    from ftlib.train.inputs import model_inputs
 
     metrics, total_loss, total_tokens = {}, 0.0, 0
     with torch.no_grad():

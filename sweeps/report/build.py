@@ -1,5 +1,6 @@
 """``cocktail report DIR``: a finished (and, for test numbers, finalized) sweep into the study's answers. Reads
-only what is stored; trains and scores nothing, so a report can be rebuilt any time from the experiment dir."""
+only what is stored; trains and scores nothing, so a report can be rebuilt any time from the experiment dir. The
+sections, in the order the report shows them, are listed here."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,21 +8,32 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from ftlib import storage
-from ftlib.errors import ConfigError
-from sweeps.report.analyses import Context, Section, all_sections
+from ftlib.core import storage
+from ftlib.core.errors import ConfigError
+from sweeps.layout import report_out
+from sweeps.report.document import Section
+from sweeps.report.measures import Context
 from sweeps.report.render import provenance_document, write_report
-from sweeps.report.study import load_study
-
-REPORT = "report"
+from sweeps.report.sections.added_source import added_source, math_split
+from sweeps.report.sections.cocktail_effect import cocktail_effect
+from sweeps.report.sections.compute_calibration import compute_calibration
+from sweeps.report.sections.domain_knowledge import domain_knowledge
+from sweeps.report.sections.references import external_references
+from sweeps.report.sections.search import search_section
+from sweeps.report.sections.surrogate import surrogate_section
+from sweeps.report.sections.transfer_matrices import transfer_matrices
+from sweeps.report.sections.validation_to_test import validation_to_test
+from sweeps.report.study import Study, load_study
+from sweeps.saved import report_dir
 
 
 def build_report(exp: str, out: str | None = None, compare: tuple[str, ...] = (), profile: str = "cocktail",
                  resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
     if resamples < 100:
         raise ConfigError(f"--resamples {resamples}: at least 100 for a 95% interval")
-    studies = [load_study(e, profile) for e in (exp, *compare)]
-    out = out or (storage.join(studies[0].exp, REPORT) if not storage.is_uri(studies[0].exp) else None)
+    # A two-stage search's directory stands for its stage 3 sweep, whose report covers the three stages.
+    studies = [load_study(report_dir(e), profile) for e in (exp, *compare)]
+    out = out or (report_out(studies[0].exp) if not storage.is_uri(studies[0].exp) else None)
     if out is None or storage.is_uri(out):
         raise ConfigError("the sweep is in object storage: give --out a local directory for the report")
     ctx = Context(resamples, seed)
@@ -52,3 +64,15 @@ def _headline(sections: list[Section]) -> list[str]:
             if section.key == key:
                 picked += section.findings[:3]
     return picked
+
+
+def all_sections(study: Study, ctx: Context) -> list[Section]:
+    return [cocktail_effect(study, ctx), *transfer_matrices(study, ctx),
+            added_source(study, ctx, "openorca", "general", "4. General instruction data",
+                         "Is general instruction data (OpenOrca) a regulariser: what happens to general ability "
+                         "(OpenOrca perplexity) and to financial scores when it joins a mixture?"),
+            math_split(added_source(study, ctx, "orca_math", "math", "5. Math data",
+                                    "Does math data (Orca-Math) improve numerical reasoning (FinQA, ConvFinQA) and "
+                                    "transfer to financial QA?")),
+            domain_knowledge(study, ctx), validation_to_test(study, ctx), search_section(study),
+            external_references(study, ctx), compute_calibration(study), surrogate_section(study)]

@@ -9,8 +9,11 @@ import io
 from pathlib import Path
 from typing import Any
 
-from ftlib.io import atomic_dir, json_bytes
-from sweeps.report.analyses import Section, Table
+from plotly.offline import get_plotlyjs
+
+from ftlib.core.encode import json_bytes
+from ftlib.core.storage import atomic_dir
+from sweeps.report.document import Section, Table
 
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto; max-width: 1180px;
@@ -61,8 +64,6 @@ def _csv(table: Table) -> str:
 
 
 def _html(title: str, meta: list[str], sections: list[Section], headline: list[str]) -> str:
-    from plotly.offline import get_plotlyjs
-
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              f"<style>{STYLE}</style><script>{CHECKS}</script><script>{get_plotlyjs()}</script></head><body>",
              f"<h1>{html.escape(title)}</h1>", *(f"<div class='meta'>{html.escape(m)}</div>" for m in meta),

@@ -20,13 +20,14 @@ import numpy as np
 import pyarrow as pa
 
 from evaluation.harness import PREDICTION_SCHEMA
-from evaluation.ledger import LEDGER
+from evaluation.outputs import PREDICTIONS
 from evaluation.profiles import Outcomes
 from evaluation.stats import metric_value
-from ftlib.io import atomic_write_bytes, json_bytes, parquet_bytes
-from ftlib.tasks.registry import get_task
-from sweeps.finalize import FINAL, SELECTION, select
-from sweeps.results import TRIALS_FILE
+from ftlib.core.encode import json_bytes, parquet_bytes
+from ftlib.core.storage import atomic_write_bytes
+from ftlib.tasks.catalog import get_task
+from sweeps.layout import ledger_file, selection_file, sweep_file, test_dir, trials_table, validation_dir
+from sweeps.selection import select
 from sweeps.space import point_key
 
 MODEL = "simulated-model"
@@ -117,27 +118,28 @@ def write_study(exp: str | Path, truth: Truth, seeds: int, examples: int, rng: n
     sweep = {"name": name, "base": {"mixture": {"budget": 100}}, "pool": truth.pool, "seeds": seed_list,
              "search": {"grid": {"mixtures": [{t: 1.0 for t in s} for s in design(truth.pool)]}},
              "objective": {"tasks": truth.targets}}
-    atomic_write_bytes(exp / "sweep.json", json_bytes(sweep))
-    atomic_write_bytes(exp / TRIALS_FILE, parquet_bytes(pa.Table.from_pylist(rows)))
+    where = str(exp)
+    atomic_write_bytes(sweep_file(where), json_bytes(sweep))
+    atomic_write_bytes(trials_table(where), parquet_bytes(pa.Table.from_pylist(rows)))
     selection = select(rows, truth.pool, truth.targets, "max")
-    atomic_write_bytes(exp / FINAL / SELECTION, json_bytes({"sweep": name, "tasks": truth.targets,
-                                                            "seeds": seed_list, "selection": selection}))
+    atomic_write_bytes(selection_file(where), json_bytes({"sweep": name, "tasks": truth.targets,
+                                                         "seeds": seed_list, "selection": selection}))
     selected = {c["point_key"] for by_task in selection.values() for roles in by_task.values()
                 for c in roles.values() if "point_key" in c}
     ledger = []
     for row in rows:
-        _write_predictions(exp / "trials" / row["trial_id"] / "validation", predictions, row["trial_id"],
-                           "validation", truth.targets)
+        _write_predictions(validation_dir(where, row["trial_id"]), predictions, row["trial_id"], "validation",
+                           truth.targets)
         if row["point_key"] in selected:
-            _write_predictions(exp / FINAL / "test" / row["trial_id"], predictions, row["trial_id"], "test",
+            _write_predictions(test_dir(where, row["trial_id"]), predictions, row["trial_id"], "test",
                                truth.targets)
             ledger += [json.dumps({"key": row["config_hash"], "task": t, "n": examples, "retest": False,
                                    "run_id": row["trial_id"], "seed": row["seed"]}) for t in truth.targets]
-    atomic_write_bytes(exp / LEDGER, ("\n".join(ledger) + "\n").encode())
+    atomic_write_bytes(ledger_file(where), ("\n".join(ledger) + "\n").encode())
     return exp
 
 
-def _write_predictions(where: Path, predictions, run_id: str, split: str, tasks: list[str]) -> None:
+def _write_predictions(where: str, predictions, run_id: str, split: str, tasks: list[str]) -> None:
     records = []
     for task in tasks:
         out = predictions[run_id, split, task]
@@ -151,5 +153,5 @@ def _write_predictions(where: Path, predictions, run_id: str, split: str, tasks:
                 output = gold if g == p else f"{e + 1}.5"
             records.append({"task": task, "id": f"{task}-{e:06d}", "split": split, "mode": "generate", "group": "",
                             "prompt": "", "gold": gold, "output": output, "parsed": parsed, "correct": g == p})
-    atomic_write_bytes(where / "predictions.parquet",
+    atomic_write_bytes(Path(where, PREDICTIONS),
                        parquet_bytes(pa.Table.from_pylist(records, schema=PREDICTION_SCHEMA)))

@@ -11,18 +11,20 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from evaluation.ledger import LEDGER, TestLedger
+from evaluation.ledger import TestLedger
+from evaluation.outputs import PREDICTIONS
 from evaluation.profiles import Outcomes, outcomes
-from evaluation.run import PREDICTIONS
-from ftlib import storage
-from ftlib.errors import ConfigError
-from ftlib.tasks.registry import get_task
+from ftlib.core import storage
+from ftlib.core.errors import ConfigError
+from ftlib.tasks.catalog import get_task
 from sweeps.config import SweepConfig
-from sweeps.finalize import FINAL, SELECTION, active_tasks
-from sweeps.results import TRIALS_FILE, load_trials
-from sweeps.trainable import TRIALS, VALIDATION
+from sweeps.layout import TRIALS_TABLE, final_dir, ledger_file, selection_file, test_dir, validation_dir
+from sweeps.saved import saved_config
+from sweeps.selection import active_tasks
+from sweeps.trial_table import load_trials
 
 
 @dataclass
@@ -69,8 +71,7 @@ class Study:
         return self._outcomes[key]
 
     def _read_outcomes(self, run_id: str, task: str, split: str) -> Outcomes | None:
-        where = (storage.join(self.exp, TRIALS, run_id, VALIDATION) if split == "validation" else
-                 storage.join(self.exp, FINAL, "test", run_id))
+        where = validation_dir(self.exp, run_id) if split == "validation" else test_dir(self.exp, run_id)
         table = _predictions(storage.join(where, PREDICTIONS))
         if table is None:
             return None
@@ -120,31 +121,24 @@ COLUMNS = ("task", "id", "split", "mode", "group", "gold", "output", "parsed", "
 
 
 def load_study(exp: str, profile: str = "cocktail") -> Study:
-    from sweeps.driver import SWEEP_FILE
-
     exp = storage.absolute(exp)
-    saved = storage.read_bytes(storage.join(exp, SWEEP_FILE))
-    if saved is None:
-        raise ConfigError(f"{exp}: not a sweep directory (no {SWEEP_FILE})")
-    sweep = SweepConfig.model_validate(json.loads(saved))
+    sweep = saved_config(exp)
     rows = load_trials(exp)
     if not rows:
-        raise ConfigError(f"{exp}: no {TRIALS_FILE} (the sweep has not finished; `cocktail sweep resume {exp}`)")
-    selection_bytes = storage.read_bytes(storage.join(exp, FINAL, SELECTION))
+        raise ConfigError(f"{exp}: no {TRIALS_TABLE} (the sweep has not finished; `cocktail sweep resume {exp}`)")
+    selection_bytes = storage.read_bytes(selection_file(exp))
     selection = json.loads(selection_bytes) if selection_bytes else None
     merged = {r["trial_id"]: r for r in rows}
     for path in _rerun_tables(exp):
         for r in load_trials(path):  # a rerun that reused a sweep's run is that run, scored again: same numbers
             if r["trial_id"] not in merged or r["state"] == "completed":
                 merged[r["trial_id"]] = r
-    return Study(exp, sweep, list(merged.values()), selection, TestLedger(storage.join(exp, LEDGER)).entries,
+    return Study(exp, sweep, list(merged.values()), selection, TestLedger(ledger_file(exp)).entries,
                  profile)
 
 
 def _rerun_tables(exp: str) -> list[str]:
     """finalize's rerun experiments (``final/tune-<hash>/``, their trials.parquet beside in ``final/``)."""
-    import pyarrow.fs as pafs
-
-    fs, base = storage.filesystem(storage.join(exp, FINAL))
+    fs, base = storage.filesystem(final_dir(exp))
     info = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
-    return [storage.join(exp, FINAL)] if any(i.base_name == TRIALS_FILE for i in info) else []
+    return [final_dir(exp)] if any(i.base_name == TRIALS_TABLE for i in info) else []

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import yaml
 
 RAY = str(Path(sys.executable).parent / "ray")
-CLI = [sys.executable, "-m", "ftlib.cli.main"]
+CLI = [sys.executable, "-m", "sweeps.cli.main"]
 POOL = ["fpb", "twitter_sentiment", "headline", "orca_math"]
 
 

@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from ftlib.config import validate
+from ftlib.core.configs import validate
 from ftlib.data.plan import make_plan
-from ftlib.train.config import RunConfig
+from ftlib.run.config import RunConfig
 
 from tests.faults.helpers import checkpoint_bytes, cli_env, ray_head, run_cli, sweep_yaml, trials_table
 

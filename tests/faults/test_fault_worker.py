@@ -8,7 +8,7 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 
-from ftlib.config import validate
+from ftlib.core.configs import validate
 from sweeps.config import SweepConfig
 from sweeps.driver import run_sweep
 

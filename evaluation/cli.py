@@ -1,0 +1,68 @@
+"""``cocktail eval``: score a model on tasks with the field's metrics."""
+from __future__ import annotations
+
+import argparse
+
+from evaluation.harness import AT, headline_metric
+from ftlib.cli.table import format_table
+from ftlib.tasks.store import DEFAULT_DATA_DIR
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="evaluate a model (base, merged, or base + LoRA adapter) on tasks")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", help="embedded name, model dir, a run's model/ dir, or hub id")
+    which.add_argument("--run", help="a run YAML trained with `cocktail train`: evaluates the model that run produced "
+                                     "(with the run's data dir and prompt style)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --run: the same overrides the run was trained with")
+    p.add_argument("--adapter", default=None, help="LoRA adapter dir (a LoRA run's model/ dir is detected)")
+    p.add_argument("--tasks", default="all")
+    p.add_argument("--split", default="validation", choices=("validation", "test"),
+                   help="test only when you mean it: every test scoring is recorded in test_ledger.jsonl, and a "
+                        "model is scored on a task's test split once")
+    p.add_argument("--retest", action="store_true", help="score a test split again (the ledger marks it)")
+    p.add_argument("--limit", type=int, default=None, help="first N examples per task")
+    p.add_argument("--mode", default="generate", choices=("generate", "score", "both"),
+                   help="classification: generate and parse, or score each label's log-likelihood")
+    p.add_argument("--style", default="plain", choices=("plain", "chat"))
+    p.add_argument("--scoring", default="cocktail", choices=("cocktail", "finben", "fingpt"),
+                   help="whose reading of the outputs to print (all three are stored in scores.parquet): cocktail's, "
+                        "FinBen's or FinGPT's published rule")
+    p.add_argument("--data", default=DEFAULT_DATA_DIR)
+    p.add_argument("--source", default="offline",
+                   help="where tasks not yet prepared in --data come from, as in `cocktail train`: "
+                        "offline | hub | PATH")
+    p.add_argument("--seed", type=int, default=42, help="seed for preparing missing tasks")
+    p.add_argument("--out", default=None,
+                   help="default outputs/eval/<model hash>-<settings hash>: one directory per model and settings")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="run the modelling / tokenizer code a model ships (off unless asked; --run takes its config's)")
+    p.add_argument("--ray", action="store_true", help="run inference in a Ray Data actor pool")
+    p.add_argument("--actors", type=int, default=1)
+    p.add_argument("--gpus-per-actor", type=float, default=0)
+    p.add_argument("--address", default=None, help="with --ray: a Ray cluster to join (default: a new local Ray)")
+    p.set_defaults(handler=_eval)
+
+
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from evaluation import evaluate_model as ev  # deferred: torch, transformers, peft, ray; 4.5 s
+
+    fields = {f: getattr(args, f) for f in ev.EvalRequest.__dataclass_fields__}
+    out = ev.evaluate_model(ev.EvalRequest(**fields))
+    suffix = "" if args.scoring == "cocktail" else f"{AT}{args.scoring}"
+    shown = {f"{name}{suffix}" for name in ("accuracy", "missing_rate", "numeric_match")}
+    rows = []
+    for r in out.results:
+        headline = headline_metric(r.task, args.scoring)
+        for key in sorted(r.scores):
+            if key.split("/")[-1] in {headline, *shown}:
+                rows.append([r.task, key.split(AT)[0], r.scores[key], r.n])
+    print(format_table(["task", "metric", "value", "n"], rows))
+    print(f"(scoring: {args.scoring}; all profiles are in scores.parquet)")
+    print(f"\nmodel {out.digest} ({out.description}), split {args.split}; wrote {out.out}/scores.parquet and "
+          f"{out.out}/predictions.parquet")
+    return 0

@@ -1,0 +1,9 @@
+"""The files of a run directory (``<output_dir>/<run id>/``), named in one place: what a trial writes and what
+sweeps, evaluation and reports read back."""
+from __future__ import annotations
+
+TRIAL_FILE = "trial.json"  # written last: its presence means the run is complete
+MODEL_DIR = "model"  # the final model (adapter for LoRA), what evaluation loads
+PLAN_FILE = "plan.parquet"
+METRICS_FILE = "metrics.jsonl"
+RUN_CONFIG_FILE = "run_config.json"

@@ -1,0 +1,142 @@
+"""Driver side of one trial: plan the mixture, build the data, fit the TorchTrainer (Ray Train V2), save the final
+model and ``trial.json`` in the run directory (named by the config hash)."""
+from __future__ import annotations
+
+import dataclasses
+import platform
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import ray.train
+import torch
+from ray.train.torch import TorchTrainer
+
+from ftlib.core import storage
+from ftlib.core.encode import json_bytes
+from ftlib.core.errors import DataError
+from ftlib.core.storage import atomic_dir, atomic_write_json
+from ftlib.data.dataset import training_dataset
+from ftlib.data.pipeline import cached_tokenizer, token_lengths_fn
+from ftlib.data.plan import Plan, make_plan
+from ftlib.run.config import RunConfig
+from ftlib.run.files import METRICS_FILE, MODEL_DIR, PLAN_FILE, RUN_CONFIG_FILE
+from ftlib.train.history import MetricsHistory, read_history
+from ftlib.train.loop import train_loop_per_worker
+from ftlib.train.trial import Checked, check_trial, data_fingerprint, model_flops
+from ftlib.train.validation import validation_rows
+
+
+def run_trial(cfg: RunConfig, callbacks: list | None = None, checked: Checked | None = None,
+              fresh: bool = False) -> dict[str, Any]:
+    """Runs one trial to the end (Ray must be initialised); returns the contents of ``trial.json``. A run that
+    was interrupted (its process lost, its trial retried) continues from its last checkpoint and its history goes
+    on; ``fresh`` throws away what an earlier run of this config left (``cocktail train --force``)."""
+    started = time.time()
+    checked = checked or check_trial(cfg)
+    _start_run_dir(checked, fresh)
+    plan = _plan(checked)
+    dataset = training_dataset(plan, storage.absolute(cfg.data.dir), checked.model_path, cfg.data.seq_len,
+                               cfg.data.style, cfg.data.examples_per_block,
+                               trust_remote_code=cfg.model.trust_remote_code).materialize()
+    rows = dataset.count()
+    result = _trainer(checked, dataset, rows, callbacks).fit()
+    if result.checkpoint is None:
+        raise RuntimeError(f"trial {cfg.run_id()} reported no checkpoint")
+    with result.checkpoint.as_directory() as last, atomic_dir(checked.run_dir / MODEL_DIR) as tmp:
+        shutil.copytree(Path(last) / MODEL_DIR, tmp, dirs_exist_ok=True)
+    trial = _trial_record(checked, plan, rows, result, time.time() - started)
+    if storage.is_uri(checked.store_dir):
+        storage.upload_dir(checked.run_dir, checked.store_dir)
+        shutil.rmtree(checked.run_dir)
+    storage.write_bytes(checked.trial_file, json_bytes(trial))  # last: its presence means the run is complete
+    return trial
+
+
+def _start_run_dir(checked: Checked, fresh: bool) -> None:
+    if fresh:  # checkpoints too: Ray Train would resume from those left under the same run name
+        storage.remove_dir(checked.store_dir)
+        shutil.rmtree(checked.run_dir, ignore_errors=True)
+    checked.run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(checked.run_dir / RUN_CONFIG_FILE, checked.cfg.model_dump(mode="json"))
+
+
+def _plan(checked: Checked) -> Plan:
+    cfg = checked.cfg
+    lengths = token_lengths_fn(cfg.data.dir, checked.model_path, cfg.data.style, cfg.model.trust_remote_code) \
+        if cfg.mixture.unit == "tokens" else None
+    plan = make_plan(cfg.mixture, cfg.data.dir, lengths)
+    plan.save(checked.run_dir / PLAN_FILE)
+    return plan
+
+
+def _trainer(checked: Checked, dataset, rows: int, callbacks: list | None) -> TorchTrainer:
+    """The TorchTrainer of the run: its step arithmetic from the packed rows, validation rows built here once."""
+    cfg, res = checked.cfg, checked.resolved
+    micro_per_epoch = rows // cfg.num_workers // cfg.micro_batch_size // res.grad_accum * res.grad_accum
+    steps_per_epoch = micro_per_epoch // res.grad_accum
+    if steps_per_epoch == 0:
+        raise DataError(f"the mixture packs into {rows} rows of {cfg.data.seq_len} tokens: fewer than one global "
+                        f"batch of {res.global_batch_size}; raise the budget or lower the batch")
+    tokenizer = cached_tokenizer(checked.model_path, cfg.model.trust_remote_code)
+    validation = validation_rows(cfg.data.dir, cfg.validation_tasks(), tokenizer, cfg.data.seq_len, cfg.data.style,
+                                 cfg.data.val_examples)
+    return TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={"run": cfg.model_dump(mode="json"), "resolved": dataclasses.asdict(res),
+                           "tokenizer_path": checked.model_path,
+                           "total_steps": min(cfg.max_steps or 10**12, steps_per_epoch * cfg.epochs),
+                           "micro_per_epoch": micro_per_epoch, "validation": validation},
+        scaling_config=ray.train.ScalingConfig(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu,
+                                               resources_per_worker={"CPU": cfg.cpus_per_worker,
+                                                                     **cfg.worker_resources}),
+        run_config=ray.train.RunConfig(
+            name=cfg.run_id(), storage_path=storage.absolute(cfg.output_dir),  # checkpoints go straight there
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.keep_checkpoints,
+                                                         checkpoint_score_attribute=cfg.checkpoint_metric,
+                                                         checkpoint_score_order=cfg.checkpoint_mode),
+            failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures,
+                                                   controller_failure_limit=cfg.controller_failure_limit),
+            callbacks=[MetricsHistory(checked.run_dir / METRICS_FILE), *(callbacks or [])]),
+        datasets={"train": dataset},
+    )
+
+
+def _trial_record(checked: Checked, plan: Plan, rows: int, result, wall_s: float) -> dict[str, Any]:
+    """What ``trial.json`` says of the finished run."""
+    cfg, res = checked.cfg, checked.resolved
+    best = result.get_best_checkpoint(cfg.checkpoint_metric, cfg.checkpoint_mode)
+    return {
+        "run_id": cfg.run_id(),
+        "config_hash": cfg.config_hash(),
+        "plan_hash": plan.hash,
+        "data_fingerprint": data_fingerprint(cfg),
+        "flops": model_flops(cfg, result.metrics["tokens"]),
+        "steps": result.metrics["step"],
+        "tokens": result.metrics["tokens"],
+        "examples": plan.num_examples,
+        # Realized mixture: examples per task and their share of all examples (what a trial actually trained on).
+        "mixture": {s.task: {"rows": s.rows, "share": s.rows / plan.num_examples, "tokens": s.tokens}
+                    for s in plan.sources},
+        "packed_rows": rows,
+        # Trained examples longer than seq_len (the start of their prompt was cut), counted by the workers.
+        "examples_cut": result.metrics.get("examples_cut", 0),
+        "wall_s": round(wall_s, 2),
+        "device": res.device,
+        "device_name": _device_name(res.device),
+        "num_workers": cfg.num_workers,
+        "precision": res.precision,
+        "deepspeed_stage": cfg.deepspeed.stage if cfg.deepspeed else None,
+        "method": cfg.method,
+        "final_metrics": result.metrics,
+        "history": read_history(checked.run_dir / METRICS_FILE),
+        "best_checkpoint": storage.join(checked.store_dir, Path(best.path).name) if best else None,
+        "model_dir": storage.join(checked.store_dir, MODEL_DIR),
+    }
+
+
+def _device_name(device: str) -> str:
+    if device == "cuda":
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cuda"
+    return platform.processor() or platform.machine()

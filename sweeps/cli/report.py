@@ -1,0 +1,25 @@
+"""``cocktail report DIR``: the study's findings as HTML, markdown, CSV tables and provenance (never trains)."""
+from __future__ import annotations
+
+import argparse
+
+from sweeps.cli.printing import print_report
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="turn a (finalized) sweep into the study's findings: HTML, markdown, CSV")
+    p.add_argument("dir", help="a sweep directory (outputs/sweeps/<name>)")
+    p.add_argument("--out", default=None, help="where to write (default: DIR/report)")
+    p.add_argument("--compare", nargs="*", default=[], metavar="DIR2", help="other sweep directories, side by side")
+    p.add_argument("--scoring", default="cocktail", choices=("cocktail", "finben", "fingpt"),
+                   help="whose rule reads the outputs (the published references always use theirs)")
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples per interval")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    p.set_defaults(handler=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from sweeps.report.build import build_report  # deferred: scipy, plotly, optuna; 2.5 s
+
+    print_report(build_report(args.dir, args.out, tuple(args.compare), args.scoring, args.resamples, args.seed))
+    return 0

@@ -1,0 +1,103 @@
+"""Section 11: the mixture surrogate. How well it ranks configurations it did not see (cross-validated
+predicted against actual), what it proposed, and, for a sweep that ran its proposals (``sweep propose``'s YAML,
+or stage 3 of a two-stage search), what the proposals measured beside the predictions and the best mixtures
+measured before. Every number here is a validation number: the test split is reported once, by finalize."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ftlib.core import storage
+from sweeps.layout import surrogate_file
+from sweeps.propose.target import target_value
+from sweeps.report.document import Section, Table, fmt
+from sweeps.report.figures import predicted_vs_actual
+from sweeps.report.study import Study
+from sweeps.selection import mean_of
+from sweeps.space import point_key
+from sweeps.trial_table import row_shares, shares_text
+
+
+def surrogate_section(study: Study) -> Section:
+    section = Section("surrogate", "11. The mixture surrogate",
+                      "Does a surrogate fitted on finished trials rank unseen mixtures, and do the mixtures it "
+                      "proposes measure as well as it predicts?")
+    source = study.sweep.proposed_from or study.exp
+    raw = None if study.sweep.surrogate else storage.read_bytes(surrogate_file(study.exp))
+    if study.sweep.surrogate is None and raw is None:
+        section.missing = ("no surrogate was fitted on this sweep or proposed its mixtures "
+                           f"(`cocktail sweep propose {study.exp}`)")
+        return section
+    record = study.sweep.surrogate or json.loads(raw)
+    where = "the source sweep (stage 1 of a two-stage search)" if study.sweep.proposed_from else "this sweep"
+    target = record["target"]
+    section.tables.append(Table(
+        "surrogate_fit", f"surrogates of {target}, fitted on {where}: 5-fold cross-validation",
+        ["model", "CV Spearman", "CV R²", "configurations", "runs", "chosen"],
+        [[f["name"], fmt(f["cv_spearman"]), fmt(f["cv_r2"]), f["points"], f["runs"], "*" if i == 0 else ""]
+         for i, f in enumerate(record["fits"])],
+        f"Inputs: each configuration's realized mixture shares; output: its validation {target} (mean over seeds). "
+        f"Fitted on {source}."))
+    section.figures.append(predicted_vs_actual(record))
+    chosen = record["fits"][0]
+    section.findings.append(f"{chosen['name']} ranks unseen configurations with a CV Spearman of "
+                            f"{chosen['cv_spearman']:.2f} (R² {chosen['cv_r2']:.2f}) over {chosen['points']} "
+                            f"configurations of {where}")
+    sign = record.get("sign", 1)
+    best_before = max(record["cv"], key=lambda p: sign * p["actual"])
+    configs = study.configs(record["model"]) if study.sweep.proposed_from else {}
+    value = target_value(target, study.sweep.objective_tasks(), study.sweep.objective.modes[0])[0]
+    # (label, mixture, prediction text, measured target, measured objective, seeds)
+    entries = [(f"proposal {i + 1}", p["weights"], f"{fmt(p['predicted'])} ± {fmt(p['std'])}",
+                *_measured(configs.get(_key(p["weights"]), []), value)) for i, p in enumerate(record["proposals"])]
+    entries.append((f"best measured in {where}", best_before["mixture"], "-", best_before["actual"], None, None))
+    proposed = {_key(p["weights"]) for p in record["proposals"]}
+    entries += [("baseline", row_shares(runs[0]), "-", *_measured(runs, value)) for key, runs in configs.items()
+                if key not in proposed]
+    scale = "at target scale (this sweep)" if study.sweep.proposed_from else "(not run yet)"
+    objective = study.sweep.objective.metrics[0]
+    section.tables.append(Table(
+        "surrogate_proposals", f"proposals, predicted and measured {scale}",
+        ["", "mixture", f"predicted {target} ± sd", f"measured {target}", f"measured objective ({objective})",
+         "seeds"],
+        [[label, shares_text(w), pred, fmt(m), fmt(o), "-" if n is None else n]
+         for label, w, pred, m, o, n in entries],
+        "Predictions, and the best measured row of the source sweep, are at the scale the surrogate learnt from "
+        "(for stage 1, the proxy's fewer steps): across scales compare ranks, not levels. Measured: validation, "
+        "mean over the runs of each configuration here."))
+    if study.sweep.proposed_from:
+        section.findings += _verdict(study, target, sign, entries)
+    return section
+
+
+def _key(weights: dict[str, float]) -> str:
+    """The point key of an explicit-grid mixture, as the proposals' sweep gives its trials."""
+    return point_key({"sources": {t: {"weight": w} for t, w in weights.items()}, "params": {}, "model": None})
+
+
+def _measured(runs: list[dict[str, Any]], value) -> tuple[float | None, float | None, int]:
+    return mean_of(value(r) for r in runs), mean_of(r.get("objective") for r in runs), len(runs)
+
+
+def _verdict(study: Study, target: str, sign: int, entries) -> list[str]:
+    """The best proposal against the best baseline, both measured here on validation: by the surrogate's target
+    and by the sweep's objective."""
+    findings = []
+    objective_sign = 1 if study.sweep.objective.modes[0] == "max" else -1
+    for name, column, s in ((target, 3, sign), (f"objective ({study.sweep.objective.metrics[0]})", 4,
+                                                  objective_sign)):
+        if name.startswith("objective") and target == "objective":
+            continue
+        measured = [e for e in entries if e[column] is not None and e[5]]
+        proposals = [e for e in measured if e[0].startswith("proposal")]
+        baselines = [e for e in measured if e[0] == "baseline"]
+        if not proposals or not baselines:
+            continue
+        best_p = max(proposals, key=lambda e: s * e[column])
+        best_b = max(baselines, key=lambda e: s * e[column])
+        beat = s * (best_p[column] - best_b[column]) > 0
+        findings.append(f"by validation {name} at target scale, the best proposal ({shares_text(best_p[1])}) "
+                        f"measured {fmt(best_p[column])} against {fmt(best_b[column])} for the best baseline "
+                        f"({shares_text(best_b[1])}): the surrogate's pick {'beat' if beat else 'did not beat'} "
+                        f"the baselines (test-split comparisons: section 1)")
+    return findings

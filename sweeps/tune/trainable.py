@@ -1,0 +1,54 @@
+"""The Tune function trainable: builds and fits the trial's TorchTrainer (the Ray Train V2 pattern inside
+Tune), forwards per-step reports to Tune (ASHA sees them), then reports the validation objective."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import ray.tune
+
+from ftlib.core import storage
+from ftlib.run.files import TRIAL_FILE
+from ftlib.train.trainer import run_trial
+from ftlib.train.trial import finished_trial
+from sweeps.config import SweepConfig
+from sweeps.layout import RUNS, VALIDATION
+from sweeps.objective import stored_objective, with_objective_loss
+from sweeps.space import build_run_config, seeds_of
+from sweeps.tune.schedule import report_callback
+from sweeps.tune.scoring import evaluate_objective
+
+
+def make_trainable(sweep: SweepConfig, experiment_dir: str):
+    sweep_data = sweep.model_dump(mode="json")
+    trials_dir = storage.join(storage.absolute(experiment_dir), RUNS)
+
+    def trainable(config: dict[str, Any]) -> None:
+        sweep_ = SweepConfig.model_validate(sweep_data)
+        per_seed = [run_seed(sweep_, config["point"], seed, trials_dir)
+                    for seed in seeds_of(sweep_, config["point"])]
+        keys = [k for k in per_seed[0] if k not in ("run_id", "config_hash", "final")]
+        report = {k: sum(s[k] for s in per_seed) / len(per_seed) for k in keys}
+        report.update(run_ids=[s["run_id"] for s in per_seed], config_hash=per_seed[0]["config_hash"],
+                      per_seed=json.dumps([{k: v for k, v in s.items() if k != "final"} for s in per_seed]),
+                      step=per_seed[-1]["final"].get("step", 0), objective_done=True)
+        ray.tune.report(report)
+
+    return trainable
+
+
+def run_seed(sweep: SweepConfig, point: dict[str, Any], seed: int, trials_dir: str) -> dict[str, Any]:
+    """One seed of a trial: trained (or its finished run reused), its objective scored (or read back)."""
+    cfg = build_run_config(sweep, {**point, "seed": seed}, trials_dir)
+    # The same config already finished on the same data (a resumed sweep, a repeated point): reuse it. One trained
+    # on data since re-prepared is trained again, from scratch.
+    done, stale = finished_trial(cfg, storage.join(trials_dir, cfg.run_id(), TRIAL_FILE))
+    trial = done or run_trial(cfg, callbacks=[report_callback(sweep.objective_tasks())], fresh=bool(stale))
+    final = trial["final_metrics"]
+    validation = storage.join(trials_dir, cfg.run_id(), VALIDATION)
+    # A finished run's objective is read back, not scored again (resume, finalize's replicates).
+    scores = (stored_objective(sweep, validation) if done is not None else None) or \
+        evaluate_objective(sweep, cfg, trial["model_dir"], validation)
+    return {"run_id": cfg.run_id(), "config_hash": cfg.config_hash(), **scores,
+            **{k: v for k, v in with_objective_loss(final, sweep.objective_tasks()).items() if k.startswith("val_loss")},
+            "final": final}
