@@ -4,7 +4,7 @@ Methods, each given 55 noisy evaluations of a response surface over the study's 
     grid        the study's ablation design (singles, pairs, leave-one-out, all) with its recipe's shares
     random      flat Dirichlet mixtures
     tpe, cmaes  Optuna's samplers over the same flat-Dirichlet parametrisation the sweeps use
-    surrogate   25 random proxy trials, then 5 rounds of `sweeps/surrogate.py`'s best proposals, refitted
+    surrogate   25 random proxy trials, then 5 rounds of `sweeps/propose/surrogate.py`'s best proposals, refitted
                 on every trial so far each round
 Surfaces (pluggable: ``--surface FILE.py`` loads a module with ``score(weights: dict[str, float], rng) -> float``
 and optionally ``optimum() -> float``):

@@ -11,10 +11,10 @@ from typing import Any
 
 from ftlib.core.configs import get_path, load_yaml, set_path, validate
 from ftlib.core.errors import ConfigError
+from ftlib.core.hashing import canonical_hash
 from ftlib.run.config import RunConfig
 from sweeps.config import SweepConfig
 from sweeps.layout import runs_dir
-from ftlib.core.hashing import canonical_hash
 
 
 def build_run_config(sweep: SweepConfig, point: dict[str, Any], trials_dir: str) -> RunConfig:

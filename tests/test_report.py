@@ -13,7 +13,8 @@ import pytest
 
 from sweeps.layout import FINAL, SELECTION
 from sweeps.selection import select
-from sweeps.report.analyses import Context, transfer_matrices
+from sweeps.report.measures import Context
+from sweeps.report.sections.transfer_matrices import transfer_matrices
 from sweeps.report.build import build_report
 from sweeps.report.simulate import Truth, expected_metric, random_truth, write_study
 from sweeps.report.study import load_study

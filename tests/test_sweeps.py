@@ -229,7 +229,8 @@ def test_asha_lets_the_leading_trial_train_every_seed(seeds):
 
     from ray.tune.schedulers import TrialScheduler
 
-    from sweeps.driver import _max_reports, scheduler
+    from sweeps.space import max_reports as _max_reports
+    from sweeps.tune.schedule import asha_scheduler as scheduler
     from sweeps.space import reports_per_trial
 
     sweep = load_sweep("sweeps/smoke.yaml", overrides=[f"seeds={seeds}"])

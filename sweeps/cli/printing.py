@@ -9,7 +9,7 @@ from typing import Any
 from ftlib.cli.plans import print_memory
 from ftlib.cli.table import format_table
 from ftlib.planner.disk import describe_disk
-from sweeps.layout import ledger_file
+from sweeps.layout import ledger_file, tune_path
 from sweeps.selection import ROLE_TITLES
 from sweeps.trial_table import mixture_text, params_text, shares_text
 
@@ -101,7 +101,7 @@ def print_result(out) -> None:
     print(format_table(["rank", "run", out["objective"], "seeds", "mixture (realized shares)", "params"],
                        out["leaderboard"]))
     print(f"\nresults: {out['experiment_dir']}\n  trials table: {out['trials_file']}\n  TensorBoard: tensorboard "
-          f"--logdir {out['experiment_dir']}/tune")
+          f"--logdir {tune_path(out['experiment_dir'])}")
     if out["unfinished"]:
         print(f"\ninterrupted: {out['unfinished']} trial(s) unfinished; continue with `cocktail sweep resume "
               f"{out['experiment_dir']}`", file=sys.stderr)
