@@ -96,14 +96,15 @@ def main() -> None:
     import ray
 
     import sweeps.driver as driver
+    import sweeps.tune.experiment
     import sweeps.tune.search
     from ftlib.core.configs import validate
     from sweeps.config import SweepConfig
 
     work = Path(tempfile.mkdtemp(prefix="bench_scale_"))
     timings: list[tuple[str, float]] = []
-    driver.make_trainable = stand_in_trainable(args.hold, str(work), args.fresh_workers)
-    sweeps.searcher.FinalObjectiveOptunaSearch = timed_searcher(timings)
+    sweeps.tune.experiment.make_trainable = stand_in_trainable(args.hold, str(work), args.fresh_workers)
+    sweeps.tune.search.FinalObjectiveOptunaSearch = timed_searcher(timings)
     sweep = validate(SweepConfig, {
         "name": "scale", "pool": ["fpb", "twitter_sentiment", "finqa"],
         "base": {"mixture": {"budget": 100}, "data": {"dir": str(work / "data")}, "use_gpu": True},

@@ -153,7 +153,7 @@ def test_upload_over_the_cap_and_unreachable_address_are_clear_errors(tmp_path, 
         build_job(str(tmp_path / "sweeps" / "s.yaml"), str(tmp_path / "cluster" / "runtime_env.yaml"), shared)
     job = build_job("sweeps/smoke.yaml", "cluster/runtime_env.yaml", [*shared, "search.optuna.num_samples=3"])
     assert job["upload_bytes"] < 5 * 2**20 and job["entrypoint"] == (
-        "python -m ftlib.cli.main sweep run sweeps/smoke.yaml --address auto --set resources.storage_path=s3://bucket"
+        "python -m sweeps.cli.main sweep run sweeps/smoke.yaml --address auto --set resources.storage_path=s3://bucket"
         "/sweeps --set base.data.dir=/mnt/shared/data --set search.optuna.num_samples=3")
     # Paths that would land in the job's temporary working dir, and a bad override, fail here, not on the cluster.
     with pytest.raises(ConfigError, match="resources.storage_path 'outputs/sweeps' is relative"):
