@@ -49,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from evaluation import evaluate_model as ev  # deferred: torch, transformers, peft, ray, 4.5 s
+    from evaluation import evaluate_model as ev  # deferred: torch, transformers, peft, ray.data, 3.9 s
 
     fields = {f: getattr(args, f) for f in ev.EvalRequest.__dataclass_fields__}
     out = ev.evaluate_model(ev.EvalRequest(**fields))

@@ -50,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from ftlib.tasks.prepare import prepare_selected  # deferred: datasets, 1.2 s
+    from ftlib.tasks.prepare import prepare_selected  # deferred: datasets, 0.5 s
 
     names, manifest = prepare_selected(args.tasks, args.source, args.out, seed=args.seed, strict=args.strict,
                                        offline_rows=args.offline_rows, study=args.study)
@@ -67,7 +67,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from ftlib.data.preview import rendered_examples  # deferred: transformers (tokenizers), torch, 3.0 s
+    from ftlib.data.preview import rendered_examples  # deferred: transformers (tokenizers), torch, 3.1 s
 
     records, total = rendered_examples(args.task, args.split, args.n, args.data, args.style, args.tokenizer)
     for record in records:
@@ -80,7 +80,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _mix(args: argparse.Namespace) -> int:
-    from ftlib.data import preview  # deferred: transformers (tokenizers), torch, 3.0 s
+    from ftlib.data import preview  # deferred: transformers (tokenizers), torch, 3.1 s
 
     spec = preview.mixture_spec(args.weights, args.budget, args.unit, args.fill, args.cap, args.temperature,
                                 args.seed, args.spec)

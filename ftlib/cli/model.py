@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _tiny(args: argparse.Namespace) -> int:
-    from ftlib.models.tiny import build_tiny  # deferred: torch, transformers, 2.9 s
+    from ftlib.models.tiny import build_tiny  # deferred: torch, transformers, 3.1 s
 
     out = build_tiny(args.arch, args.out, seed=args.seed, vocab_size=args.vocab_size, hidden=args.hidden,
                      layers=args.layers)

@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ftlib.train import standalone  # deferred: ray.train, torch, transformers, peft, deepspeed, 4.7 s
+    from ftlib.train import standalone  # deferred: ray.train, torch, transformers, peft, deepspeed, 4.4 s
 
     if args.dry_run:
         _print_plan(standalone.plan_trial(args.config, args.overrides, args.cluster))

@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from sweeps import jobs  # deferred: ray.job_submission, and the sweep loader's torch, transformers, 4.0 s
+    from sweeps import jobs  # deferred: ray.job_submission, and the sweep loader's torch, transformers, 3.7 s
 
     if args.dry_run:
         job = jobs.build_job(args.config, args.runtime_env, args.overrides)

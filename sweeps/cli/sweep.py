@@ -49,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sweeps import pipeline  # deferred: ray.tune, ray.train, torch, transformers, optuna, 6.5 s
+    from sweeps import pipeline  # deferred: ray.tune, ray.train, torch, transformers, optuna, 5.8 s
 
     started = time.time()
     stopped = pipeline.run_yaml(args.config, args.name, args.overrides, args.address, StepPrinter(),
@@ -58,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from sweeps import pipeline  # deferred: ray.tune, ray.train, torch, transformers, optuna, 6.5 s
+    from sweeps import pipeline  # deferred: ray.tune, ray.train, torch, transformers, optuna, 5.8 s
 
     started = time.time()
     return _ended(pipeline.resume(args.dir, args.address, StepPrinter()), started)
@@ -76,7 +76,7 @@ def _ended(stopped: str | None, started: float) -> int:
 
 
 def _finalize(args: argparse.Namespace) -> int:
-    from sweeps.finalize import finalize  # deferred: ray.tune, ray.train, torch, transformers, 6.0 s
+    from sweeps.finalize import finalize  # deferred: ray.tune, ray.train, torch, transformers, 5.0 s
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     out = finalize(args.dir, seeds=args.seeds, tasks=tasks, retest=args.retest, address=args.address)
@@ -85,7 +85,7 @@ def _finalize(args: argparse.Namespace) -> int:
 
 
 def _propose(args: argparse.Namespace) -> int:
-    from sweeps.propose.propose import propose_sweep  # deferred: sklearn, lightgbm, scipy, 2.0 s
+    from sweeps.propose.propose import propose_sweep  # deferred: sklearn, lightgbm, scipy, 1.0 s
 
     seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else None
     print_proposals(propose_sweep(args.dir, args.target, args.top, args.constraint, args.out, seeds, args.model,
@@ -94,7 +94,7 @@ def _propose(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from sweeps.tune.experiment import sweep_status  # deferred: ray.tune, ray.train, torch, 5.5 s
+    from sweeps.tune.experiment import sweep_status  # deferred: ray.tune, ray.train, torch, 4.7 s
 
     print_status(sweep_status(args.dir))
     return 0
