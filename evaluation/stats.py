@@ -1,18 +1,25 @@
 """Statistics over per-example outcomes: metric values under bootstrap resampling, means over seeds and paired
-differences with confidence intervals and p-values, exact McNemar, Holm's correction. numpy (vectorised,
-seeded) for resampling, scipy for distributions.
+differences with confidence intervals and p-values, exact McNemar. numpy (vectorised, seeded) for resampling,
+scipy for distributions.
 
 The quantity a study reports is a configuration's expected score over training seeds on the task's test
 distribution. Two sources of noise move a measured score from it: the seed (checked by training again) and the
 finite test set (checked by resampling examples). ``estimate`` and ``compare`` add both: the variance of the
-seed-mean from the spread between seeds (a t over seeds) plus the variance of the seed-mean when the test
-examples are resampled with replacement, all seeds and both configurations on the same resampled examples (a
-paired bootstrap). The example noise inside each seed's value is counted in both terms, so the interval errs on
-the wide side; ``tests/test_statistics.py`` measures its coverage by simulation. Degrees of freedom:
-Welch-Satterthwaite, the bootstrap term counted with ``n_examples - 1``.
+seed-mean from the spread between seeds plus the variance of the seed-mean when the test examples are resampled
+with replacement, all seeds and both configurations on the same resampled examples (a paired bootstrap).
+Degrees of freedom: Welch–Satterthwaite, the bootstrap term counted with ``n_examples - 1``.
+
+A configuration's score is bounded by 0 and 1: its interval is built on the logit scale (seeds' logits, the
+logit of the resampled seed-means) and mapped back, so it never leaves the metric's range and is not pulled
+symmetric near 1. The seed variance may come from elsewhere (``seed_variance.pooled``: pooled across a
+model × task's configurations); with fewer seeds than ``min_seeds`` and none borrowed, no interval is given.
+A difference with one seed on each side and no borrowed seed variance carries example noise only: its interval and p say
+nothing about seeds, and it is marked so (``Comparison.example_only``).
+``tests/test_statistics.py`` and ``benchmarks/bench_stats.py`` measure coverage and false positives by simulation.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +27,7 @@ from scipy import sparse
 from scipy import stats as st
 
 from evaluation.profiles import Outcomes
+from evaluation.seed_variance import SeedVariance, own, pooled
 
 LEVEL = 0.95
 
@@ -92,20 +100,29 @@ def _grouped_weighted_f1(conf: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Estimate:
-    """A configuration's score: the mean over seeds with its interval, and each seed's value."""
+    """A configuration's score: the mean over seeds, its interval (NaN where none can be given: ``note`` says
+    why), each seed's value and their spread."""
     mean: float
     lo: float
     hi: float
-    se: float
+    se: float  # on the logit scale
     df: float
     per_seed: tuple[float, ...]
     n_examples: int
+    seed_sd: float  # of the seeds' values (NaN with one seed)
+    seed_variance: str = ""  # where the seed variance came from: own, pooled, or "" (no interval)
+    note: str = ""
+
+    @property
+    def has_interval(self) -> bool:
+        return not math.isnan(self.lo)
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """A minus B on the same examples, seeds paired in order: the mean difference, its interval and p-value,
-    and exact McNemar p-values per seed pair where the metric is an accuracy."""
+    """A minus B on the same examples: the difference of the seed-means, its interval and p-value; the
+    differences of the seeds paired in order (shown in tables) and exact McNemar p-values per pair where the metric
+    is an accuracy."""
     diff: float
     lo: float
     hi: float
@@ -114,11 +131,19 @@ class Comparison:
     df: float
     per_seed: tuple[float, ...]
     mcnemar: tuple[float, ...]
+    unpaired: int = 0  # seeds of the larger side with no partner of the same rank (they count in the mean)
+    seed_sd: float = math.nan  # of the per-pair differences
+    seed_variance: str = ""  # own, pooled, or "" (example noise only)
+
+    @property
+    def example_only(self) -> bool:
+        """One seed each and no seed variance from elsewhere: the interval and p cover example noise only."""
+        return not self.seed_variance
 
 
-def _seed_mean_replicates(runs: list[Outcomes], weights: np.ndarray, cache: dict | None) -> np.ndarray:
-    """Mean over seeds of each replicate. ``cache`` (keyed by object identity: the caller keeps the outcomes and
-    weights alive) spares recomputing a run that takes part in several comparisons."""
+def _replicates(runs: list[Outcomes], weights: np.ndarray, cache: dict | None) -> np.ndarray:
+    """Each run's metric on each replicate (seeds × B). ``cache`` (keyed by object identity: the caller keeps the
+    outcomes and weights alive) spares recomputing a run that takes part in several comparisons."""
     values = []
     for run in runs:
         key = (id(run), id(weights))
@@ -129,19 +154,40 @@ def _seed_mean_replicates(runs: list[Outcomes], weights: np.ndarray, cache: dict
                 continue
             cache[key] = value
         values.append(cache[key])
-    return np.mean(values, axis=0)
+    return np.asarray(values, np.float64)
 
 
-def _combine(per_seed: np.ndarray, replicates: np.ndarray, n_examples: int) -> tuple[float, float]:
-    """Standard error of the seed-mean (seed spread + example bootstrap) and its Satterthwaite df."""
-    s = len(per_seed)
-    seed_var = per_seed.var(ddof=1) / s if s > 1 else 0.0
-    example_var = replicates.var(ddof=1)
+def _own_example_noise(replicates: np.ndarray) -> float:
+    """The part of one run's resampled variance that is its own (which examples this run happens to get right),
+    not shared with the other seeds of its configuration; 0 where one seed cannot tell the two apart."""
+    seeds = len(replicates)
+    if seeds < 2:
+        return 0.0
+    each = float(replicates.var(axis=1, ddof=1).mean())
+    mean_var = float(replicates.mean(axis=0).var(ddof=1))
+    return max((each - mean_var) * seeds / (seeds - 1), 0.0)
+
+
+def _example_variance(sides: list[tuple[np.ndarray, int]], with_seed_term: bool) -> float:
+    """The variance the test set adds to a seed-mean (or a difference of two): the resampled variance, less each
+    run's own example noise where a seed term already holds it (the seeds' spread includes it)."""
+    total = sum(sign * r.mean(axis=0) for r, sign in sides)
+    var = float(np.var(total, ddof=1))
+    if with_seed_term:
+        var -= sum(_own_example_noise(r) / len(r) for r, _ in sides)
+    return max(var, 0.0)
+
+
+def _combine(seed: SeedVariance | None, scale: float, example_var: float, n_examples: int) -> tuple[float, float]:
+    """Standard error (seed variance × ``scale`` + the example term) and its Satterthwaite df. ``scale``: 1/S for
+    a seed-mean, 1/S_a + 1/S_b for a difference of two."""
+    seed_var = seed.var * scale if seed is not None else 0.0
     total = seed_var + example_var
     if total <= 0:
-        return 0.0, float("inf")
-    df_terms = (seed_var**2 / (s - 1) if s > 1 else 0.0) + example_var**2 / max(n_examples - 1, 1)
-    return float(np.sqrt(total)), float(total**2 / df_terms) if df_terms > 0 else float("inf")
+        return 0.0, math.inf
+    df_terms = (seed_var**2 / seed.df if seed is not None and seed.df > 0 and not math.isinf(seed.df) else 0.0) \
+        + example_var**2 / max(n_examples - 1, 1)
+    return float(np.sqrt(total)), float(total**2 / df_terms) if df_terms > 0 else math.inf
 
 
 def _interval(center: float, se: float, df: float, level: float) -> tuple[float, float]:
@@ -156,30 +202,71 @@ def _check_same_examples(runs: list[Outcomes]) -> int:
     return sizes.pop()
 
 
-def estimate(runs: list[Outcomes], weights: np.ndarray, level: float = LEVEL, cache: dict | None = None) -> Estimate:
-    """Mean over seeds (one ``Outcomes`` per seed, same examples) with its interval."""
+def logit(x, n_examples: int) -> np.ndarray:
+    """The logit of scores in [0, 1], kept finite half an example away from the ends."""
+    eps = 0.5 / max(n_examples, 1)
+    x = np.clip(np.asarray(x, np.float64), eps, 1 - eps)
+    return np.log(x / (1 - x))
+
+
+def expit(z):
+    return 1 / (1 + np.exp(-np.asarray(z, np.float64)))
+
+
+def seed_logits(runs: list[Outcomes]) -> np.ndarray:
+    """Each seed's value on the logit scale: what ``seed_variance.pooled`` pools for estimates."""
     n = _check_same_examples(runs)
-    per_seed = np.array([metric_value(r) for r in runs])
-    se, df = _combine(per_seed, _seed_mean_replicates(runs, weights, cache), n)
+    return logit([metric_value(r) for r in runs], n)
+
+
+def estimate(runs: list[Outcomes], weights: np.ndarray, level: float = LEVEL, cache: dict | None = None,
+             seed_variance: SeedVariance | None = None, min_seeds: int = 3) -> Estimate:
+    """Mean over seeds (one ``Outcomes`` per seed, same examples) with its interval on the logit scale.
+    ``seed_variance``: of the seeds' logits, from elsewhere (pooled); else the seeds' own."""
+    n = _check_same_examples(runs)
+    per_seed = np.array([metric_value(r) for r in runs], np.float64)
     mean = float(per_seed.mean())
-    lo, hi = _interval(mean, se, df, level)
-    return Estimate(mean, lo, hi, se, df, tuple(per_seed.tolist()), n)
+    seed_sd = float(per_seed.std(ddof=1)) if len(runs) > 1 else math.nan
+    if len(runs) < min_seeds:
+        return Estimate(mean, math.nan, math.nan, math.nan, math.nan, tuple(per_seed.tolist()), n, seed_sd,
+                        note=f"{len(runs)} seed(s): too few seeds for an interval (needs {min_seeds})")
+    seed = seed_variance or own(logit(per_seed, n))
+    replicates = logit(_replicates(runs, weights, cache), n)
+    se, df = _combine(seed, 1 / len(runs), _example_variance([(replicates, 1)], seed is not None), n)
+    lo, hi = _interval(float(logit(mean, n)), se, df, level)
+    return Estimate(mean, float(expit(lo)), float(expit(hi)), se, df, tuple(per_seed.tolist()), n, seed_sd,
+                    seed.source if seed is not None else "")
+
+
+def pair_differences(a: list[Outcomes], b: list[Outcomes]) -> np.ndarray:
+    """A − B per seed pair (seeds paired in order, as far as both go): what the tables show of each seed."""
+    return np.array([metric_value(x) - metric_value(y) for x, y in zip(a, b)], np.float64)
+
+
+def seed_values(runs: list[Outcomes]) -> np.ndarray:
+    """Each run's value: what ``seed_variance.pooled`` pools for comparisons (raw scale, one group per
+    configuration)."""
+    return np.array([metric_value(r) for r in runs], np.float64)
 
 
 def compare(a: list[Outcomes], b: list[Outcomes], weights: np.ndarray, level: float = LEVEL,
-            cache: dict | None = None) -> Comparison:
-    """A − B, seeds paired in order (the first ``min(len(a), len(b))``), every seed on the same examples."""
-    pairs = min(len(a), len(b))
-    a, b = a[:pairs], b[:pairs]
+            cache: dict | None = None, seed_variance: SeedVariance | None = None) -> Comparison:
+    """A − B, every run of each on the same examples; all seeds of both count (their runs are distinct).
+    ``seed_variance``: the variance of one run's value, from elsewhere (pooled over the family's configurations);
+    else pooled over A's and B's own seeds. Without one (one seed each), example noise only."""
     n = _check_same_examples([*a, *b])
-    diffs = np.array([metric_value(x) - metric_value(y) for x, y in zip(a, b)])
-    replicates = _seed_mean_replicates(a, weights, cache) - _seed_mean_replicates(b, weights, cache)
-    se, df = _combine(diffs, replicates, n)
-    diff = float(diffs.mean())
+    values_a, values_b = seed_values(a), seed_values(b)
+    seed = seed_variance or pooled([values_a, values_b])[0]
+    rep_a, rep_b = _replicates(a, weights, cache), _replicates(b, weights, cache)
+    se, df = _combine(seed, 1 / len(a) + 1 / len(b), _example_variance([(rep_a, 1), (rep_b, -1)], seed is not None),
+                      n)
+    diff = float(values_a.mean() - values_b.mean())
     lo, hi = _interval(diff, se, df, level)
     p = float(2 * st.t.sf(abs(diff) / se, df)) if se > 0 else (1.0 if diff == 0 else 0.0)
+    pairs = pair_differences(a, b)
     mcnemar = tuple(mcnemar_exact(x.correct, y.correct) for x, y in zip(a, b)) if a[0].kind == "accuracy" else ()
-    return Comparison(diff, lo, hi, p, se, df, tuple(diffs.tolist()), mcnemar)
+    return Comparison(diff, lo, hi, p, se, df, tuple(pairs.tolist()), mcnemar, abs(len(a) - len(b)),
+                      float(pairs.std(ddof=1)) if len(pairs) > 1 else math.nan, seed.source if seed is not None else "")
 
 
 def mcnemar_exact(correct_a, correct_b) -> float:
@@ -189,17 +276,6 @@ def mcnemar_exact(correct_a, correct_b) -> float:
     if only_a + only_b == 0:
         return 1.0
     return float(min(1.0, 2 * st.binom.cdf(min(only_a, only_b), only_a + only_b, 0.5)))
-
-
-def holm(pvalues) -> np.ndarray:
-    """Holm's step-down adjusted p-values (family-wise error at the nominal level)."""
-    p = np.asarray(pvalues, float)
-    order = np.argsort(p)
-    m = len(p)
-    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out = np.empty(m)
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
 
 
 def percentile_interval(out: Outcomes, weights: np.ndarray, level: float = LEVEL) -> tuple[float, float]:

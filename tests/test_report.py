@@ -1,5 +1,5 @@
 """The report on simulated studies with planted effects: it recovers them with intervals that cover the truth,
-keeps false positives at the nominal rate after Holm, selects without ever reading a test number, and writes a
+keeps false positives at the nominal rate after Benjamini–Hochberg, selects without ever reading a test number, and writes a
 whole report (HTML that draws in a real browser, markdown, CSV, provenance)."""
 import json
 import shutil
@@ -28,7 +28,7 @@ def _pair_gain_cells(exp: Path, resamples: int = 300):
     study = load_study(str(exp))
     gain, _ = transfer_matrices(study, Context(resamples, seed=1))
     table = gain.tables[0]
-    return {(r[0], r[1]): (float(r[2]), float(r[3]), float(r[4]), 0.0 if r[6] == "<0.001" else float(r[6]))
+    return {(r[0], r[1]): (float(r[2]), float(r[3]), float(r[4]), 0.0 if r[6] == "<0.001" else (1.0 if r[6] == "example noise only" else float(r[6])))
             for r in table.rows}
 
 
@@ -39,25 +39,29 @@ def _truth_gains(truth: Truth, rng) -> dict[tuple[str, str], float]:
 
 
 def test_report_recovers_a_planted_pair_gain_matrix(tmp_path):
-    rng = np.random.default_rng(7)
+    """Five studies of one planted matrix: the strong effects are found every time, with their signs; the null
+    cell is significant in at most one (5 % each); the 95 % intervals miss at most 3 of the 30 cells."""
     truth = Truth(POOL, TARGETS, base={"fpb": 0.2, "finqa": 0.0},
                   transfer={("fpb", "finqa"): 0.0, ("fpb", "orca_math"): -0.8, ("finqa", "fpb"): 0.1,
                             ("finqa", "orca_math"): 1.0})
-    cells = _pair_gain_cells(write_study(tmp_path / "study", truth, seeds=3, examples=600, rng=rng))
-    planted = _truth_gains(truth, rng)
-    assert set(cells) == set(planted)
-    for key, (diff, lo, hi, p_holm) in cells.items():
-        assert lo <= planted[key] <= hi, (key, planted[key], (lo, hi))
-    # The strong effects are found, with their signs; the null one is not.
-    assert cells["finqa", "orca_math"][0] > 0 and cells["finqa", "orca_math"][3] < 0.05
-    assert cells["fpb", "orca_math"][0] < 0 and cells["fpb", "orca_math"][3] < 0.05
-    assert cells["fpb", "finqa"][3] >= 0.05
+    missed, null_found = [], 0
+    for k in range(5):
+        rng = np.random.default_rng(7 + k)
+        cells = _pair_gain_cells(write_study(tmp_path / f"study{k}", truth, seeds=3, examples=600, rng=rng))
+        planted = _truth_gains(truth, rng)
+        assert set(cells) == set(planted)
+        missed += [(k, key) for key, (_, lo, hi, _) in cells.items() if not lo <= planted[key] <= hi]
+        assert cells["finqa", "orca_math"][0] > 0 and cells["finqa", "orca_math"][3] < 0.05
+        assert cells["fpb", "orca_math"][0] < 0 and cells["fpb", "orca_math"][3] < 0.05
+        null_found += cells["fpb", "finqa"][3] < 0.05
+    assert null_found <= 1 and len(missed) <= 3, (null_found, missed)
 
 
 @pytest.mark.slow
-def test_pair_gain_intervals_cover_the_truth_and_holm_keeps_false_positives_rare(tmp_path):
+def test_pair_gain_intervals_cover_the_truth_and_bh_keeps_false_positives_rare(tmp_path):
     """200 simulated studies with random planted transfer: 95% intervals cover the truth in >= 90% of cells;
-    200 studies with none: some cell is Holm-significant in <= 5% of them."""
+    200 studies with none: some cell is significant after Benjamini–Hochberg in <= 5% of them (BH's family-wise
+    rate under the complete null is the level itself, so the bound allows two standard errors of 200 studies)."""
     rng = np.random.default_rng(11)
     covered = cells = false_positive_studies = 0
     for k in range(200):
@@ -69,12 +73,12 @@ def test_pair_gain_intervals_cover_the_truth_and_holm_keeps_false_positives_rare
         shutil.rmtree(tmp_path / f"s{k}")
         null = random_truth(rng, POOL, TARGETS, transfer_sd=0.0)
         found = _pair_gain_cells(write_study(tmp_path / f"n{k}", null, seeds=2, examples=200, rng=rng))
-        false_positive_studies += any(p_holm < 0.05 for *_, p_holm in found.values())
+        false_positive_studies += any(p_bh < 0.05 for *_, p_bh in found.values())
         shutil.rmtree(tmp_path / f"n{k}")
-    print(f"coverage {covered / cells:.3f} over {cells} cells; studies with a Holm false positive "
+    print(f"coverage {covered / cells:.3f} over {cells} cells; studies with a BH false positive "
           f"{false_positive_studies / 200:.3f}")
     assert covered / cells >= 0.90
-    assert false_positive_studies / 200 <= 0.05
+    assert false_positive_studies / 200 <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / 200)
 
 
 def test_selection_reads_no_test_number(tmp_path):

@@ -2,15 +2,19 @@
 against a known truth (coverage, false-positive rate)."""
 import numpy as np
 import pytest
+import statsmodels.api as sm
 from scipy import stats as st
 from sklearn.metrics import f1_score
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.weightstats import ttost_paired
 
 from evaluation import metrics
+from evaluation.multiplicity import benjamini_hochberg, holm, tost
 from evaluation.profiles import Outcomes
-from evaluation.stats import (compare, estimate, holm, mcnemar_exact, metric_value, percentile_interval,
-                              resample_weights)
+from evaluation.seed_variance import pooled
+from evaluation.simulation import interval_coverage, null_matrix_false_positives
+from evaluation.stats import compare, estimate, mcnemar_exact, metric_value, percentile_interval, resample_weights
 
 
 def labelled(kind, gold, pred, k, group=None):
@@ -63,14 +67,65 @@ def test_mcnemar_and_holm_match_statsmodels():
     assert holm(p) == pytest.approx(multipletests(p, method="holm")[1])
 
 
-def test_seed_only_interval_is_the_t_interval_over_seeds():
-    """Resamples that keep every example once carry no example noise: the interval is scipy's t over seeds."""
-    seeds = [0.60, 0.66, 0.71]
+def test_logit_interval_is_scipys_t_interval_on_the_logit_scale_mapped_back():
+    """Resamples that keep every example once carry no example noise: the interval is scipy's t over the seeds'
+    logits around the logit of the mean, mapped back into [0, 1]."""
+    seeds = [0.90, 0.94, 0.97]
     runs = [Outcomes.from_correct(np.arange(100) < round(100 * s)) for s in seeds]
     weights = np.ones((50, 100), np.float32)  # every example once in every replicate: no example variance
     est = estimate(runs, weights)
-    lo, hi = st.t.interval(0.95, 2, loc=np.mean(seeds), scale=st.sem(seeds))
-    assert est.mean == pytest.approx(np.mean(seeds)) and est.lo == pytest.approx(lo) and est.hi == pytest.approx(hi)
+    logits = np.log(np.array(seeds) / (1 - np.array(seeds)))
+    center = np.log(np.mean(seeds) / (1 - np.mean(seeds)))
+    lo, hi = st.t.interval(0.95, 2, loc=center, scale=st.sem(logits))
+    assert est.mean == pytest.approx(np.mean(seeds))
+    assert est.lo == pytest.approx(1 / (1 + np.exp(-lo))) and est.hi == pytest.approx(1 / (1 + np.exp(-hi)))
+    assert est.hi < 1 and est.seed_sd == pytest.approx(np.std(seeds, ddof=1))
+    assert not estimate(runs[:2], weights).has_interval  # two seeds: no interval of their own
+
+
+def test_pooled_seed_variance_is_the_one_way_residual_variance_and_falls_back_when_heterogeneous():
+    rng = np.random.default_rng(4)
+    groups = [rng.normal(m, 0.3, k) for m, k in zip((0.1, 0.5, -0.2, 0.9), (2, 3, 3, 5))]
+    y = np.concatenate(groups)
+    dummies = np.repeat(np.eye(len(groups)), [len(g) for g in groups], axis=0)
+    fit = sm.OLS(y, dummies).fit()
+    shared = pooled([*groups, [0.4]])
+    assert all(v.var == pytest.approx(fit.scale) and v.df == fit.df_resid for v in shared[:4])
+    assert shared[4] is None  # one seed: example noise only
+    wild = [rng.normal(0, sd, 6) for sd in (0.01, 0.01, 2.0, 2.0)]
+    assert [v.source for v in pooled(wild)] == ["own"] * 4
+    assert pooled(wild)[2].var == pytest.approx(wild[2].var(ddof=1))
+
+
+def test_benjamini_hochberg_and_tost_match_statsmodels():
+    rng = np.random.default_rng(6)
+    p = rng.random(30) ** 2
+    assert benjamini_hochberg(p) == pytest.approx(multipletests(p, method="fdr_bh")[1])
+    for _ in range(10):
+        x, y = rng.normal(0.6, 0.05, 5), rng.normal(0.6, 0.05, 5)
+        d = x - y
+        expected = ttost_paired(x, y, -0.04, 0.04)[0]
+        assert tost(d.mean(), d.std(ddof=1) / np.sqrt(5), 4, 0.04) == pytest.approx(expected)
+
+
+def test_configuration_intervals_cover_the_truth_in_the_designs_regimes():
+    """Simulated tasks of 8 configurations (fresh seeds, a fresh test set each), the seed variance pooled over
+    them as the report does: wherever an interval is given it holds the truth in 95 % ± simulation error of
+    studies, and never leaves [0, 1]; with two seeds none is given. The full grid: benchmarks/bench_stats.py."""
+    rng = np.random.default_rng(20)
+    for seeds, p, seed_sd, examples in [(3, 0.5, 0.5, 64), (3, 0.95, 0.5, 300), (5, 0.95, 0.15, 64)]:
+        c = interval_coverage(rng, seeds, p, seed_sd, examples, studies=150)
+        assert c.given == 1.0 and c.outside_range == 0
+        assert 0.90 <= c.covered <= 0.99, (seeds, p, seed_sd, examples, c)
+    assert interval_coverage(rng, 2, 0.5, 0.5, 64, studies=20).given == 0.0
+
+
+@pytest.mark.parametrize("seeds", [1, 2, 3])
+def test_a_null_pair_gain_matrix_rarely_shows_any_significant_cell(seeds):
+    """56 null cells (7 targets × 8 sources): after Benjamini–Hochberg within the matrix, some cell is significant
+    in at most 5 % of studies (+ 2 standard errors of the simulation); with one seed a side, never."""
+    rate = null_matrix_false_positives(np.random.default_rng(30 + seeds), seeds, 0.5, 0.5, 64, studies=80)
+    assert rate == 0.0 if seeds == 1 else rate <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / 80), rate
 
 
 def _simulated_runs(rng, p, seeds, examples, seed_sd, difficulty):
@@ -89,8 +144,8 @@ def _truth(p, seed_sd, sd_difficulty, rng):
 
 @pytest.mark.parametrize("seeds", [2, 3])
 def test_intervals_cover_the_truth_and_null_differences_are_rarely_significant(seeds):
-    """200 simulated studies with fresh seeds and fresh test sets: the 95 % interval of a mean and of a
-    difference covers the truth in >= 90 % of them; with no true difference, p < 0.05 in <= 8 %."""
+    """200 simulated studies with fresh seeds and fresh test sets: the 95 % interval of a mean (3 seeds; 2 give
+    none) and of a difference covers the truth in >= 90 % of them; with no true difference, p < 0.05 in <= 8 %."""
     rng = np.random.default_rng(10 + seeds)
     seed_sd, sd_difficulty, examples = 0.15, 1.0, 300
     truth_a, truth_b = _truth(0.65, seed_sd, sd_difficulty, rng), _truth(0.72, seed_sd, sd_difficulty, rng)
@@ -103,7 +158,7 @@ def test_intervals_cover_the_truth_and_null_differences_are_rarely_significant(s
         null = _simulated_runs(rng, 0.65, seeds, examples, seed_sd, difficulty)
         weights = resample_weights(examples, 400, rng)
         est = estimate(a, weights)
-        covered_mean += est.lo <= truth_a <= est.hi
+        covered_mean += est.lo <= truth_a <= est.hi if seeds >= 3 else not est.has_interval
         diff = compare(b, a, weights)
         covered_diff += diff.lo <= truth_b - truth_a <= diff.hi
         false_positive += compare(null, a, weights).p < 0.05

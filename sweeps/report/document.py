@@ -38,10 +38,23 @@ def fmt_p(p: float | None) -> str:
 
 
 def fmt_ci(e: Estimate | Comparison | None, signed: bool = False) -> str:
+    """``0.712 [0.650, 0.768]``; where no interval can be given, the value and why."""
     if e is None:
         return "-"
     value = e.mean if isinstance(e, Estimate) else e.diff
-    return f"{value:+.3f} [{e.lo:+.3f}, {e.hi:+.3f}]" if signed else f"{value:.3f} [{e.lo:.3f}, {e.hi:.3f}]"
+    sign = "+" if signed else ""
+    if math.isnan(e.lo):
+        return f"{value:{sign}.3f} (no interval: {e.note})" if isinstance(e, Estimate) and e.note else \
+            f"{value:{sign}.3f} (no interval)"
+    return f"{value:{sign}.3f} [{e.lo:{sign}.3f}, {e.hi:{sign}.3f}]"
+
+
+def fmt_seeds(e: Estimate | Comparison | None) -> str:
+    """Each seed's value (a comparison: each seed pair's difference) and their SD: ``0.70, 0.74 (SD 0.028)``."""
+    if e is None or not e.per_seed:
+        return "-"
+    values = ", ".join(f"{v:.3f}" for v in e.per_seed)
+    return values if math.isnan(e.seed_sd) else f"{values} (SD {e.seed_sd:.3f})"
 
 
 def slug(text: str) -> str:

@@ -8,7 +8,8 @@ import numpy as np
 from scipy import stats as st
 
 from evaluation.harness import headline_metric
-from evaluation.stats import Comparison, Estimate, compare, estimate, resample_weights
+from evaluation.seed_variance import SeedVariance, pooled
+from evaluation.stats import Comparison, Estimate, compare, estimate, resample_weights, seed_logits, seed_values
 from ftlib.core.hashing import canonical_hash
 from sweeps.report.document import fmt, fmt_p
 from sweeps.report.study import Study
@@ -51,19 +52,41 @@ def outcomes_of(study: Study, runs: list[dict[str, Any]], task: str, split: str)
     return [r for r, _ in pairs], [o for _, o in pairs]
 
 
-def estimate_of(study: Study, ctx: Context, runs, task: str, split: str) -> tuple[Estimate | None, list]:
+def family_variance(study: Study, family: list[list[dict[str, Any]]], task: str, split: str,
+                    scale: str) -> SeedVariance | None:
+    """The seed variance pooled over a family's configurations (lists of runs) on one task and split: of the
+    seeds' logits (``scale`` "logit", for estimates) or their values ("raw", for differences). None where fewer
+    than two configurations have two seeds, or their variances disagree (each then keeps its own)."""
+    groups = []
+    for runs in family:
+        _, outs = outcomes_of(study, runs, task, split)
+        if outs:
+            groups.append(seed_logits(outs) if scale == "logit" else seed_values(outs))
+    shared = [v for v in pooled(groups) if v is not None]
+    return shared[0] if shared and shared[0].source == "pooled" else None
+
+
+def estimate_of(study: Study, ctx: Context, runs, task: str, split: str,
+                family: list[list[dict[str, Any]]] | None = None) -> tuple[Estimate | None, list]:
+    """A configuration's estimate; ``family``: the configurations its seed variance is pooled over."""
     runs, outs = outcomes_of(study, runs, task, split)
     if not outs:
         return None, []
-    return estimate(outs, ctx.weights(task, split, len(outs[0].gold)), cache=ctx.replicates), runs
+    variance = family_variance(study, family, task, split, "logit") if family else None
+    return estimate(outs, ctx.weights(task, split, len(outs[0].gold)), cache=ctx.replicates,
+                    seed_variance=variance), runs
 
 
-def compare_of(study: Study, ctx: Context, a_runs, b_runs, task: str, split: str):
+def compare_of(study: Study, ctx: Context, a_runs, b_runs, task: str, split: str,
+               family: list[list[dict[str, Any]]] | None = None):
+    """A − B; ``family``: the configurations the seed variance is pooled over."""
     a_runs, a = outcomes_of(study, a_runs, task, split)
     b_runs, b = outcomes_of(study, b_runs, task, split)
     if not a or not b:
         return None, a_runs + b_runs
-    return compare(a, b, ctx.weights(task, split, len(a[0].gold)), cache=ctx.replicates), a_runs + b_runs
+    variance = family_variance(study, family, task, split, "raw") if family else None
+    return compare(a, b, ctx.weights(task, split, len(a[0].gold)), cache=ctx.replicates,
+                   seed_variance=variance), a_runs + b_runs
 
 
 def metric_name(task: str, profile: str) -> str:

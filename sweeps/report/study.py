@@ -35,6 +35,7 @@ class Study:
     selection: dict[str, Any] | None  # final/selection.json, or None before finalize
     ledger: list[dict[str, Any]]
     profile: str = "cocktail"
+    design: frozenset[str] = frozenset()  # the sweep's own runs (not finalize's reruns): what the design trained
     _outcomes: dict[tuple[str, str, str], Outcomes | None] = field(default_factory=dict, repr=False)
 
     @property
@@ -48,11 +49,12 @@ class Study:
     def completed(self) -> list[dict[str, Any]]:
         return [r for r in self.rows if r["state"] == "completed"]
 
-    def configs(self, model: str) -> dict[str, list[dict[str, Any]]]:
-        """Completed runs of one model by configuration (point key), seeds in order."""
+    def configs(self, model: str, design_only: bool = False) -> dict[str, list[dict[str, Any]]]:
+        """Completed runs of one model by configuration (point key), seeds in order; ``design_only``: the sweep's
+        own runs, leaving out finalize's reruns of the configurations it selected."""
         out: dict[str, list[dict[str, Any]]] = {}
         for r in sorted(self.completed(), key=lambda r: (r["seed"], r["trial_id"])):
-            if r["model"] == model:
+            if r["model"] == model and (not design_only or r["trial_id"] in self.design):
                 out.setdefault(r["point_key"], []).append(r)
         return out
 
@@ -60,8 +62,10 @@ class Study:
         return sorted({r["model"] for r in self.rows})
 
     def with_sources(self, model: str, sources: set[str]) -> list[list[dict[str, Any]]]:
-        """Configurations whose mixture has exactly these sources."""
-        return [runs for runs in self.configs(model).values() if active_tasks(runs[0]) == frozenset(sources)]
+        """Design configurations (the sweep's own runs: never finalize's reruns, which selection chose by these
+        very validation numbers) whose mixture has exactly these sources."""
+        return [runs for runs in self.configs(model, design_only=True).values()
+                if active_tasks(runs[0]) == frozenset(sources)]
 
     def outcomes(self, run_id: str, task: str, split: str) -> Outcomes | None:
         """A run's per-example outcomes on a task's validation (the sweep's scoring) or test split (finalize's)."""
@@ -134,7 +138,7 @@ def load_study(exp: str, profile: str = "cocktail") -> Study:
             if r["trial_id"] not in merged or r["state"] == "completed":
                 merged[r["trial_id"]] = r
     return Study(exp, sweep, list(merged.values()), selection, TestLedger(ledger_file(exp)).entries,
-                 profile)
+                 profile, frozenset(r["trial_id"] for r in rows))
 
 
 def _rerun_tables(exp: str) -> list[str]:

@@ -3,9 +3,13 @@ of the design's runs, Holm across each matrix's cells."""
 from __future__ import annotations
 
 import dataclasses
+import math
+from typing import Any
 
-from evaluation.stats import holm
-from sweeps.report.document import Section, Table, fmt, fmt_p, slug
+import numpy as np
+
+from evaluation.multiplicity import benjamini_hochberg
+from sweeps.report.document import Section, Table, fmt, fmt_p, fmt_seeds, slug
 from sweeps.report.figures import heatmap
 from sweeps.report.measures import ALPHA, Context, compare_of, matched
 from sweeps.report.study import Study
@@ -20,29 +24,29 @@ def transfer_matrices(study: Study, ctx: Context) -> list[Section]:
                   "cocktail? (validation split)")
     targets = [t for t in study.sweep.objective_tasks() if t in study.sweep.pool]
     pool = list(study.sweep.pool)
+    cells: dict[str, dict[str, dict]] = {"G": {}, "L": {}}
     for model in study.models():
-        short = model.rsplit("/", 1)[-1]
+        family = list(study.configs(model, design_only=True).values())
         singles = {t: matched(study, model, {t}, None) for t in targets}
-        cells_g = {}
-        for i in targets:
-            if singles[i] is None:
-                continue
-            for j in pool:
-                if j != i:
-                    pair = matched(study, model, {i, j}, singles[i])
-                    if pair is not None:
-                        cells_g[i, j] = compare_of(study, ctx, pair, singles[i], i, "validation")
         everything = matched(study, model, set(pool), None)
-        cells_l = {}
-        if everything is not None:
-            for i in targets:
-                for j in pool:
-                    if j != i:
-                        without = matched(study, model, set(pool) - {j}, everything)
-                        if without is not None:
-                            cells_l[i, j] = compare_of(study, ctx, everything, without, i, "validation")
-        for section, cells, name, label in ((gain, cells_g, "pair_gain", "G"), (loo, cells_l, "leave_one_out", "L")):
-            _matrix_section(section, study, ctx, model, short, targets, pool, cells, name, label)
+        for i in targets:
+            for j in (j for j in pool if j != i):
+                pair = matched(study, model, {i, j}, singles[i]) if singles[i] is not None else None
+                if pair is not None:
+                    cells["G"][model, i, j] = _cell(study, ctx, pair, singles[i], i, family)
+                without = matched(study, model, set(pool) - {j}, everything) if everything is not None else None
+                if without is not None:
+                    cells["L"][model, i, j] = _cell(study, ctx, everything, without, i, family)
+    for section, label, name in ((gain, "G", "pair_gain"), (loo, "L", "leave_one_out")):
+        computed = {k: v for k, v in cells[label].items() if v["comp"] is not None}
+        tested = [k for k, v in computed.items() if not v["comp"].example_only]
+        adjusted = dict(zip(tested, benjamini_hochberg([computed[k]["comp"].p for k in tested])))
+        for model in study.models():
+            mine = {(i, j): v for (m, i, j), v in computed.items() if m == model}
+            if mine:
+                adjusted_here = {(i, j): p for (m, i, j), p in adjusted.items() if m == model}
+                _matrix_section(section, study, ctx, model, targets, pool, mine, adjusted_here, len(tested), name,
+                                label)
     for section, need, sizes in ((gain, "runs of each target alone and of the target with one other source",
                                   "1 and 2"),
                                  (loo, "a run with every source and runs that leave one source out", "0 and -1")):
@@ -52,38 +56,56 @@ def transfer_matrices(study: Study, ctx: Context) -> list[Section]:
     return [gain, loo]
 
 
-def _matrix_section(section: Section, study: Study, ctx: Context, model: str, short: str, targets, pool, cells,
-                    name: str, label: str) -> None:
-    computed = {k: v for k, v in cells.items() if v[0] is not None}
-    if not computed:
-        return
-    keys = list(computed)
-    adjusted = dict(zip(keys, holm([computed[k][0].p for k in keys])))
+def _cell(study: Study, ctx: Context, a, b, task: str, family) -> dict[str, Any]:
+    """A − B on the target's validation split, the seed variance pooled over the model's design configurations
+    scored on it; and what A trained beyond B (tokens, optimizer steps: a gain may be compute, not content)."""
+    comp, used = compare_of(study, ctx, a, b, task, "validation", family)
+    return {"comp": comp, "runs": used, "tokens": _mean_of(a, "tokens") - _mean_of(b, "tokens"),
+            "steps": _mean_of(a, "steps") - _mean_of(b, "steps")}
+
+
+def _mean_of(runs, key: str) -> float:
+    values = [r.get(key) for r in runs if r.get(key) is not None]
+    return float(np.mean(values)) if values else math.nan
+
+
+def _matrix_section(section: Section, study: Study, ctx: Context, model: str, targets, pool, cells, adjusted,
+                    family: int, name: str, label: str) -> None:
+    short = model.rsplit("/", 1)[-1]
     rows, z, text = [], [], []
     for i in targets:
         z_row, t_row = [], []
         for j in pool:
-            comp = computed.get((i, j), (None,))[0]
-            if comp is None:
+            cell = cells.get((i, j))
+            if cell is None:
                 z_row.append(None)
                 t_row.append("")
                 continue
-            significant = adjusted[i, j] < ALPHA
+            comp, p = cell["comp"], adjusted.get((i, j))
+            significant = p is not None and p < ALPHA
             ident = ctx.record(f"validation/{model}/{name}/{i}/{j}", dataclasses.asdict(comp), "validation",
-                               computed[i, j][1], study)
-            rows.append([i, j, fmt(comp.diff), fmt(comp.lo), fmt(comp.hi), fmt_p(comp.p), fmt_p(adjusted[i, j]),
-                         "yes" if significant else "no", len(comp.per_seed), ident])
+                               cell["runs"], study)
+            rows.append([i, j, fmt(comp.diff), fmt(comp.lo), fmt(comp.hi), fmt_p(comp.p),
+                         "example noise only" if comp.example_only else fmt_p(p), "yes" if significant else "no",
+                         len(comp.per_seed), fmt_seeds(comp), f"{cell['tokens']:+,.0f}", f"{cell['steps']:+,.0f}",
+                         ident])
             z_row.append(comp.diff)
             t_row.append(f"{comp.diff:+.3f}{' *' if significant else ''}")
             if significant:
                 section.findings.append(f"{short}: {label}[{i}, {j}] = {comp.diff:+.3f} (95% CI [{comp.lo:+.3f}, "
-                                        f"{comp.hi:+.3f}], Holm p = {adjusted[i, j]:.3g})")
+                                        f"{comp.hi:+.3f}], BH p = {p:.3g} over the section's {family} cells; "
+                                        f"Δtokens {cell['tokens']:+,.0f})")
         z.append(z_row)
         text.append(t_row)
-    section.tables.append(Table(f"{name}_{slug(short)}", f"{short}: {label}[i, j] (validation)",
-                                ["target i", "source j", "difference", "95% lo", "95% hi", "p", "p (Holm)",
-                                 "significant", "seed pairs", "provenance"], rows,
-                                f"Holm across the {len(keys)} cells of the matrix; * marks cells significant "
-                                f"after it."))
-    section.figures.append(heatmap(f"{short}: {label}[i, j] (validation; * = Holm-significant)", z, text, targets,
-                                    pool))
+    section.tables.append(Table(
+        f"{name}_{slug(short)}", f"{short}: {label}[i, j] (validation)",
+        ["target i", "source j", "difference", "95% lo", "95% hi", "p", "p (BH)", "significant", "seed pairs",
+         "seed differences (SD)", "Δtokens", "Δsteps", "provenance"], rows,
+        f"Estimand: the difference of the two configurations' expected validation scores as the design trained them "
+        f"(Δtokens, Δsteps: what the first trained beyond the second; where they are not 0 a gain may be compute, "
+        f"not content). Family: every tested cell of this section ({family}), Benjamini–Hochberg; * marks cells "
+        f"significant after it. The seed variance is pooled over the model's design configurations scored on the "
+        f"target, where they agree; a cell with one seed a side and no pooled variance carries example noise only "
+        f"and is never marked significant."))
+    section.figures.append(heatmap(f"{short}: {label}[i, j] (validation; * = BH-significant)", z, text, targets,
+                                   pool))
