@@ -9,7 +9,7 @@ import ray.data
 
 from evaluation.inference import LoadedModel, continuation_logprobs, generate, load_for_eval, score_labels
 
-# A request: {"op": "generate"|"score"|"logprob", "prompt": str, "max_new_tokens": int, "stop": bool,
+# A request: {"op": "generate"|"score"|"logprob", "prompt": str, "max_new_tokens": int,
 #             "labels": list[str], "continuation": str, "specials": bool}
 # An answer:  {"text": str, "logprob": float, "tokens": int}
 
@@ -18,12 +18,12 @@ def answer(lm: LoadedModel, requests: list[dict[str, Any]], batch_size: int) -> 
     """Groups requests that share settings, so each group runs as real batches."""
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, r in enumerate(requests):
-        groups[(r["op"], r["max_new_tokens"], r["stop"], tuple(r["labels"]), r["specials"])].append(i)
+        groups[(r["op"], r["max_new_tokens"], tuple(r["labels"]), r["specials"])].append(i)
     answers: list[dict[str, Any]] = [{} for _ in requests]
-    for (op, max_new, stop, labels, specials), idx in groups.items():
+    for (op, max_new, labels, specials), idx in groups.items():
         prompts = [requests[i]["prompt"] for i in idx]
         if op == "generate":
-            texts = generate(lm, prompts, max_new, batch_size, stop, specials)
+            texts = generate(lm, prompts, max_new, batch_size, specials)
             results = [{"text": t, "logprob": 0.0, "tokens": 0} for t in texts]
         elif op == "score":
             results = [{"text": t, "logprob": 0.0, "tokens": 0}

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from evaluation import metrics
-from evaluation.parsing import first_number, last_number, parse_label, parse_letter
+from evaluation.parsing import first_line, first_number, last_number, parse_label, parse_letter
 from evaluation.profiles import PROFILES, profile_scores
 from ftlib.tasks.catalog import get_task
 from ftlib.tasks.prompts import render_prompt
@@ -50,7 +50,7 @@ def headline_metric(task: str, profile: str = "cocktail") -> str:
 
 def requests_for(spec: TaskSpec, prompts: list[str], golds: list[str], modes: list[str], specials: bool
                  ) -> list[dict[str, Any]]:
-    base = {"max_new_tokens": spec.max_new_tokens, "stop": spec.kind is not Kind.GENERATION, "labels": [],
+    base = {"max_new_tokens": spec.max_new_tokens, "labels": [],
             "continuation": "", "specials": specials}
     if spec.metric == "perplexity":
         return [{**base, "op": "logprob", "prompt": p, "continuation": g} for p, g in zip(prompts, golds)]
@@ -108,7 +108,10 @@ def _collect(spec: TaskSpec, records, prompts, modes, answers, split) -> TaskRes
 
 
 def _score(spec: TaskSpec, records: list[dict], outputs: list[str]) -> tuple[dict[str, float], list, list]:
+    """cocktail's reading: a one-line answer is its first non-blank line; a generated solution is read whole."""
     golds = [r["output"] for r in records]
+    if spec.kind is not Kind.GENERATION:
+        outputs = [first_line(o) for o in outputs]
     if spec.kind is Kind.CLASSIFICATION:
         parsed = [parse_label(o, spec.labels) for o in outputs]
         correct = [p == g for p, g in zip(parsed, golds)]

@@ -55,21 +55,21 @@ def load_for_eval(model: str, adapter: str | None = None, device: str | None = N
 
 
 def generate(lm: LoadedModel, prompts: Sequence[str], max_new_tokens: int, batch_size: int = 16,
-             stop_at_newline: bool = True, add_special_tokens: bool = True) -> list[str]:
-    """Greedy continuations, batched with left padding; cut at EOS and (one-line answers) at a newline."""
+             add_special_tokens: bool = True) -> list[str]:
+    """Greedy continuations, batched with left padding, to EOS or ``max_new_tokens``: whole (a scoring profile
+    decides what of an output it reads; a newline is not an answer's end to every reader)."""
     tok = lm.tokenizer
     tok.padding_side = "left"
     outputs: list[str] = []
     for start in range(0, len(prompts), batch_size):
         batch = list(prompts[start:start + batch_size])
         enc = tok(batch, return_tensors="pt", padding=True, add_special_tokens=add_special_tokens).to(lm.device)
-        kwargs = {"stop_strings": ["\n"], "tokenizer": tok} if stop_at_newline else {}
         with torch.no_grad():
             out = lm.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                    pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **kwargs)
+                                    pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
         for row in out[:, enc["input_ids"].shape[1]:]:
             text = tok.decode(row, skip_special_tokens=True)
-            outputs.append(text.split("\n", 1)[0].strip() if stop_at_newline else text.strip())
+            outputs.append(text)  # whole: how to read it is each scoring profile's rule (evaluation/profiles.py)
     return outputs
 
 

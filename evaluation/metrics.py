@@ -45,6 +45,11 @@ def classification(gold: Sequence[str], pred: Sequence[str | None], labels: Sequ
     }
 
 
+def macro_f1(gold: Sequence[str], pred: Sequence[str | None], labels: Sequence[str]) -> float:
+    """Unweighted mean of the F1 of each of ``labels`` (sklearn's ``average="macro"`` over those labels)."""
+    return float(np.mean([f1_binary(gold, pred, label) for label in labels])) if labels else 0.0
+
+
 def f1_binary(gold: Sequence[str], pred: Sequence[str | None], positive: str) -> float:
     """F1 of the ``positive`` label alone (sklearn's ``average="binary"``)."""
     tp = sum(g == positive and p == positive for g, p in zip(gold, pred))

@@ -9,6 +9,12 @@ from ftlib.tasks.numbers import parse_number
 MISSING = None  # no answer found: scored wrong, never mapped to a default
 
 
+def first_line(text: str) -> str:
+    """cocktail's reading of a one-line answer: the first line that is not blank, stripped (an output that opens
+    with a newline keeps its answer; an explanation on later lines does not count)."""
+    return next((line.strip() for line in (text or "").splitlines() if line.strip()), "")
+
+
 def parse_label(text: str, labels: Sequence[str]) -> str | None:
     """The label that appears first in ``text`` (case-insensitive, whole words).
 

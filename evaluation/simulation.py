@@ -13,7 +13,7 @@ import numpy as np
 from evaluation.multiplicity import benjamini_hochberg
 from evaluation.profiles import Outcomes
 from evaluation.seed_variance import pooled
-from evaluation.stats import compare, estimate, expit, resample_weights, seed_logits, seed_values
+from evaluation.stats import compare, estimate, expit, resample_weights, seed_logits
 
 DIFFICULTY_SD = 1.0
 
@@ -75,7 +75,7 @@ def null_matrix_false_positives(rng: np.random.Generator, seeds: int, p: float, 
             weights = resample_weights(examples, resamples, rng)
             alone = runs(rng, p, seeds, difficulty, seed_sd)
             pairs = [runs(rng, p, seeds, difficulty, seed_sd) for _ in range(sources)]
-            variance = pooled([seed_values(c) for c in [alone, *pairs]])[0]
+            variance = pooled([seed_logits(c) for c in [alone, *pairs]])[0]
             comps = [compare(pair, alone, weights, seed_variance=variance) for pair in pairs]
             pvalues += [c.p for c in comps if not c.example_only]
         hits += bool(pvalues) and bool((benjamini_hochberg(pvalues) < alpha).any())

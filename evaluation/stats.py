@@ -168,13 +168,12 @@ def _own_example_noise(replicates: np.ndarray) -> float:
     return max((each - mean_var) * seeds / (seeds - 1), 0.0)
 
 
-def _example_variance(sides: list[tuple[np.ndarray, int]], with_seed_term: bool) -> float:
-    """The variance the test set adds to a seed-mean (or a difference of two): the resampled variance, less each
-    run's own example noise where a seed term already holds it (the seeds' spread includes it)."""
+def _example_variance(sides: list[tuple[np.ndarray, int]], seeded: list[np.ndarray]) -> float:
+    """The variance the test set adds to a seed-mean (or a difference of two): the resampled variance, less the
+    own example noise of the ``seeded`` sides' runs, which their seed term already holds (the seeds' spread
+    includes it)."""
     total = sum(sign * r.mean(axis=0) for r, sign in sides)
-    var = float(np.var(total, ddof=1))
-    if with_seed_term:
-        var -= sum(_own_example_noise(r) / len(r) for r, _ in sides)
+    var = float(np.var(total, ddof=1)) - sum(_own_example_noise(r) / len(r) for r in seeded)
     return max(var, 0.0)
 
 
@@ -214,7 +213,7 @@ def expit(z):
 
 
 def seed_logits(runs: list[Outcomes]) -> np.ndarray:
-    """Each seed's value on the logit scale: what ``seed_variance.pooled`` pools for estimates."""
+    """Each seed's value on the logit scale: what ``seed_variance.pooled`` pools for estimates and comparisons."""
     n = _check_same_examples(runs)
     return logit([metric_value(r) for r in runs], n)
 
@@ -232,7 +231,7 @@ def estimate(runs: list[Outcomes], weights: np.ndarray, level: float = LEVEL, ca
                         note=f"{len(runs)} seed(s): too few seeds for an interval (needs {min_seeds})")
     seed = seed_variance or own(logit(per_seed, n))
     replicates = logit(_replicates(runs, weights, cache), n)
-    se, df = _combine(seed, 1 / len(runs), _example_variance([(replicates, 1)], seed is not None), n)
+    se, df = _combine(seed, 1 / len(runs), _example_variance([(replicates, 1)], [replicates] if seed else []), n)
     lo, hi = _interval(float(logit(mean, n)), se, df, level)
     return Estimate(mean, float(expit(lo)), float(expit(hi)), se, df, tuple(per_seed.tolist()), n, seed_sd,
                     seed.source if seed is not None else "")
@@ -243,23 +242,22 @@ def pair_differences(a: list[Outcomes], b: list[Outcomes]) -> np.ndarray:
     return np.array([metric_value(x) - metric_value(y) for x, y in zip(a, b)], np.float64)
 
 
-def seed_values(runs: list[Outcomes]) -> np.ndarray:
-    """Each run's value: what ``seed_variance.pooled`` pools for comparisons (raw scale, one group per
-    configuration)."""
-    return np.array([metric_value(r) for r in runs], np.float64)
-
-
 def compare(a: list[Outcomes], b: list[Outcomes], weights: np.ndarray, level: float = LEVEL,
-            cache: dict | None = None, seed_variance: SeedVariance | None = None) -> Comparison:
+            cache: dict | None = None, seed_variance: SeedVariance | None = None, b_fixed: bool = False
+            ) -> Comparison:
     """A − B, every run of each on the same examples; all seeds of both count (their runs are distinct).
-    ``seed_variance``: the variance of one run's value, from elsewhere (pooled over the family's configurations);
-    else pooled over A's and B's own seeds. Without one (one seed each), example noise only."""
+    ``seed_variance``: of one run's logit, from elsewhere (pooled over the family's configurations); else pooled
+    over A's and B's own seeds. It is carried to each side's scale by the delta method (a score near 1 varies
+    less than one near 0.5 for the same logit spread). Without one (one seed each), example noise only.
+    ``b_fixed``: B is one fixed model (an untuned base model): it has no seed variance."""
     n = _check_same_examples([*a, *b])
-    values_a, values_b = seed_values(a), seed_values(b)
-    seed = seed_variance or pooled([values_a, values_b])[0]
+    values_a, values_b = np.array([metric_value(r) for r in a]), np.array([metric_value(r) for r in b])
+    seeded = [values_a] if b_fixed else [values_a, values_b]
+    seed = seed_variance or pooled([logit(v, n) for v in seeded])[0]
+    slope = [_slope(v.mean(), n) ** 2 / len(v) for v in seeded]  # (d score / d logit)² per seed
     rep_a, rep_b = _replicates(a, weights, cache), _replicates(b, weights, cache)
-    se, df = _combine(seed, 1 / len(a) + 1 / len(b), _example_variance([(rep_a, 1), (rep_b, -1)], seed is not None),
-                      n)
+    own_noise = ([rep_a] if b_fixed else [rep_a, rep_b]) if seed is not None else []
+    se, df = _combine(seed, sum(slope), _example_variance([(rep_a, 1), (rep_b, -1)], own_noise), n)
     diff = float(values_a.mean() - values_b.mean())
     lo, hi = _interval(diff, se, df, level)
     p = float(2 * st.t.sf(abs(diff) / se, df)) if se > 0 else (1.0 if diff == 0 else 0.0)
@@ -267,6 +265,12 @@ def compare(a: list[Outcomes], b: list[Outcomes], weights: np.ndarray, level: fl
     mcnemar = tuple(mcnemar_exact(x.correct, y.correct) for x, y in zip(a, b)) if a[0].kind == "accuracy" else ()
     return Comparison(diff, lo, hi, p, se, df, tuple(pairs.tolist()), mcnemar, abs(len(a) - len(b)),
                       float(pairs.std(ddof=1)) if len(pairs) > 1 else math.nan, seed.source if seed is not None else "")
+
+
+def _slope(mean: float, n_examples: int) -> float:
+    """d score / d logit at a score: p (1 − p), kept off 0 as ``logit`` keeps the score off the ends."""
+    m = float(np.clip(mean, 0.5 / n_examples, 1 - 0.5 / n_examples))
+    return m * (1 - m)
 
 
 def mcnemar_exact(correct_a, correct_b) -> float:

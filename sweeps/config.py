@@ -123,6 +123,8 @@ class ReportConfig(Strict):
     """... and then to ``cocktail report``."""
     resamples: int = Field(default=1000, ge=100)
     scoring: Literal["cocktail", "finben", "fingpt"] = "cocktail"
+    # "Does not change" is claimed only through an equivalence test (TOST) within this margin of the metric.
+    equivalence_margin: float = Field(default=0.02, gt=0, lt=1)
 
 
 class SweepConfig(Strict):

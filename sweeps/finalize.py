@@ -28,11 +28,20 @@ from ftlib.core.errors import ConfigError
 from ftlib.placement.nodes import alive_nodes, autoscaler_node_types
 from ftlib.placement.session import ensure_ray
 from sweeps.config import SweepConfig
-from sweeps.layout import ledger_file, rerun_tune_dir, run_model, selection_file, test_dir, tune_path
+from sweeps.layout import (
+    ledger_file,
+    rerun_tune_dir,
+    run_model,
+    selection_file,
+    test_dir,
+    tune_path,
+    untuned_dir,
+    untuned_key,
+)
 from sweeps.objective import objective_keys
 from sweeps.preflight.checks import trials_at_once
 from sweeps.selection import replication_seeds, select, selected_points
-from sweeps.space import build_run_config
+from sweeps.space import build_run_config, point_key
 from sweeps.trial_table import load_trials
 from sweeps.tune.env import set_driver_env
 from sweeps.tune.experiment import fit_experiment, saved_sweep
@@ -60,6 +69,9 @@ def finalize(exp: str, seeds: int = 3, tasks: list[str] | None = None, retest: b
     storage.write_bytes(selection_file(exp), json_bytes({
         "sweep": sweep.name, "tasks": targets, "seeds": seed_list, "selected_on": "validation",
         "objective": objective_keys(sweep)[0], "mode": sweep.objective.modes[0], "selection": selection}))
+    print(f"[finalize] {len(points)} runs: {len(points) // len(seed_list)} selected configuration(s) × fresh seeds "
+          f"{seed_list} (never the seed that selected them), about {_tokens(rows, points):,} training tokens",
+          flush=True)
     set_driver_env()
     ensure_ray(address)
     tune_dir = rerun_tune_dir(points)
@@ -70,7 +82,14 @@ def finalize(exp: str, seeds: int = 3, tasks: list[str] | None = None, retest: b
     if reruns["unfinished"]:
         return {**reruns, "selection": selection, "tested": []}
     tested = score_test(sweep, exp, reruns["rows"], targets, retest)
+    tested += score_untuned(sweep, exp, reruns["rows"], targets, retest)
     return {**reruns, "selection": selection, "tested": tested, "seeds": seed_list}
+
+
+def _tokens(rows: list[dict[str, Any]], points: list[dict[str, Any]]) -> int:
+    """What the reruns train: each selected configuration's tokens in the sweep, once per fresh seed."""
+    tokens = {r["point_key"]: r.get("tokens") or 0 for r in rows if r["state"] == "completed"}
+    return int(sum(tokens.get(point_key(p), 0) for p in points))
 
 
 def _concurrency(sweep: SweepConfig, points: list[dict[str, Any]]) -> int:
@@ -101,4 +120,27 @@ def score_test(sweep: SweepConfig, exp: str, rows: list[dict[str, Any]], tasks: 
             ledger.record(row["config_hash"], r.task, n=r.n, out=out, retest=retest, run_id=row["trial_id"],
                           seed=row["seed"], point_key=row["point_key"])
             tested.append({"run_id": row["trial_id"], "task": r.task, "n": r.n})
+    return tested
+
+
+def score_untuned(sweep: SweepConfig, exp: str, rows: list[dict[str, Any]], tasks: list[str],
+                  retest: bool) -> list[dict[str, Any]]:
+    """Each base model, untuned, on the same test splits: the arm fine-tuning is measured against (the report's
+    section 6). Scored once, on the ledger under ``untuned:<model>``."""
+    ledger = TestLedger(ledger_file(exp))
+    tested = []
+    for model in sorted({r["model"] for r in rows if r["state"] == "completed"}):
+        cfg = json.loads(next(r["run_config"] for r in rows if r["model"] == model and r["state"] == "completed"))
+        key = untuned_key(model)
+        todo = [t for t in tasks if retest or not ledger.scored(key, t)]
+        if not todo:
+            continue
+        backend = backend_for(cfg["use_gpu"], model, cfg["model"].get("trust_remote_code", False))
+        results = evaluate(backend, todo, data_dir=cfg["data"]["dir"], split="test", mode=sweep.objective.eval_mode,
+                           style=cfg["data"]["style"])
+        out = untuned_dir(exp, model)
+        write_results(out, results, "test", key)
+        for r in results:
+            ledger.record(key, r.task, n=r.n, out=out, retest=retest, run_id=key, model=model)
+            tested.append({"run_id": key, "task": r.task, "n": r.n})
     return tested

@@ -5,6 +5,7 @@
     trials/<run id>/      each run's directory (ftlib/run/files.py), with validation/ (its objective's scoring)
     final/selection.json  finalize's choice, on validation           final/tune-<hash>/ finalize's reruns
     final/test/<run id>/  the test split's scoring, once              test_ledger.jsonl  every look at a test split
+    final/untuned/<model hash>/  each base model's test scoring, untuned (the baseline arm)
     surrogate.json, proposals.yaml    sweep propose                   report/            cocktail report
     two_stage.json, <name>-proxy/, <name>-target/    a two-stage search's parent directory
 """
@@ -26,6 +27,7 @@ VALIDATION = "validation"  # a run's objective scoring: predictions.parquet, sco
 FINAL = "final"
 SELECTION = "selection.json"
 TEST = "test"
+UNTUNED = "untuned"
 SURROGATE = "surrogate.json"
 PROPOSALS = "proposals.yaml"
 REPORT = "report"
@@ -95,6 +97,16 @@ def rerun_tune_dir(points: list[dict[str, Any]]) -> str:
 
 def test_dir(exp: str, run_id: str) -> str:
     return storage.join(exp, FINAL, TEST, run_id)
+
+
+def untuned_key(model: str) -> str:
+    """The ledger key (and report run id) of a base model scored untuned."""
+    return f"untuned:{canonical_hash(model)}"
+
+
+def untuned_dir(exp: str, model: str) -> str:
+    """The test scoring of a base model, untuned: ``final/untuned/<model hash>/``."""
+    return storage.join(exp, FINAL, UNTUNED, canonical_hash(model))
 
 
 def ledger_file(exp: str) -> str:

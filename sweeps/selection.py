@@ -39,18 +39,19 @@ def select(rows: list[dict[str, Any]], pool: list[str], tasks: list[str], mode: 
     sign = 1 if mode == "max" else -1
     selection: dict[str, Any] = {}
     for model, candidates in by_model.items():
-        best_objective = _best(candidates, lambda runs: mean_of(r["objective"] for r in runs), sign)
+        best_objective = _best(candidates, lambda runs: mean_of(r["objective"] for r in runs), sign,
+                               "val_loss_objective")
         selection[model] = {}
         for task in tasks:
-            score = _score_of(task)
+            score, loss = _score_of(task), f"val_loss_{task}"
             with_task = [c for c in candidates if task in active_tasks(c[0])]
             roles = {
-                "alone": _best([c for c in with_task if active_tasks(c[0]) == {task}], score, 1),
-                "best_multi": _best([c for c in with_task if len(active_tasks(c[0])) > 1], score, 1),
-                "all_sources": _best([c for c in candidates if active_tasks(c[0]) == set(pool)], score, 1),
+                "alone": _best([c for c in with_task if active_tasks(c[0]) == {task}], score, 1, loss),
+                "best_multi": _best([c for c in with_task if len(active_tasks(c[0])) > 1], score, 1, loss),
+                "all_sources": _best([c for c in candidates if active_tasks(c[0]) == set(pool)], score, 1, loss),
                 "best_objective": best_objective,
             }
-            selection[model][task] = {role: (_describe(c, score) if c else {"missing": _why(role, task)})
+            selection[model][task] = {role: (_describe(*c, score) if c[0] else {"missing": _why(role, task)})
                                       for role, c in roles.items()}
     return selection
 
@@ -59,17 +60,31 @@ def _score_of(task: str):
     return lambda runs: mean_of(r.get(f"score_{task}") for r in runs)
 
 
-def _best(candidates, value, sign: int):
-    # In point-key order, so that a tie goes to the same configuration every time.
-    scored = [(v, c) for v, c in sorted(((value(c), c) for c in candidates), key=lambda vc: vc[1][0]["point_key"])
-              if v is not None]
-    return max(scored, key=lambda vc: sign * vc[0])[1] if scored else None
+TIE_BREAK = "lower validation loss, then fewer training tokens, then point key"
 
 
-def _describe(runs: list[dict[str, Any]], score) -> dict[str, Any]:
+def _best(candidates, value, sign: int, loss: str) -> tuple[list[dict[str, Any]] | None, list[str]]:
+    """The best candidate by ``value``, and the point keys of the others that tie with it. A tie (a discrete
+    score on a small validation set ties often) goes to the lower validation loss ``loss``, then the fewer
+    training tokens, then the point key: every step declared, and the same choice every time."""
+    scored = [(v, c) for c in candidates if (v := value(c)) is not None]
+    if not scored:
+        return None, []
+    top = max(sign * v for v, _ in scored)
+    tied = [c for v, c in scored if sign * v == top]
+    tied.sort(key=lambda c: (_or_inf(mean_of(r.get(loss) for r in c)), _or_inf(mean_of(r.get("tokens") for r in c)),
+                             c[0]["point_key"]))
+    return tied[0], [c[0]["point_key"] for c in tied[1:]]
+
+
+def _or_inf(x: float | None) -> float:
+    return math.inf if x is None else x
+
+
+def _describe(runs: list[dict[str, Any]], tied: list[str], score) -> dict[str, Any]:
     return {"point_key": runs[0]["point_key"], "point": json.loads(runs[0]["point"]), "val": score(runs),
             "seeds": sorted(r["seed"] for r in runs), "runs": sorted(r["trial_id"] for r in runs),
-            "tasks": sorted(active_tasks(runs[0]))}
+            "tasks": sorted(active_tasks(runs[0])), "tied_with": tied, **({"tie_break": TIE_BREAK} if tied else {})}
 
 
 def _why(role: str, task: str) -> str:
@@ -79,13 +94,10 @@ def _why(role: str, task: str) -> str:
 
 
 def replication_seeds(sweep: SweepConfig, n: int) -> list[int]:
-    """The sweep's seeds, then the next integers above them, until there are ``n``."""
-    seeds = list(dict.fromkeys(sweep.seeds))[:n]
-    nxt = max(seeds) + 1
-    while len(seeds) < n:
-        seeds.append(nxt)
-        nxt += 1
-    return seeds
+    """``n`` fresh seeds, above every seed of the sweep: a selected configuration's test numbers never come from
+    the run whose validation score selected it (that run's luck would come along: the winner's curse)."""
+    start = max(sweep.seeds) + 1
+    return list(range(start, start + n))
 
 
 def selected_points(selection: dict[str, Any]) -> dict[str, dict[str, Any]]:

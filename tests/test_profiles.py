@@ -9,13 +9,14 @@ from ftlib.tasks.catalog import get_task
 FPB = get_task("fpb")
 # output -> (cocktail, finben, fingpt); None = missing
 TRICKY = {
-    "positive rather than negative": ("positive", "negative", "positive"),
-    "negatively skewed": (None, "negative", "negative"),
+    "positive rather than negative": ("positive", "positive", "positive"),
+    "negatively skewed": (None, "negative", "negative"),  # flare-fpb's choices: positive, neutral, negative
     "nonnegative outlook": (None, "negative", "negative"),
     "Neutral.": ("neutral", "neutral", "neutral"),
     "The sentiment is POSITIVE": ("positive", "positive", "neutral"),  # FinGPT checks two spellings only
     "no idea": (None, None, "neutral"),  # FinGPT never says missing
-    "neutral to positive": ("neutral", "neutral", "positive"),
+    "neutral to positive": ("neutral", "positive", "positive"),  # PIXIU: the first choice *in choices order*
+    "\nnegative": ("negative", "negative", "negative"),  # a leading newline hides nothing from any reader
 }
 
 
@@ -61,3 +62,85 @@ def test_fingpt_has_no_rule_for_numeric_or_topic_tasks_and_finben_reads_numbers_
     finqa = get_task("finqa")
     assert profile_scores("finben", finqa, ["12.5", "yes"], ["12.5 ", "Yes"], ["", ""]) == {"exact_match": 0.5}
     assert profile_scores("cocktail", finqa, ["12.5", "yes"], ["12.5 ", "Yes"], ["", ""])["numeric_match"] == 1.0
+
+
+# The peers' rules, written here as their code does it, to check ours against case by case.
+def pixiu_classification(output: str, choices: list[str]) -> str:
+    """PIXIU ``src/tasks/flare.py`` (The-FinAI/PIXIU @ 040f886132a8) ``Classification.process_results``."""
+    text = output.strip().lower()
+    return next((c.lower() for c in choices if c.lower() in text), "missing")
+
+
+def pixiu_headline(output: str) -> int:
+    """Same file, ``Headlines.process_results``: 0 (Yes) only for exactly "Yes"."""
+    return int(output.strip() != "Yes")
+
+
+def pixiu_qa(output: str, gold: str) -> bool:
+    """Same file, ``QA.process_results``: ``results[0].strip() == gold``."""
+    return output.strip() == gold
+
+
+def fingpt_change_target(x: str) -> str:
+    """AI4Finance-Foundation/FinGPT ``fingpt/FinGPT_Benchmark/benchmarks/fpb.py`` @ 52b1ed1c7a69 ``change_target``."""
+    if "positive" in x or "Positive" in x:
+        return "positive"
+    if "negative" in x or "Negative" in x:
+        return "negative"
+    return "neutral"
+
+
+def fingpt_cvt_text_to_pred(text: str) -> str:
+    """Same repository, ``benchmarks/convfinqa.py`` @ f20170588eac ``cvt_text_to_pred``."""
+    import re
+
+    if not text:
+        return "nan"
+    match = re.search(r"\d+(.\d+)", text)
+    return match.group() if match is not None else "0.0"
+
+
+TRICKY_BY_TASK = {
+    "fpb": ["positive, not negative", "\nneutral", "Negative. Explanation: neutral tone", "neutral\npositive",
+            "NEGATIVE", "The sentiment is neutral", "no label", "positive"],
+    "fiqa_sa": ["negative but positive", "\npositive", "neutral; negative later", "Positive.", "", "neg",
+                "negative\n\nbecause positive"],
+    "twitter_sentiment": ["Bullish, then Bearish", "\nNeutral", "bearish", "Neutral. Bullish", "none"],
+}
+
+
+@pytest.mark.parametrize("task", sorted(TRICKY_BY_TASK))
+def test_finben_and_fingpt_agree_case_by_case_with_the_peers_code(task):
+    spec = get_task(task)
+    outputs = TRICKY_BY_TASK[task]
+    golds = [spec.labels[i % len(spec.labels)] for i in range(len(outputs))]
+    finben = outcomes("finben", spec, golds, outputs, [""] * len(outputs))
+    ours = [spec.labels[i].lower() if i < len(spec.labels) else "missing" for i in finben.pred]
+    assert ours == [pixiu_classification(o, list(spec.flare_choices or spec.labels)) for o in outputs]
+    if task != "twitter_sentiment":  # FinGPT's sentiment words (tfns.py maps its labels to them)
+        fingpt = outcomes("fingpt", spec, golds, outputs, [""] * len(outputs))
+        assert [spec.labels[i] for i in fingpt.pred] == [fingpt_change_target(o) for o in outputs]
+        scores = profile_scores("fingpt", spec, golds, outputs, [""] * len(outputs))
+        from sklearn.metrics import f1_score
+
+        new_gold, new_out = [fingpt_change_target(g) for g in golds], [fingpt_change_target(o) for o in outputs]
+        assert scores["f1_macro"] == pytest.approx(f1_score(new_gold, new_out, average="macro"))
+        assert scores["f1_weighted"] == pytest.approx(f1_score(new_gold, new_out, average="weighted"))
+
+
+def test_headlines_and_qa_agree_case_by_case_with_the_peers_code():
+    outputs = ["Yes", " Yes\n", "\nYes", "Yes, it rose", "yes", "No"]
+    headline = outcomes("finben", get_task("headline"), ["Yes"] * 6, outputs, ["up"] * 6)
+    assert [int(p != 0) for p in headline.pred] == [pixiu_headline(o) for o in outputs]
+    finqa = get_task("finqa")
+    golds, answers = ["12.5", " 7", "yes", "3.14"], ["12.5\n", "7", "yes", "\n3.14"]
+    finben = outcomes("finben", finqa, golds, answers, [""] * 4)
+    assert [bool(c) for c in finben.correct] == [pixiu_qa(o, g) for o, g in zip(answers, golds)]
+    assert profile_scores("finben", finqa, golds, answers, [""] * 4)["exact_match"] == finben.correct.mean()
+    convfinqa = get_task("convfinqa")
+    golds, answers = ["12.5", "100", "7.25", "3"], ["12.50", "", "The answer is 7.25", "3"]
+    kept = [(fingpt_cvt_text_to_pred(g), fingpt_cvt_text_to_pred(o)) for g, o in zip(golds, answers)
+            if fingpt_cvt_text_to_pred(o) != "nan"]
+    scores = profile_scores("fingpt", convfinqa, golds, answers, [""] * 4)
+    assert scores["accuracy"] == pytest.approx(sum(float(g) == float(o) for g, o in kept) / len(kept))
+    assert scores["left_out"] == 0.25 and outcomes("fingpt", convfinqa, golds, answers, [""] * 4) is None

@@ -1,6 +1,7 @@
 """The report on simulated studies with planted effects: it recovers them with intervals that cover the truth,
 keeps false positives at the nominal rate after Benjamini–Hochberg, selects without ever reading a test number, and writes a
 whole report (HTML that draws in a real browser, markdown, CSV, provenance)."""
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 
 from sweeps.layout import FINAL, SELECTION
 from sweeps.selection import select
-from sweeps.report.measures import Context
+from sweeps.report.measures import Context, compare_of, selected_runs
 from sweeps.report.sections.transfer_matrices import transfer_matrices
 from sweeps.report.build import build_report
 from sweeps.report.simulate import Truth, expected_metric, random_truth, write_study
@@ -39,22 +40,25 @@ def _truth_gains(truth: Truth, rng) -> dict[tuple[str, str], float]:
 
 
 def test_report_recovers_a_planted_pair_gain_matrix(tmp_path):
-    """Five studies of one planted matrix: the strong effects are found every time, with their signs; the null
-    cell is significant in at most one (5 % each); the 95 % intervals miss at most 3 of the 30 cells."""
+    """Forty studies of one planted matrix: the two strong effects are found, with their signs, in at least 76 of
+    their 80 cells (power measured 0.99: a family whose seed variances Bartlett finds unequal falls back to each
+    pair's own 4 degrees of freedom); the null cell is significant in at most 5 studies (5 % each: 6 or more happens
+    in 1.4 % of such runs; over 380 other studies of this matrix it was 24, 6.3 %); the 95 % intervals miss at most
+    24 of the 240 cells."""
     truth = Truth(POOL, TARGETS, base={"fpb": 0.2, "finqa": 0.0},
                   transfer={("fpb", "finqa"): 0.0, ("fpb", "orca_math"): -0.8, ("finqa", "fpb"): 0.1,
                             ("finqa", "orca_math"): 1.0})
-    missed, null_found = [], 0
-    for k in range(5):
-        rng = np.random.default_rng(7 + k)
+    missed, null_found, strong_found = [], 0, 0
+    for k in range(40):
+        rng = np.random.default_rng(1000 + k)
         cells = _pair_gain_cells(write_study(tmp_path / f"study{k}", truth, seeds=3, examples=600, rng=rng))
         planted = _truth_gains(truth, rng)
         assert set(cells) == set(planted)
         missed += [(k, key) for key, (_, lo, hi, _) in cells.items() if not lo <= planted[key] <= hi]
-        assert cells["finqa", "orca_math"][0] > 0 and cells["finqa", "orca_math"][3] < 0.05
-        assert cells["fpb", "orca_math"][0] < 0 and cells["fpb", "orca_math"][3] < 0.05
+        strong_found += cells["finqa", "orca_math"][0] > 0 and cells["finqa", "orca_math"][3] < 0.05
+        strong_found += cells["fpb", "orca_math"][0] < 0 and cells["fpb", "orca_math"][3] < 0.05
         null_found += cells["fpb", "finqa"][3] < 0.05
-    assert null_found <= 1 and len(missed) <= 3, (null_found, missed)
+    assert strong_found >= 76 and null_found <= 5 and len(missed) <= 24, (strong_found, null_found, missed)
 
 
 @pytest.mark.slow
@@ -157,3 +161,37 @@ def test_report_draws_in_headless_chromium(tmp_path):
     subprocess.run([*flags, "--window-size=1280,4000", f"--screenshot={shot}", page.as_uri()], capture_output=True,
                    timeout=120)
     assert shot.exists() and shot.stat().st_size > 50_000
+
+
+def _best_multi_minus_alone(exp: Path) -> list[tuple[float, float]]:
+    """(difference, p) of best multi-task − alone on test, per target, as section 1 computes them."""
+    study = load_study(str(exp))
+    ctx = Context(200, seed=1)
+    out = []
+    for model, by_task in study.selection["selection"].items():
+        for task, roles in by_task.items():
+            runs = {role: selected_runs(study, model, roles[role]) for role in ("best_multi", "alone")}
+            comp, _ = compare_of(study, ctx, runs["best_multi"], runs["alone"], task, "test", list(runs.values()))
+            out.append((comp.diff, comp.p))
+    return out
+
+
+@pytest.mark.slow
+def test_fresh_seeds_remove_the_winners_curse(tmp_path):
+    """No source helps any target; selection picks the best multi-task mixture on one seed's validation score.
+    Test numbers from that same run carry its luck (a lucky seed is lucky on test too); finalize's fresh seeds do
+    not: best multi − alone centres on 0 and "beats" stays near the level. Full figures: benchmarks/bench_stats.py."""
+    found = {True: [], False: []}
+    for k in range(40):
+        truth = random_truth(np.random.default_rng(k), POOL, TARGETS, transfer_sd=0.0)
+        truth = dataclasses.replace(truth, seed_sd=0.3)
+        for fresh in (True, False):
+            exp = write_study(tmp_path / f"s{k}-{fresh}", truth, seeds=1, examples=200, final_seeds=3,
+                              rng=np.random.default_rng(100 + k), fresh_seeds=fresh)
+            found[fresh] += _best_multi_minus_alone(exp)
+            shutil.rmtree(exp)
+    fresh, reused = np.array(found[True]), np.array(found[False])
+    se = fresh[:, 0].std(ddof=1) / np.sqrt(len(fresh))
+    assert abs(fresh[:, 0].mean()) <= 3 * se, (fresh[:, 0].mean(), se)
+    assert ((fresh[:, 0] > 0) & (fresh[:, 1] < 0.05)).mean() <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / len(fresh))
+    assert reused[:, 0].mean() - fresh[:, 0].mean() > 2 * se  # the curse, where the selecting run is reused

@@ -37,6 +37,10 @@ def encode_batch(tokenizer: Any, texts: list[str], add_special_tokens: bool) -> 
     ``tokenizer(...)`` builds and we never use: 20-25 % of tokenization time (benchmarks/bench_data.py)."""
     backend = getattr(tokenizer, "_tokenizer", None)
     if backend is not None and hasattr(backend, "encode_batch_fast"):
+        # A padded call through the tokenizer (generation pads its batches) can leave padding and truncation on
+        # in the shared backend; every padded call sets its own again, so switching them off here costs nothing.
+        backend.no_padding()
+        backend.no_truncation()
         return [e.ids for e in backend.encode_batch_fast(texts, add_special_tokens=add_special_tokens)]
     return tokenizer(texts, add_special_tokens=add_special_tokens, return_attention_mask=False)["input_ids"]
 

@@ -90,6 +90,9 @@ class TaskSpec:
     # Offline sample sizes per raw split (rows), small enough for CI.
     offline_rows: dict[str, int] = field(default_factory=dict)
     max_new_tokens: int = 8
+    # The label order of the task's FLARE dataset (each row's ``choices``): FinBen / PIXIU take the first choice
+    # found in an output in this order. None: the task has no FLARE set (``labels`` order then).
+    flare_choices: tuple[str, ...] | None = None
     # Study fidelity (``cocktail data prepare --study``): the input as the study's preparation left it.
     study_input: Callable[[str], str] | None = None
 

@@ -59,3 +59,8 @@ def fmt_seeds(e: Estimate | Comparison | None) -> str:
 
 def slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text).strip("_").lower()
+
+
+def fmt_delta(a: float | None, b: float | None) -> str:
+    """``+1,204``: what one side trained beyond the other (tokens, steps); ``-`` where either is unknown."""
+    return "-" if a is None or b is None else f"{a - b:+,.0f}"

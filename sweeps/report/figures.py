@@ -33,8 +33,8 @@ def heatmap(title: str, z, text, rows, cols):
     return fig
 
 
-def validation_scatter(points, rho: float):
-    """Validation against test per selected configuration, one colour per task."""
+def validation_scatter(points):
+    """Validation against test per selected configuration, one colour per task (compare within a colour)."""
     fig = go.Figure()
     for task in sorted({t for t, *_ in points}):
         mine = [pt for pt in points if pt[0] == task]
@@ -43,7 +43,8 @@ def validation_scatter(points, rho: float):
     lo = min(min(v, t) for *_, v, t in points)
     hi = max(max(v, t) for *_, v, t in points)
     fig.add_scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x", line={"dash": "dot", "color": "gray"})
-    fig.update_layout(title=f"validation vs test (Spearman ρ = {rho:.2f})", xaxis_title="validation",
+    fig.update_layout(title="validation vs test, selected configurations (compare within a task)",
+                      xaxis_title="validation",
                       yaxis_title="test", height=420)
     return fig
 

@@ -9,7 +9,7 @@ from scipy import stats as st
 
 from evaluation.harness import headline_metric
 from evaluation.seed_variance import SeedVariance, pooled
-from evaluation.stats import Comparison, Estimate, compare, estimate, resample_weights, seed_logits, seed_values
+from evaluation.stats import Comparison, Estimate, compare, estimate, resample_weights, seed_logits
 from ftlib.core.hashing import canonical_hash
 from sweeps.report.document import fmt, fmt_p
 from sweeps.report.study import Study
@@ -52,16 +52,15 @@ def outcomes_of(study: Study, runs: list[dict[str, Any]], task: str, split: str)
     return [r for r, _ in pairs], [o for _, o in pairs]
 
 
-def family_variance(study: Study, family: list[list[dict[str, Any]]], task: str, split: str,
-                    scale: str) -> SeedVariance | None:
-    """The seed variance pooled over a family's configurations (lists of runs) on one task and split: of the
-    seeds' logits (``scale`` "logit", for estimates) or their values ("raw", for differences). None where fewer
-    than two configurations have two seeds, or their variances disagree (each then keeps its own)."""
+def family_variance(study: Study, family: list[list[dict[str, Any]]], task: str, split: str) -> SeedVariance | None:
+    """The variance of the seeds' logits pooled over a family's configurations (lists of runs) on one task and
+    split. None where fewer than two configurations have two seeds, or their variances disagree (each then keeps
+    its own)."""
     groups = []
     for runs in family:
         _, outs = outcomes_of(study, runs, task, split)
         if outs:
-            groups.append(seed_logits(outs) if scale == "logit" else seed_values(outs))
+            groups.append(seed_logits(outs))
     shared = [v for v in pooled(groups) if v is not None]
     return shared[0] if shared and shared[0].source == "pooled" else None
 
@@ -72,7 +71,7 @@ def estimate_of(study: Study, ctx: Context, runs, task: str, split: str,
     runs, outs = outcomes_of(study, runs, task, split)
     if not outs:
         return None, []
-    variance = family_variance(study, family, task, split, "logit") if family else None
+    variance = family_variance(study, family, task, split) if family else None
     return estimate(outs, ctx.weights(task, split, len(outs[0].gold)), cache=ctx.replicates,
                     seed_variance=variance), runs
 
@@ -84,7 +83,7 @@ def compare_of(study: Study, ctx: Context, a_runs, b_runs, task: str, split: str
     b_runs, b = outcomes_of(study, b_runs, task, split)
     if not a or not b:
         return None, a_runs + b_runs
-    variance = family_variance(study, family, task, split, "raw") if family else None
+    variance = family_variance(study, family, task, split) if family else None
     return compare(a, b, ctx.weights(task, split, len(a[0].gold)), cache=ctx.replicates,
                    seed_variance=variance), a_runs + b_runs
 
@@ -110,12 +109,13 @@ def matched(study: Study, model: str, sources: set[str], like: list[dict[str, An
     return max(candidates, key=lambda runs: (len(runs), runs[0]["point_key"]))
 
 
-def t_summary(values: list[float]) -> list[str]:
+def t_summary(values: list[float]) -> list:
+    """Mean, 95 % t interval and the one-sample t test's p (None with fewer than 2 values) across units."""
     mean = float(np.mean(values))
-    if len(values) < 2:
-        return [fmt(mean), "-", "-"]
+    if len(values) < 2 or np.std(values) == 0:
+        return [fmt(mean), "-", "-", None]
     half = st.t.ppf(0.975, len(values) - 1) * st.sem(values)
-    return [fmt(mean), fmt(mean - half), fmt(mean + half)]
+    return [fmt(mean), fmt(mean - half), fmt(mean + half), float(st.ttest_1samp(values, 0.0).pvalue)]
 
 
 def mcnemar_text(comp: Comparison | None) -> str:

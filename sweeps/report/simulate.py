@@ -4,8 +4,9 @@
 recovers planted effects with honest intervals; benchmarks/bench_report.py times the report on it.
 
 The truth: target task i answers an example right with probability logistic(base_i + Σ_{j in S, j ≠ i} T[i, j]
-+ u + d_e), where S is the run's mixture, u ~ N(0, seed_sd) the run's seed effect, d_e ~ N(0, example_sd) the
-example's difficulty (one draw per example, shared by every run: the test set is fixed within a study). A
++ u + d_e), where S is the run's mixture, u ~ N(0, seed_sd) the run's seed effect (one draw per run and task,
+the same on validation and test: a lucky run is lucky on both), d_e ~ N(0, example_sd) the example's difficulty
+(one draw per example, shared by every run: the test set is fixed within a study). A
 classification answer that is wrong names another label at random. ``expected_metric`` integrates the same model
 over seeds and examples: the value a study estimates.
 """
@@ -26,7 +27,7 @@ from evaluation.stats import metric_value
 from ftlib.core.encode import json_bytes, parquet_bytes
 from ftlib.core.storage import atomic_write_bytes
 from ftlib.tasks.catalog import get_task
-from sweeps.layout import ledger_file, selection_file, sweep_file, test_dir, trials_table, validation_dir
+from sweeps.layout import final_dir, ledger_file, selection_file, sweep_file, test_dir, trials_table, validation_dir
 from sweeps.selection import select
 from sweeps.space import point_key
 
@@ -84,65 +85,106 @@ def expected_metric(truth: Truth, task: str, sources: frozenset[str], rng: np.ra
 
 
 def write_study(exp: str | Path, truth: Truth, seeds: int, examples: int, rng: np.random.Generator,
-                name: str = "simulated", models: int = 1) -> Path:
+                name: str = "simulated", models: int = 1, final_seeds: int | None = None,
+                fresh_seeds: bool = True) -> Path:
     """A finalized sweep over the ablation design of ``truth.pool`` for ``models`` base models (the same truth
-    each), every configuration run with ``seeds`` seeds, ``examples`` validation and test examples per target."""
-    exp = Path(exp)
-    seed_list = list(range(seeds))
-    splits = {}
-    for task in truth.targets:
-        labels = max(len(get_task(task).labels), 1)
-        for split in ("validation", "test"):
-            splits[task, split] = (rng.integers(0, labels, examples), rng.normal(0, truth.example_sd, examples))
-    rows, predictions = [], {}
+    each): every configuration run with ``seeds`` seeds and scored on ``examples`` validation examples per target;
+    the configurations selected on validation replicated with ``final_seeds`` (default ``seeds``) seeds, fresh ones
+    as finalize does (``fresh_seeds`` False: the selection's own runs reused, their seed effect and all, to show
+    the winner's curse that finalize avoids), and scored on as many test examples. A run's seed effect is drawn
+    once per task and holds on validation and test alike."""
+    exp, where = Path(exp), str(exp)
+    final_seeds = final_seeds or seeds
+    test_sets = {task: _test_set(task, examples, truth, rng) for task in truth.targets}
+    val_sets = {task: _test_set(task, examples, truth, rng) for task in truth.targets}
     model_names = [MODEL] if models == 1 else [f"{MODEL}-{m}" for m in range(models)]
+    rows, effects = [], {}
     for model, sources in itertools.product(model_names, design(truth.pool)):
-        point = {"sources": {t: {"weight": 1.0} for t in sorted(sources)}, "params": {}, "model": model}
-        key = point_key(point)
-        for seed in seed_list:
-            run_id = f"{name}-{key}-s{seed}"
-            row = {"trial_id": run_id, "tune_trial_id": run_id, "point_key": key, "point": json.dumps(point),
-                   "model": model, "seed": seed, "state": "completed", "config_hash": f"{key}{seed}",
-                   **{f"w_{t}": (1 / len(sources) if t in sources else 0.0) for t in truth.pool},
-                   "run_config": json.dumps({"data": {"dir": "", "style": "plain"}, "use_gpu": False})}
-            for split in ("validation", "test"):
-                for task in truth.targets:
-                    gold, difficulty = splits[task, split]
-                    z = truth.logit(task, sources) + rng.normal(0, truth.seed_sd) + difficulty
-                    out = _outcomes(task, _sigmoid(z), gold, rng)
-                    predictions[run_id, split, task] = out
-                    if split == "validation":
-                        row[f"score_{task}"] = float(metric_value(out))
-            row["objective"] = float(np.mean([row[f"score_{t}"] for t in truth.targets]))
+        for seed in range(seeds):
+            row, effects[_run_id(name, model, sources, seed)] = _run(truth, model, sources, seed, name, rng)
             rows.append(row)
-    sweep = {"name": name, "base": {"mixture": {"budget": 100}}, "pool": truth.pool, "seeds": seed_list,
-             "search": {"grid": {"mixtures": [{t: 1.0 for t in s} for s in design(truth.pool)]}},
-             "objective": {"tasks": truth.targets}}
-    where = str(exp)
-    atomic_write_bytes(sweep_file(where), json_bytes(sweep))
-    atomic_write_bytes(trials_table(where), parquet_bytes(pa.Table.from_pylist(rows)))
+            _score(truth, row, effects[row["trial_id"]], sources, val_sets, "validation", where, rng)
     selection = select(rows, truth.pool, truth.targets, "max")
-    atomic_write_bytes(selection_file(where), json_bytes({"sweep": name, "tasks": truth.targets,
-                                                         "seeds": seed_list, "selection": selection}))
     selected = {c["point_key"] for by_task in selection.values() for roles in by_task.values()
                 for c in roles.values() if "point_key" in c}
+    replicates = _replicates(truth, rows, selected, seeds, final_seeds, fresh_seeds, name, rng, effects)
     ledger = []
-    for row in rows:
-        _write_predictions(validation_dir(where, row["trial_id"]), predictions, row["trial_id"], "validation",
-                           truth.targets)
-        if row["point_key"] in selected:
-            _write_predictions(test_dir(where, row["trial_id"]), predictions, row["trial_id"], "test",
-                               truth.targets)
-            ledger += [json.dumps({"key": row["config_hash"], "task": t, "n": examples, "retest": False,
-                                   "run_id": row["trial_id"], "seed": row["seed"]}) for t in truth.targets]
+    for row, sources in replicates:
+        _score(truth, row, effects[row["trial_id"]], sources, test_sets, "test", where, rng)
+        ledger += [json.dumps({"key": row["config_hash"], "task": t, "n": examples, "retest": False,
+                               "run_id": row["trial_id"], "seed": row["seed"]}) for t in truth.targets]
+    sweep = {"name": name, "base": {"mixture": {"budget": 100}}, "pool": truth.pool, "seeds": list(range(seeds)),
+             "search": {"grid": {"mixtures": [{t: 1.0 for t in s} for s in design(truth.pool)]}},
+             "objective": {"tasks": truth.targets}}
+    seed_list = sorted({row["seed"] for row, _ in replicates})
+    atomic_write_bytes(sweep_file(where), json_bytes(sweep))
+    atomic_write_bytes(trials_table(where), parquet_bytes(pa.Table.from_pylist(rows)))
+    atomic_write_bytes(trials_table(final_dir(where)), parquet_bytes(pa.Table.from_pylist([r for r, _ in replicates])))
+    atomic_write_bytes(selection_file(where), json_bytes({"sweep": name, "tasks": truth.targets,
+                                                         "seeds": seed_list, "selection": selection}))
     atomic_write_bytes(ledger_file(where), ("\n".join(ledger) + "\n").encode())
     return exp
 
 
-def _write_predictions(where: str, predictions, run_id: str, split: str, tasks: list[str]) -> None:
+def _test_set(task: str, examples: int, truth: Truth, rng: np.random.Generator):
+    """Gold labels and each example's difficulty (shared by every run scored on it)."""
+    labels = max(len(get_task(task).labels), 1)
+    return rng.integers(0, labels, examples), rng.normal(0, truth.example_sd, examples)
+
+
+def _run_id(name: str, model: str, sources: frozenset[str], seed: int) -> str:
+    return f"{name}-{point_key(_point(model, sources))}-s{seed}"
+
+
+def _point(model: str, sources: frozenset[str]) -> dict:
+    return {"sources": {t: {"weight": 1.0} for t in sorted(sources)}, "params": {}, "model": model}
+
+
+def _run(truth: Truth, model: str, sources: frozenset[str], seed: int, name: str, rng: np.random.Generator):
+    """A run's row (no scores yet) and its seed effect per target task."""
+    point = _point(model, sources)
+    key, run_id = point_key(point), _run_id(name, model, sources, seed)
+    row = {"trial_id": run_id, "tune_trial_id": run_id, "point_key": key, "point": json.dumps(point),
+           "model": model, "seed": seed, "state": "completed", "config_hash": f"{key}{seed}",
+           **{f"w_{t}": (1 / len(sources) if t in sources else 0.0) for t in truth.pool},
+           "run_config": json.dumps({"data": {"dir": "", "style": "plain"}, "use_gpu": False})}
+    return row, {task: rng.normal(0, truth.seed_sd) for task in truth.targets}
+
+
+def _score(truth: Truth, row: dict, effect: dict, sources, sets, split: str, where: str, rng) -> None:
+    """The run's outcomes on each target's examples of ``split``, written as its predictions; validation scores
+    go into its row (what selection reads)."""
+    outcomes = {}
+    for task, (gold, difficulty) in sets.items():
+        outcomes[task] = _outcomes(task, _sigmoid(truth.logit(task, sources) + effect[task] + difficulty), gold, rng)
+        if split == "validation":
+            row[f"score_{task}"] = float(metric_value(outcomes[task]))
+    if split == "validation":
+        row["objective"] = float(np.mean([row[f"score_{t}"] for t in truth.targets]))
+    out = validation_dir(where, row["trial_id"]) if split == "validation" else test_dir(where, row["trial_id"])
+    _write_predictions(out, outcomes, split)
+
+
+def _replicates(truth: Truth, rows, selected, seeds: int, final_seeds: int, fresh: bool, name: str, rng, effects):
+    """finalize's runs of the selected configurations: fresh seeds above the sweep's, or the selection's own."""
+    out = []
+    for row in rows:
+        if row["point_key"] not in selected or row["seed"] != 0:
+            continue
+        sources = frozenset(t for t in truth.pool if row[f"w_{t}"])
+        for k in range(final_seeds):
+            if not fresh and k < seeds:
+                out.append((next(r for r in rows if r["point_key"] == row["point_key"] and r["seed"] == k), sources))
+                continue
+            again, effects[_run_id(name, row["model"], sources, seeds + k)] = _run(truth, row["model"], sources,
+                                                                                   seeds + k, name, rng)
+            out.append((again, sources))
+    return out
+
+
+def _write_predictions(where: str, outcomes: dict[str, Outcomes], split: str) -> None:
     records = []
-    for task in tasks:
-        out = predictions[run_id, split, task]
+    for task, out in outcomes.items():
         labels = get_task(task).labels
         for e, (g, p) in enumerate(zip(out.gold, out.pred)):
             if labels:

@@ -21,7 +21,16 @@ from ftlib.core import storage
 from ftlib.core.errors import ConfigError
 from ftlib.tasks.catalog import get_task
 from sweeps.config import SweepConfig
-from sweeps.layout import TRIALS_TABLE, final_dir, ledger_file, selection_file, test_dir, validation_dir
+from sweeps.layout import (
+    TRIALS_TABLE,
+    final_dir,
+    ledger_file,
+    selection_file,
+    test_dir,
+    untuned_dir,
+    untuned_key,
+    validation_dir,
+)
 from sweeps.saved import saved_config
 from sweeps.selection import active_tasks
 from sweeps.trial_table import load_trials
@@ -74,8 +83,18 @@ class Study:
             self._outcomes[key] = self._read_outcomes(run_id, task, split)
         return self._outcomes[key]
 
+    def untuned_outcomes(self, model: str, task: str) -> Outcomes | None:
+        """The base model's test outcomes, untuned (finalize scores it beside the selected configurations)."""
+        key = (untuned_key(model), task, "test")
+        if key not in self._outcomes:
+            self._outcomes[key] = self._read_outcomes_in(untuned_dir(self.exp, model), task, "test")
+        return self._outcomes[key]
+
     def _read_outcomes(self, run_id: str, task: str, split: str) -> Outcomes | None:
         where = validation_dir(self.exp, run_id) if split == "validation" else test_dir(self.exp, run_id)
+        return self._read_outcomes_in(where, task, split)
+
+    def _read_outcomes_in(self, where: str, task: str, split: str) -> Outcomes | None:
         table = _predictions(storage.join(where, PREDICTIONS))
         if table is None:
             return None

@@ -64,6 +64,9 @@ SPEC = TaskSpec(
     raw_schema=RAW_SCHEMA,
     generate=_generate,
     labels=LABELS,
+    # ChanceFocus/flare-fiqasa's `choices` as a public re-implementation of PIXIU's task table lists them (not
+    # checked against the hub, which this machine cannot reach)
+    flare_choices=("positive", "negative", "neutral"),
     instruction="What is the sentiment of this news? Please choose an answer from {negative/neutral/positive}.",
     derive=_label,
     offline_rows={"train": 400, "valid": 80, "test": 120},

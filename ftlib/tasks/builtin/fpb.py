@@ -52,6 +52,9 @@ SPEC = TaskSpec(
     raw_schema=RAW_SCHEMA,
     generate=_generate,
     labels=LABELS,
+    # ChanceFocus/flare-fpb's `choices`, as issue 22 read them off the dataset (a third-party copy of PIXIU's task
+    # table lists positive, negative, neutral: not checked against the hub, which this machine cannot reach)
+    flare_choices=("positive", "neutral", "negative"),
     label_names=LABELS,
     instruction="What is the sentiment of this news? Please choose an answer from {negative/neutral/positive}.",
     offline_rows={"train": 600, "test": 150},

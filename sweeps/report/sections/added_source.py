@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from sweeps.report.document import Section, Table, fmt, fmt_p, slug
-from sweeps.report.measures import Context, compare_of, matched, t_summary
+from evaluation.multiplicity import holm
+from sweeps.report.document import Section, Table, fmt, fmt_delta, fmt_p, slug
+from sweeps.report.measures import ALPHA, Context, compare_of, matched, t_summary
 from sweeps.report.study import Study
 from sweeps.selection import active_tasks, mean_of
 
@@ -19,51 +20,69 @@ def added_source(study: Study, ctx: Context, source: str, key: str, title: str, 
         section.missing = f"{source} is not in the sweep's pool"
         return section
     targets = [t for t in study.sweep.objective_tasks() if t in study.sweep.pool]
-    for model in study.models():
-        short = model.rsplit("/", 1)[-1]
-        rows, deltas = [], {t: [] for t in targets}
-        loss_deltas = []
-        for runs in study.configs(model).values():
-            sources = set(active_tasks(runs[0]))
-            if source in sources:
-                continue
-            plus = matched(study, model, sources | {source}, runs)
-            if plus is None:
-                continue
-            loss = (mean_of(r.get(f"val_loss_{source}") for r in plus),
-                    mean_of(r.get(f"val_loss_{source}") for r in runs))
-            d_ppl = math.exp(loss[0]) - math.exp(loss[1]) if None not in loss else None
-            if d_ppl is not None:
-                loss_deltas.append(d_ppl)
-            for task in sorted(sources & set(targets)):
-                comp, used = compare_of(study, ctx, plus, runs, task, "validation")
-                if comp is None:
-                    continue
-                deltas[task].append(comp.diff)
-                ident = ctx.record(f"validation/{model}/{key}/{'+'.join(sorted(sources))}/{task}",
-                                   dataclasses.asdict(comp), "validation", used, study)
-                rows.append(["+".join(sorted(sources)), task, fmt(comp.diff), fmt(comp.lo), fmt(comp.hi),
-                             fmt_p(comp.p), fmt(d_ppl, 2), ident])
+    found = {model: _matched_pairs(study, ctx, model, source, key, targets) for model in study.models()}
+    # One family for the section's findings: every summary measure of every model.
+    tests = [(model, row[0], row[-1]) for model, (_, summary) in found.items() for row in summary
+             if row[-1] is not None]
+    adjusted = dict(zip([(m, t) for m, t, _ in tests], holm([p for *_, p in tests]) if tests else []))
+    for model, (rows, summary) in found.items():
         if not rows:
             continue
-        summary = [[task, len(v), *t_summary(v)] for task, v in deltas.items() if v]
-        if loss_deltas:
-            summary.append([f"{source} perplexity" + (" (general ability)" if source == "openorca" else ""),
-                            len(loss_deltas), *t_summary(loss_deltas)])
+        short = model.rsplit("/", 1)[-1]
         section.tables.append(Table(f"{key}_{slug(short)}", f"{short}: S + {source} − S, matched mixtures",
-                                    ["mixture S", "task", "difference", "95% lo", "95% hi", "p",
-                                     f"Δ {source} perplexity", "provenance"], rows))
+                                    ["mixture S", "task", "difference", "95% lo", "95% hi", "p", "Δtokens",
+                                     f"Δ {source} perplexity", "provenance"], rows,
+                                    "Estimand: the difference of expected validation scores between a design "
+                                    f"mixture S and S + {source}, as the design trained them (Δtokens: what S + "
+                                    f"{source} trained beyond S)."))
+        table = [[measure, n, mean, lo, hi, fmt_p(p), fmt_p(adjusted.get((model, measure)))]
+                 for measure, n, mean, lo, hi, p in summary]
         section.tables.append(Table(f"{key}_summary_{slug(short)}", f"{short}: mean effect of adding {source}",
-                                    ["measure", "matched pairs", "mean", "95% lo", "95% hi"], summary,
-                                    "t interval across matched mixtures (each mixture one unit)."))
-        for task, n, mean, lo, hi in summary:
-            if n > 1 and lo != "-" and (float(lo) > 0 or float(hi) < 0):
+                                    ["measure", "matched pairs", "mean", "95% lo", "95% hi", "p", "p Holm"], table,
+                                    f"t interval across matched mixtures (each mixture one unit); Holm over the "
+                                    f"section's {len(tests)} measures (all models)."))
+        for measure, n, mean, lo, hi, p in summary:
+            q = adjusted.get((model, measure))
+            if q is not None and q < ALPHA:
                 direction = "raises" if float(mean) > 0 else "lowers"
-                section.findings.append(f"{short}: adding {source} {direction} {task} by {mean} on average "
-                                        f"(95% CI [{lo}, {hi}], {n} matched mixtures)")
+                section.findings.append(f"{short}: adding {source} {direction} {measure} by {mean} on average "
+                                        f"(95% CI [{lo}, {hi}], {n} matched mixtures, Holm p = {q:.3g} over the "
+                                        f"section's {len(tests)} measures)")
     if not section.tables:
         section.missing = f"no pair of mixtures S and S + {source} with the same parameters in the design"
     return section
+
+
+def _matched_pairs(study: Study, ctx: Context, model: str, source: str, key: str, targets: list[str]):
+    """Every design mixture S without the source that has a design mixture S + source: their differences per
+    target of S, and the mean effect per target (and on the source's perplexity) across them."""
+    configs = study.configs(model, design_only=True)
+    family = list(configs.values())
+    rows, deltas, loss_deltas = [], {t: [] for t in targets}, []
+    for runs in configs.values():
+        sources = set(active_tasks(runs[0]))
+        plus = matched(study, model, sources | {source}, runs) if source not in sources else None
+        if plus is None:
+            continue
+        loss = (mean_of(r.get(f"val_loss_{source}") for r in plus), mean_of(r.get(f"val_loss_{source}") for r in runs))
+        d_ppl = math.exp(loss[0]) - math.exp(loss[1]) if None not in loss else None
+        if d_ppl is not None:
+            loss_deltas.append(d_ppl)
+        tokens = fmt_delta(mean_of(r.get("tokens") for r in plus), mean_of(r.get("tokens") for r in runs))
+        for task in sorted(sources & set(targets)):
+            comp, used = compare_of(study, ctx, plus, runs, task, "validation", family)
+            if comp is None:
+                continue
+            deltas[task].append(comp.diff)
+            ident = ctx.record(f"validation/{model}/{key}/{'+'.join(sorted(sources))}/{task}",
+                               dataclasses.asdict(comp), "validation", used, study)
+            rows.append(["+".join(sorted(sources)), task, fmt(comp.diff), fmt(comp.lo), fmt(comp.hi),
+                         fmt_p(comp.p), tokens, fmt(d_ppl, 2), ident])
+    summary = [[task, len(v), *t_summary(v)] for task, v in deltas.items() if v]
+    if loss_deltas:
+        summary.append([f"{source} perplexity" + (" (general ability)" if source == "openorca" else ""),
+                        len(loss_deltas), *t_summary(loss_deltas)])
+    return rows, summary
 
 
 def math_split(section: Section) -> Section:

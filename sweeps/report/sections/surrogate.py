@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from scipy import stats as st
+
 from ftlib.core import storage
 from sweeps.layout import surrogate_file
 from sweeps.propose.target import target_value
-from sweeps.report.document import Section, Table, fmt
+from sweeps.report.document import Section, Table, fmt, fmt_p
 from sweeps.report.figures import predicted_vs_actual
+from sweeps.report.measures import ALPHA
 from sweeps.report.study import Study
 from sweeps.selection import mean_of
 from sweeps.space import point_key
@@ -47,10 +50,10 @@ def surrogate_section(study: Study) -> Section:
     best_before = max(record["cv"], key=lambda p: sign * p["actual"])
     configs = study.configs(record["model"]) if study.sweep.proposed_from else {}
     value = target_value(target, study.sweep.objective_tasks(), study.sweep.objective.modes[0])[0]
-    # (label, mixture, prediction text, measured target, measured objective, seeds)
+    # (label, mixture, prediction text, measured target, measured objective, seeds, runs)
     entries = [(f"proposal {i + 1}", p["weights"], f"{fmt(p['predicted'])} ± {fmt(p['std'])}",
                 *_measured(configs.get(_key(p["weights"]), []), value)) for i, p in enumerate(record["proposals"])]
-    entries.append((f"best measured in {where}", best_before["mixture"], "-", best_before["actual"], None, None))
+    entries.append((f"best measured in {where}", best_before["mixture"], "-", best_before["actual"], None, None, []))
     proposed = {_key(p["weights"]) for p in record["proposals"]}
     entries += [("baseline", row_shares(runs[0]), "-", *_measured(runs, value)) for key, runs in configs.items()
                 if key not in proposed]
@@ -61,12 +64,12 @@ def surrogate_section(study: Study) -> Section:
         ["", "mixture", f"predicted {target} ± sd", f"measured {target}", f"measured objective ({objective})",
          "seeds"],
         [[label, shares_text(w), pred, fmt(m), fmt(o), "-" if n is None else n]
-         for label, w, pred, m, o, n in entries],
+         for label, w, pred, m, o, n, _ in entries],
         "Predictions, and the best measured row of the source sweep, are at the scale the surrogate learnt from "
         "(for stage 1, the proxy's fewer steps): across scales compare ranks, not levels. Measured: validation, "
         "mean over the runs of each configuration here."))
     if study.sweep.proposed_from:
-        section.findings += _verdict(study, target, sign, entries)
+        section.findings += _verdict(study, target, sign, entries, value)
     return section
 
 
@@ -75,17 +78,19 @@ def _key(weights: dict[str, float]) -> str:
     return point_key({"sources": {t: {"weight": w} for t, w in weights.items()}, "params": {}, "model": None})
 
 
-def _measured(runs: list[dict[str, Any]], value) -> tuple[float | None, float | None, int]:
-    return mean_of(value(r) for r in runs), mean_of(r.get("objective") for r in runs), len(runs)
+def _measured(runs: list[dict[str, Any]], value) -> tuple:
+    return mean_of(value(r) for r in runs), mean_of(r.get("objective") for r in runs), len(runs), runs
 
 
-def _verdict(study: Study, target: str, sign: int, entries) -> list[str]:
-    """The best proposal against the best baseline, both measured here on validation: by the surrogate's target
-    and by the sweep's objective."""
+def _verdict(study: Study, target: str, sign: int, entries, value) -> list[str]:
+    """The best proposal against the best baseline, both measured here on validation, by the surrogate's target
+    and by the sweep's objective; tested with Welch's t over their runs (each run one unit: a target like a
+    validation loss has no per-example outcomes to resample). Picking the best of each side first makes even this
+    test lean towards a difference: a "beat" needs p < 0.05."""
     findings = []
     objective_sign = 1 if study.sweep.objective.modes[0] == "max" else -1
-    for name, column, s in ((target, 3, sign), (f"objective ({study.sweep.objective.metrics[0]})", 4,
-                                                  objective_sign)):
+    for name, column, s, read in ((target, 3, sign, value), (f"objective ({study.sweep.objective.metrics[0]})", 4,
+                                                             objective_sign, lambda r: r.get("objective"))):
         if name.startswith("objective") and target == "objective":
             continue
         measured = [e for e in entries if e[column] is not None and e[5]]
@@ -95,9 +100,17 @@ def _verdict(study: Study, target: str, sign: int, entries) -> list[str]:
             continue
         best_p = max(proposals, key=lambda e: s * e[column])
         best_b = max(baselines, key=lambda e: s * e[column])
-        beat = s * (best_p[column] - best_b[column]) > 0
+        a = [v for v in map(read, best_p[6]) if v is not None]
+        b = [v for v in map(read, best_b[6]) if v is not None]
+        p = float(st.ttest_ind(a, b, equal_var=False).pvalue) if len(a) > 1 and len(b) > 1 else None
+        better = s * (best_p[column] - best_b[column]) > 0
+        verdict = ("beat" if better else "trailed") if p is not None and p < ALPHA else \
+            "did not differ measurably from" if p is not None else "could not be tested against (one run a side)"
         findings.append(f"by validation {name} at target scale, the best proposal ({shares_text(best_p[1])}) "
                         f"measured {fmt(best_p[column])} against {fmt(best_b[column])} for the best baseline "
-                        f"({shares_text(best_b[1])}): the surrogate's pick {'beat' if beat else 'did not beat'} "
-                        f"the baselines (test-split comparisons: section 1)")
+                        f"({shares_text(best_b[1])}): the surrogate's pick {verdict} the baselines "
+                        f"({'Welch p = ' + fmt_p(p) if p is not None else 'untested'}; test-split comparisons: "
+                        f"section 1)")
     return findings
+
+

@@ -3,16 +3,14 @@ of the design's runs, Holm across each matrix's cells."""
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
-import numpy as np
-
 from evaluation.multiplicity import benjamini_hochberg
-from sweeps.report.document import Section, Table, fmt, fmt_p, fmt_seeds, slug
+from sweeps.report.document import Section, Table, fmt, fmt_delta, fmt_p, fmt_seeds, slug
 from sweeps.report.figures import heatmap
 from sweeps.report.measures import ALPHA, Context, compare_of, matched
 from sweeps.report.study import Study
+from sweeps.selection import mean_of
 
 
 def transfer_matrices(study: Study, ctx: Context) -> list[Section]:
@@ -60,13 +58,9 @@ def _cell(study: Study, ctx: Context, a, b, task: str, family) -> dict[str, Any]
     """A − B on the target's validation split, the seed variance pooled over the model's design configurations
     scored on it; and what A trained beyond B (tokens, optimizer steps: a gain may be compute, not content)."""
     comp, used = compare_of(study, ctx, a, b, task, "validation", family)
-    return {"comp": comp, "runs": used, "tokens": _mean_of(a, "tokens") - _mean_of(b, "tokens"),
-            "steps": _mean_of(a, "steps") - _mean_of(b, "steps")}
-
-
-def _mean_of(runs, key: str) -> float:
-    values = [r.get(key) for r in runs if r.get(key) is not None]
-    return float(np.mean(values)) if values else math.nan
+    return {"comp": comp, "runs": used,
+            **{key: fmt_delta(mean_of(r.get(key) for r in a), mean_of(r.get(key) for r in b))
+               for key in ("tokens", "steps")}}
 
 
 def _matrix_section(section: Section, study: Study, ctx: Context, model: str, targets, pool, cells, adjusted,
@@ -87,14 +81,14 @@ def _matrix_section(section: Section, study: Study, ctx: Context, model: str, ta
                                cell["runs"], study)
             rows.append([i, j, fmt(comp.diff), fmt(comp.lo), fmt(comp.hi), fmt_p(comp.p),
                          "example noise only" if comp.example_only else fmt_p(p), "yes" if significant else "no",
-                         len(comp.per_seed), fmt_seeds(comp), f"{cell['tokens']:+,.0f}", f"{cell['steps']:+,.0f}",
+                         len(comp.per_seed), fmt_seeds(comp), cell["tokens"], cell["steps"],
                          ident])
             z_row.append(comp.diff)
             t_row.append(f"{comp.diff:+.3f}{' *' if significant else ''}")
             if significant:
                 section.findings.append(f"{short}: {label}[{i}, {j}] = {comp.diff:+.3f} (95% CI [{comp.lo:+.3f}, "
                                         f"{comp.hi:+.3f}], BH p = {p:.3g} over the section's {family} cells; "
-                                        f"Δtokens {cell['tokens']:+,.0f})")
+                                        f"Δtokens {cell['tokens']})")
         z.append(z_row)
         text.append(t_row)
     section.tables.append(Table(
