@@ -52,6 +52,9 @@ class GridConfig(Strict):
     sizes: list[int] = [1, 2, -1, 0]
     params: dict[str, list[Any]] = {}  # cartesian product over these run-config paths
     epochs_rule: bool = False  # the study: 3 epochs for <= 3 sources, else 2 with 10 warmup steps
+    # Per objective target i and pair (i, j) of the design, also run i alone for as many epochs as trains the
+    # pair's examples (its caps' sizes): the pair gain at equal compute, apart from the gain of more compute.
+    compute_matched: bool = False
 
 
 class SearchConfig(Strict):

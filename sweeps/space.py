@@ -83,12 +83,48 @@ def ablation_designs(sweep: SweepConfig) -> list[tuple[dict[str, Any], dict[str,
         raise ConfigError(f"{grid.recipe}: no recipe for pool tasks {missing}")
     designs = []
     for subset in subsets(sweep.pool, grid.sizes):
-        params = {}
-        if grid.epochs_rule:
-            # The study: 3 epochs when a mix has <= 3 datasets, else 2 epochs with 10 warmup steps.
-            params = {"epochs": 3} if len(subset) <= 3 else {"epochs": 2, "optim.warmup_steps": 10}
-        designs.append(({t: sources[t] for t in subset}, params))
+        designs.append(({t: sources[t] for t in subset}, _epochs(grid, len(subset))))
+    if grid.compute_matched:
+        designs += compute_matched_controls(sweep, sources, designs)
     return designs
+
+
+def _epochs(grid, sources: int) -> dict[str, Any]:
+    """The study: 3 epochs when a mix has <= 3 datasets, else 2 epochs with 10 warmup steps."""
+    if not grid.epochs_rule:
+        return {}
+    return {"epochs": 3} if sources <= 3 else {"epochs": 2, "optim.warmup_steps": 10}
+
+
+def compute_matched_controls(sweep: SweepConfig, sources: dict[str, Any], designs) -> list[tuple[dict, dict]]:
+    """Target i alone, trained on as many examples as the pair (i, j) is (more epochs over i's own rows), for each
+    objective target i and pair of the design; sizes from the recipe's caps."""
+    size = {t: recipe_rows(sources[t]) for t in sweep.pool}
+    base_epochs = get_path(sweep.base, "epochs", RunConfig.model_fields["epochs"].default)
+    out, seen = [], set()
+    for mixture, params in designs:
+        pair = sorted(mixture)
+        for i in (t for t in pair if len(pair) == 2 and t in sweep.objective_tasks()):
+            j = next(t for t in pair if t != i)
+            if size[i] is None or size[j] is None:
+                continue
+            per = params.get("epochs", base_epochs)
+            epochs = round(per * (size[i] + size[j]) / size[i])
+            if epochs > per and (i, epochs) not in seen:
+                seen.add((i, epochs))
+                out.append(({i: sources[i]}, {**params, "epochs": epochs}))
+    return out
+
+
+def recipe_rows(source: dict[str, Any]) -> int | None:
+    """Examples a recipe source gives at most, from its caps alone (None where only the data can tell)."""
+    rows = source.get("rows")
+    if isinstance(rows, dict) and "sum_of" in rows:
+        caps = rows["sum_of"].values()
+        return None if None in caps else int(rows.get("scale", 1.0) * sum(caps))
+    if isinstance(rows, int):
+        return rows if source.get("cap") is None else min(rows, source["cap"])
+    return source.get("cap")
 
 
 def dirichlet_weights(uniforms: dict[str, float]) -> dict[str, float]:

@@ -27,7 +27,7 @@ TARGETS = ["fpb", "finqa"]
 
 def _pair_gain_cells(exp: Path, resamples: int = 300):
     study = load_study(str(exp))
-    gain, _ = transfer_matrices(study, Context(resamples, seed=1))
+    gain, _, _ = transfer_matrices(study, Context(resamples, seed=1))
     table = gain.tables[0]
     return {(r[0], r[1]): (float(r[2]), float(r[3]), float(r[4]), 0.0 if r[6] == "<0.001" else (1.0 if r[6] == "example noise only" else float(r[6])))
             for r in table.rows}
@@ -120,7 +120,7 @@ def test_report_files_and_provenance(tmp_path):
                         name="other")
     both = build_report(str(exp), out=str(tmp_path / "both"), compare=(str(other),), resamples=200)
     titles = [s.title for s in both["sections"]]
-    assert len(titles) == 22 and titles[0].startswith("simulated: 1.") and titles[11].startswith("other: 1.")
+    assert len(titles) == 24 and titles[0].startswith("simulated: 1.") and titles[12].startswith("other: 1.")
     assert set(json.loads((tmp_path / "both" / "provenance.json").read_text())["experiments"]) == {str(exp),
                                                                                                   str(other)}
 

@@ -35,12 +35,28 @@ def test_presets_validate():
         assert sweep.name and sweep.pool
 
 
+def test_the_preset_adds_compute_matched_controls_to_the_study_design(tmp_path, small_study):
+    """Per objective target i and design pair (i, j): i alone for as many epochs as trains the pair's examples."""
+    recipe, caps = small_study
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    sweep = load_sweep("sweeps/paper_ablation.yaml", overrides=[f"search.grid.recipe={tmp_path / 'recipe.yaml'}",
+                                                                 "models=[microsoft/Phi-3-mini-4k-instruct]"])
+    points = grid_points(sweep)
+    controls = [p for p in points if len(p["sources"]) == 1 and p["params"]["epochs"] != 3]
+    assert len(points) == 55 + len(controls)
+    G = sum(caps.values())
+    sizes = {**caps, "openorca": G, "orca_math": G // 2}
+    expected = {(i, round(3 * (caps[i] + sizes[j]) / caps[i])) for i in sweep.objective_tasks() for j in sizes if j != i}
+    assert {(next(iter(p["sources"])), p["params"]["epochs"]) for p in controls} == \
+        {(i, e) for i, e in expected if e != 3}
+
+
 def test_paper_design_is_55_distinct_mixtures_per_model_with_the_study_sizes(prepared, tmp_path, small_study):
     recipe, caps = small_study
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
     sweep = load_sweep("sweeps/paper_ablation.yaml", overrides=[
         f"search.grid.recipe={tmp_path / 'recipe.yaml'}", f"base.data.dir={prepared}", "base.data.source=offline",
-        "base.mixture.selection=seeded"])  # the design's sizes here; the study's own rows: test_mixtures.py
+        "base.mixture.selection=seeded", "search.grid.compute_matched=false"])  # the study's own rows: test_mixtures.py
     assert load_sweep("sweeps/paper_ablation.yaml").base["mixture"]["selection"] == "study"
     points = grid_points(sweep)
     assert len(points) == 55 * len(sweep.models) == 220

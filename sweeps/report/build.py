@@ -59,7 +59,7 @@ def build_report(exp: str, out: str | None = None, compare: tuple[str, ...] = ()
 def _headline(sections: list[Section]) -> list[str]:
     """The study's answers first: the cocktail effect's significant findings, then the transfer matrices'."""
     picked = []
-    for key in ("cocktail", "pairs", "general", "math", "transfer"):
+    for key in ("cocktail", "pairs", "pairs_matched", "general", "math", "transfer"):
         for section in sections:
             if section.key == key:
                 picked += section.findings[:3]

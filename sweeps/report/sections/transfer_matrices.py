@@ -20,9 +20,12 @@ def transfer_matrices(study: Study, ctx: Context) -> list[Section]:
     loo = Section("leave_one_out", "3. Which tasks help which: leave one out",
                   "L[i, j] = score_i(all) − score_i(all − j): what does target i lose when source j leaves the full "
                   "cocktail? (validation split)")
+    matched_gain = Section("pairs_matched", "2b. Pair gains at equal compute",
+                           "G=[i, j] = score_i(i + j) − score_i(i alone, trained on as many examples as i + j): "
+                           "what source j adds beyond the extra training it brings (validation)")
     targets = [t for t in study.sweep.objective_tasks() if t in study.sweep.pool]
     pool = list(study.sweep.pool)
-    cells: dict[str, dict[str, dict]] = {"G": {}, "L": {}}
+    cells: dict[str, dict[str, dict]] = {"G": {}, "G=": {}, "L": {}}
     for model in study.models():
         family = list(study.configs(model, design_only=True).values())
         singles = {t: matched(study, model, {t}, None) for t in targets}
@@ -32,10 +35,14 @@ def transfer_matrices(study: Study, ctx: Context) -> list[Section]:
                 pair = matched(study, model, {i, j}, singles[i]) if singles[i] is not None else None
                 if pair is not None:
                     cells["G"][model, i, j] = _cell(study, ctx, pair, singles[i], i, family)
+                    control = _control(study, model, i, pair, singles[i])
+                    if control is not None:
+                        cells["G="][model, i, j] = _cell(study, ctx, pair, control, i, family)
                 without = matched(study, model, set(pool) - {j}, everything) if everything is not None else None
                 if without is not None:
                     cells["L"][model, i, j] = _cell(study, ctx, everything, without, i, family)
-    for section, label, name in ((gain, "G", "pair_gain"), (loo, "L", "leave_one_out")):
+    for section, label, name in ((gain, "G", "pair_gain"), (matched_gain, "G=", "pair_gain_matched"),
+                                 (loo, "L", "leave_one_out")):
         computed = {k: v for k, v in cells[label].items() if v["comp"] is not None}
         tested = [k for k, v in computed.items() if not v["comp"].example_only]
         adjusted = dict(zip(tested, benjamini_hochberg([computed[k]["comp"].p for k in tested])))
@@ -51,7 +58,21 @@ def transfer_matrices(study: Study, ctx: Context) -> list[Section]:
         if not section.tables:
             section.missing = (f"the design lacks {need}: a subsets grid with sizes {sizes} (the paper_ablation "
                                f"design has both) provides them")
-    return [gain, loo]
+    if not matched_gain.tables:
+        matched_gain.missing = ("the design has no compute-matched controls (search.grid.compute_matched: true adds "
+                                "them; a design that trains every configuration the same steps, as the mini study "
+                                "does, is matched already: see Δtokens in section 2)")
+    return [gain, matched_gain, loo]
+
+
+def _control(study: Study, model: str, target: str, pair, alone):
+    """Target alone trained longer (a compute-matched control): of the design's runs of the target alone other than
+    ``alone``, the one whose tokens come closest to the pair's; None where the design has none."""
+    others = [c for c in study.with_sources(model, {target}) if c[0]["point_key"] != alone[0]["point_key"]]
+    tokens = mean_of(r.get("tokens") for r in pair)
+    if not others or tokens is None:
+        return None
+    return min(others, key=lambda c: abs((mean_of(r.get("tokens") for r in c) or 0) - tokens))
 
 
 def _cell(study: Study, ctx: Context, a, b, task: str, family) -> dict[str, Any]:
