@@ -43,7 +43,7 @@ def resample_weights(n: int, resamples: int, rng: np.random.Generator) -> np.nda
 def metric_value(out: Outcomes, weights: np.ndarray | None = None) -> np.ndarray | float:
     """The headline metric of ``out``; with ``weights`` (B × n), its value on each replicate (length B)."""
     n = len(out.gold)
-    w = np.ones((1, n), np.float32) if weights is None else weights
+    w = np.ones((1, n), np.float64) if weights is None else weights  # one value: float64 (resamples: float32)
     if out.kind == "accuracy":
         values = w @ out.correct.astype(np.float32) / n
     else:
