@@ -5,7 +5,8 @@ sweeps/report/simulate.py). Prints:
    given, how often one is, ends outside [0, 1], mean width; S ∈ {2, 3, 5} seeds, p ∈ {0.5, 0.95},
    seed SD (logit) ∈ {0.15, 0.5}, n ∈ {64, 300} test examples;
 2. 7 × 8 = 56-cell null pair-gain matrices: the share of studies with any cell significant after
-   Benjamini-Hochberg (S ∈ {1, 2, 3});
+   Benjamini-Hochberg (S ∈ {1, 2, 3}; at S = 1 also with the seed variance of 7 configurations that finalize
+   replicated with 3 fresh seeds, the mini study's case);
 3. the winner's curse: best multi-task − alone on test under the null, with finalize's fresh seeds and with the
    selecting runs reused (seed SD 0.15 and 0.3);
 4. power: the planted pair-gain matrix's strong cells found.
@@ -46,10 +47,12 @@ def coverage_grid(studies: int, rng) -> None:
 
 def null_matrices(studies: int, rng) -> None:
     print("\n2. 56-cell null matrices: studies with any BH-significant cell (target <= 0.05)")
-    for seeds, p, sd, n in itertools.product((1, 2, 3), (0.5, 0.95), (0.15, 0.5), (64, 300)):
-        rate = null_matrix_false_positives(rng, seeds, p, sd, n, studies)
+    for (seeds, replicated), p, sd, n in itertools.product(((1, 0), (1, 7), (2, 0), (3, 0)), (0.5, 0.95),
+                                                           (0.15, 0.5), (64, 300)):
+        rate = null_matrix_false_positives(rng, seeds, p, sd, n, studies, replicated=replicated)
         se = np.sqrt(max(rate * (1 - rate), 0.05 * 0.95) / studies)
-        print(f"S={seeds} p={p} seed SD={sd} n={n}: {rate:.3f} (± {se:.3f})", flush=True)
+        pooled = " + 7 replicated" if replicated else ""
+        print(f"S={seeds}{pooled} p={p} seed SD={sd} n={n}: {rate:.3f} (± {se:.3f})", flush=True)
 
 
 def _best_multi_minus_alone(exp: Path) -> list[tuple[float, float]]:
@@ -87,18 +90,18 @@ def power(studies: int, work: Path) -> None:
     truth = Truth(POOL, TARGETS, base={"fpb": 0.2, "finqa": 0.0},
                   transfer={("fpb", "finqa"): 0.0, ("fpb", "orca_math"): -0.8, ("finqa", "fpb"): 0.1,
                             ("finqa", "orca_math"): 1.0})
-    for seeds, examples in ((2, 200), (3, 600)):
+    for seeds, final_seeds, examples in ((1, 3, 600), (2, 2, 200), (3, 3, 600)):
         found = null = 0
         for k in range(studies):
             study = load_study(str(write_study(work / f"p{seeds}-{k}", truth, seeds=seeds, examples=examples,
-                                               rng=np.random.default_rng(20_000 + k))))
+                                               final_seeds=final_seeds, rng=np.random.default_rng(20_000 + k))))
             gain = transfer_matrices(study, Context(200, seed=1))[0]
             cells = {(r[0], r[1]): (float(r[2]), _p(r[6])) for r in gain.tables[0].rows}
             found += cells["finqa", "orca_math"][0] > 0 and cells["finqa", "orca_math"][1] < 0.05
             found += cells["fpb", "orca_math"][0] < 0 and cells["fpb", "orca_math"][1] < 0.05
             null += cells["fpb", "finqa"][1] < 0.05
             shutil.rmtree(work / f"p{seeds}-{k}")
-        print(f"S={seeds}, n={examples}: strong cells found {found / (2 * studies):.3f}; the null cell significant "
+        print(f"S={seeds} (finalize {final_seeds} fresh seeds), n={examples}: strong cells found {found / (2 * studies):.3f}; the null cell significant "
               f"{null / studies:.3f}", flush=True)
 
 

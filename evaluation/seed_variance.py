@@ -45,6 +45,13 @@ def pooled(groups: Sequence[Sequence[float]]) -> list[SeedVariance | None]:
     return [None if o is None else SeedVariance(var, df, "pooled") for o in owns]
 
 
+def shared(groups: Sequence[Sequence[float]]) -> SeedVariance | None:
+    """The pooled seed variance of these groups, for any configuration of their family (one of a single seed
+    included); None where fewer than two groups have replicates or they disagree (each then keeps its own)."""
+    found = [v for v in pooled(groups) if v is not None]
+    return found[0] if found and found[0].source == "pooled" else None
+
+
 def homogeneous(groups: Sequence[np.ndarray]) -> bool:
     """Bartlett's test of equal variances does not reject. Groups whose values agree exactly (a discrete score's
     seeds can) have no log variance to test: the test runs on the others, and two or more groups are needed."""

@@ -12,7 +12,7 @@ import numpy as np
 
 from evaluation.multiplicity import benjamini_hochberg
 from evaluation.profiles import Outcomes
-from evaluation.seed_variance import pooled
+from evaluation.seed_variance import shared
 from evaluation.stats import compare, estimate, expit, resample_weights, seed_logits
 
 DIFFICULTY_SD = 1.0
@@ -49,7 +49,7 @@ def interval_coverage(rng: np.random.Generator, seeds: int, p: float, seed_sd: f
     for _ in range(studies):
         difficulty = rng.normal(0, DIFFICULTY_SD, examples)
         configs = [runs(rng, p, seeds, difficulty, seed_sd) for _ in range(configurations)]
-        variance = pooled([seed_logits(c) for c in configs])[0]
+        variance = shared([seed_logits(c) for c in configs])
         est = estimate(configs[0], resample_weights(examples, resamples, rng), seed_variance=variance,
                        min_seeds=min_seeds)
         if not est.has_interval:
@@ -63,10 +63,12 @@ def interval_coverage(rng: np.random.Generator, seeds: int, p: float, seed_sd: f
 
 def null_matrix_false_positives(rng: np.random.Generator, seeds: int, p: float, seed_sd: float, examples: int,
                                 studies: int, targets: int = 7, sources: int = 8, resamples: int = 300,
-                                alpha: float = 0.05) -> float:
+                                alpha: float = 0.05, replicated: int = 0, replicate_seeds: int = 3) -> float:
     """Share of null studies (no source changes any target) where some cell of a targets × sources pair-gain
     matrix comes out significant after Benjamini–Hochberg within the matrix: the report's rules (each target's
-    seed variance pooled over the configurations scored on it; a cell with one seed a side is never significant)."""
+    seed variance pooled over the configurations scored on it, and over ``replicated`` configurations that
+    finalize reran with ``replicate_seeds`` fresh seeds; a cell with one seed a side and nothing to pool is never
+    significant)."""
     hits = 0
     for _ in range(studies):
         pvalues = []
@@ -75,7 +77,8 @@ def null_matrix_false_positives(rng: np.random.Generator, seeds: int, p: float, 
             weights = resample_weights(examples, resamples, rng)
             alone = runs(rng, p, seeds, difficulty, seed_sd)
             pairs = [runs(rng, p, seeds, difficulty, seed_sd) for _ in range(sources)]
-            variance = pooled([seed_logits(c) for c in [alone, *pairs]])[0]
+            extra = [runs(rng, p, replicate_seeds, difficulty, seed_sd) for _ in range(replicated)]
+            variance = shared([seed_logits(c) for c in [alone, *pairs, *extra]])
             comps = [compare(pair, alone, weights, seed_variance=variance) for pair in pairs]
             pvalues += [c.p for c in comps if not c.example_only]
         hits += bool(pvalues) and bool((benjamini_hochberg(pvalues) < alpha).any())

@@ -134,6 +134,7 @@ class Comparison:
     unpaired: int = 0  # seeds of the larger side with no partner of the same rank (they count in the mean)
     seed_sd: float = math.nan  # of the per-pair differences
     seed_variance: str = ""  # own, pooled, or "" (example noise only)
+    seed_df: float = math.nan  # the seed variance's degrees of freedom
 
     @property
     def example_only(self) -> bool:
@@ -233,7 +234,9 @@ def estimate(runs: list[Outcomes], weights: np.ndarray, level: float = LEVEL, ca
     replicates = logit(_replicates(runs, weights, cache), n)
     se, df = _combine(seed, 1 / len(runs), _example_variance([(replicates, 1)], [replicates] if seed else []), n)
     lo, hi = _interval(float(logit(mean, n)), se, df, level)
-    return Estimate(mean, float(expit(lo)), float(expit(hi)), se, df, tuple(per_seed.tolist()), n, seed_sd,
+    # At the metric's ends the logit is taken half an example inside them: the end itself stays in the interval.
+    lo, hi = min(float(expit(lo)), mean), max(float(expit(hi)), mean)
+    return Estimate(mean, lo, hi, se, df, tuple(per_seed.tolist()), n, seed_sd,
                     seed.source if seed is not None else "")
 
 
@@ -254,7 +257,10 @@ def compare(a: list[Outcomes], b: list[Outcomes], weights: np.ndarray, level: fl
     values_a, values_b = np.array([metric_value(r) for r in a]), np.array([metric_value(r) for r in b])
     seeded = [values_a] if b_fixed else [values_a, values_b]
     seed = seed_variance or pooled([logit(v, n) for v in seeded])[0]
-    slope = [_slope(v.mean(), n) ** 2 / len(v) for v in seeded]  # (d score / d logit)² per seed
+    # (d score / d logit)² at both sides' mean: one side's own mean, at one seed, would shrink its variance
+    # exactly when its value is extreme (tails 1.5 times too heavy at one seed a side).
+    common = _slope(np.concatenate(seeded).mean(), n) ** 2
+    slope = [common / len(v) for v in seeded]
     rep_a, rep_b = _replicates(a, weights, cache), _replicates(b, weights, cache)
     own_noise = ([rep_a] if b_fixed else [rep_a, rep_b]) if seed is not None else []
     se, df = _combine(seed, sum(slope), _example_variance([(rep_a, 1), (rep_b, -1)], own_noise), n)
@@ -264,7 +270,8 @@ def compare(a: list[Outcomes], b: list[Outcomes], weights: np.ndarray, level: fl
     pairs = pair_differences(a, b)
     mcnemar = tuple(mcnemar_exact(x.correct, y.correct) for x, y in zip(a, b)) if a[0].kind == "accuracy" else ()
     return Comparison(diff, lo, hi, p, se, df, tuple(pairs.tolist()), mcnemar, abs(len(a) - len(b)),
-                      float(pairs.std(ddof=1)) if len(pairs) > 1 else math.nan, seed.source if seed is not None else "")
+                      float(pairs.std(ddof=1)) if len(pairs) > 1 else math.nan, seed.source if seed is not None else "",
+                      seed.df if seed is not None else math.nan)
 
 
 def _slope(mean: float, n_examples: int) -> float:

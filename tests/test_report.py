@@ -61,6 +61,24 @@ def test_report_recovers_a_planted_pair_gain_matrix(tmp_path):
     assert strong_found >= 76 and null_found <= 5 and len(missed) <= 24, (strong_found, null_found, missed)
 
 
+def test_pair_gains_at_equal_compute_take_the_compute_out(tmp_path):
+    """No source carries content (every transfer 0); doubling the examples trained on adds 0.8 on the logit scale.
+    A pair trains twice the target alone, so G shows the compute in most cells; against the target alone trained
+    for two epochs (the compute-matched control) G= finds nothing. The tables say what each side trained."""
+    truth = Truth(POOL, TARGETS, base={"fpb": 0.2, "finqa": 0.0}, compute=0.8)
+    found = {"G": 0, "G=": 0}
+    for k in range(10):
+        study = load_study(str(write_study(tmp_path / f"c{k}", truth, seeds=3, examples=600, controls=True,
+                                           rng=np.random.default_rng(3000 + k))))
+        gain, matched_gain, _ = transfer_matrices(study, Context(300, seed=1))
+        for label, section in (("G", gain), ("G=", matched_gain)):
+            rows = section.tables[0].rows
+            assert len(rows) == 4  # 2 targets x 2 other sources
+            assert {(r[-3], r[-2]) for r in rows} == ({("+12,000", "+13")} if label == "G" else {("+0", "+0")})
+            found[label] += sum(r[7] == "yes" and float(r[2]) > 0 for r in rows)
+    assert found["G"] >= 32 and found["G="] <= 2, found
+
+
 @pytest.mark.slow
 def test_pair_gain_intervals_cover_the_truth_and_bh_keeps_false_positives_rare(tmp_path):
     """200 simulated studies with random planted transfer: 95% intervals cover the truth in >= 90% of cells;

@@ -8,11 +8,12 @@ import numpy as np
 from scipy import stats as st
 
 from evaluation.harness import headline_metric
-from evaluation.seed_variance import SeedVariance, pooled
+from evaluation.seed_variance import SeedVariance, shared
 from evaluation.stats import Comparison, Estimate, compare, estimate, resample_weights, seed_logits
 from ftlib.core.hashing import canonical_hash
 from sweeps.report.document import fmt, fmt_p
 from sweeps.report.study import Study
+from sweeps.selection import mean_of
 
 ALPHA = 0.05
 
@@ -61,8 +62,7 @@ def family_variance(study: Study, family: list[list[dict[str, Any]]], task: str,
         _, outs = outcomes_of(study, runs, task, split)
         if outs:
             groups.append(seed_logits(outs))
-    shared = [v for v in pooled(groups) if v is not None]
-    return shared[0] if shared and shared[0].source == "pooled" else None
+    return shared(groups)
 
 
 def estimate_of(study: Study, ctx: Context, runs, task: str, split: str,
@@ -98,7 +98,8 @@ def selected_runs(study: Study, model: str, chosen: dict[str, Any]) -> list[dict
 
 
 def matched(study: Study, model: str, sources: set[str], like: list[dict[str, Any]] | None):
-    """The configuration with exactly these sources, preferring the one whose parameters equal ``like``'s."""
+    """The configuration with exactly these sources, preferring the one whose parameters equal ``like``'s, then the
+    most seeds, then the fewest tokens (the design's own run, not a compute-matched control trained longer)."""
     candidates = study.with_sources(model, sources)
     if not candidates:
         return None
@@ -106,7 +107,8 @@ def matched(study: Study, model: str, sources: set[str], like: list[dict[str, An
         params = {k: v for k, v in like[0].items() if k.startswith("param_")}
         same = [c for c in candidates if {k: v for k, v in c[0].items() if k.startswith("param_")} == params]
         candidates = same or candidates
-    return max(candidates, key=lambda runs: (len(runs), runs[0]["point_key"]))
+    return max(candidates, key=lambda runs: (len(runs), -(mean_of(r.get("tokens") for r in runs) or 0),
+                                             runs[0]["point_key"]))
 
 
 def t_summary(values: list[float]) -> list:

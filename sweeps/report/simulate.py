@@ -4,7 +4,9 @@
 recovers planted effects with honest intervals; benchmarks/bench_report.py times the report on it.
 
 The truth: target task i answers an example right with probability logistic(base_i + Σ_{j in S, j ≠ i} T[i, j]
-+ u + d_e), where S is the run's mixture, u ~ N(0, seed_sd) the run's seed effect (one draw per run and task,
++ c log2(x) + u + d_e), where S is the run's mixture, x the examples it trained on relative to one epoch of a
+target alone (|S| × epochs: every source gives as many rows), c the compute effect (the gain of twice the
+training, whatever its content), u ~ N(0, seed_sd) the run's seed effect (one draw per run and task,
 the same on validation and test: a lucky run is lucky on both), d_e ~ N(0, example_sd) the example's difficulty
 (one draw per example, shared by every run: the test set is fixed within a study). A
 classification answer that is wrong names another label at random. ``expected_metric`` integrates the same model
@@ -32,6 +34,7 @@ from sweeps.selection import select
 from sweeps.space import point_key
 
 MODEL = "simulated-model"
+ROWS, TOKENS_PER_EXAMPLE, BATCH = 100, 120, 8  # per source and epoch: a run's tokens and steps follow
 
 
 @dataclass
@@ -42,9 +45,11 @@ class Truth:
     transfer: dict[tuple[str, str], float] = field(default_factory=dict)  # (i, j) -> logit shift on i from j
     seed_sd: float = 0.15
     example_sd: float = 1.0
+    compute: float = 0.0  # logit shift per doubling of the examples trained on
 
-    def logit(self, task: str, sources: frozenset[str]) -> float:
-        return self.base[task] + sum(self.transfer.get((task, j), 0.0) for j in sources if j != task)
+    def logit(self, task: str, sources: frozenset[str], epochs: int = 1) -> float:
+        return (self.base[task] + sum(self.transfer.get((task, j), 0.0) for j in sources if j != task)
+                + self.compute * float(np.log2(len(sources) * epochs)))
 
 
 def random_truth(rng: np.random.Generator, pool: list[str], targets: list[str], transfer_sd: float) -> Truth:
@@ -59,6 +64,13 @@ def design(pool: list[str]) -> list[frozenset[str]]:
     k = len(pool)
     sizes = sorted({1, 2, k - 1, k})
     return [frozenset(c) for size in sizes for c in itertools.combinations(pool, size)]
+
+
+def configurations(truth: Truth, controls: bool) -> list[tuple[frozenset[str], int]]:
+    """(sources, epochs): the ablation, one epoch each; ``controls``: each target alone for two epochs too, as many
+    examples as a pair (what search.grid.compute_matched adds)."""
+    extra = [(frozenset({t}), 2) for t in truth.targets] if controls else []
+    return [(sources, 1) for sources in design(truth.pool)] + extra
 
 
 def _outcomes(task: str, p_correct: np.ndarray, gold: np.ndarray, rng: np.random.Generator) -> Outcomes:
@@ -86,22 +98,23 @@ def expected_metric(truth: Truth, task: str, sources: frozenset[str], rng: np.ra
 
 def write_study(exp: str | Path, truth: Truth, seeds: int, examples: int, rng: np.random.Generator,
                 name: str = "simulated", models: int = 1, final_seeds: int | None = None,
-                fresh_seeds: bool = True) -> Path:
+                fresh_seeds: bool = True, controls: bool = False) -> Path:
     """A finalized sweep over the ablation design of ``truth.pool`` for ``models`` base models (the same truth
     each): every configuration run with ``seeds`` seeds and scored on ``examples`` validation examples per target;
     the configurations selected on validation replicated with ``final_seeds`` (default ``seeds``) seeds, fresh ones
     as finalize does (``fresh_seeds`` False: the selection's own runs reused, their seed effect and all, to show
     the winner's curse that finalize avoids), and scored on as many test examples. A run's seed effect is drawn
-    once per task and holds on validation and test alike."""
+    once per task and holds on validation and test alike. ``controls``: compute-matched controls in the design."""
     exp, where = Path(exp), str(exp)
     final_seeds = final_seeds or seeds
     test_sets = {task: _test_set(task, examples, truth, rng) for task in truth.targets}
     val_sets = {task: _test_set(task, examples, truth, rng) for task in truth.targets}
     model_names = [MODEL] if models == 1 else [f"{MODEL}-{m}" for m in range(models)]
     rows, effects = [], {}
-    for model, sources in itertools.product(model_names, design(truth.pool)):
+    for model, (sources, epochs) in itertools.product(model_names, configurations(truth, controls)):
         for seed in range(seeds):
-            row, effects[_run_id(name, model, sources, seed)] = _run(truth, model, sources, seed, name, rng)
+            row, effects[_run_id(name, model, sources, epochs, seed)] = _run(truth, model, sources, epochs, seed,
+                                                                             name, rng)
             rows.append(row)
             _score(truth, row, effects[row["trial_id"]], sources, val_sets, "validation", where, rng)
     selection = select(rows, truth.pool, truth.targets, "max")
@@ -109,12 +122,16 @@ def write_study(exp: str | Path, truth: Truth, seeds: int, examples: int, rng: n
                 for c in roles.values() if "point_key" in c}
     replicates = _replicates(truth, rows, selected, seeds, final_seeds, fresh_seeds, name, rng, effects)
     ledger = []
+    design_ids = {r["trial_id"] for r in rows}
     for row, sources in replicates:
+        if row["trial_id"] not in design_ids:  # a fresh run scores validation as it trains, as finalize's do
+            _score(truth, row, effects[row["trial_id"]], sources, val_sets, "validation", where, rng)
         _score(truth, row, effects[row["trial_id"]], sources, test_sets, "test", where, rng)
         ledger += [json.dumps({"key": row["config_hash"], "task": t, "n": examples, "retest": False,
                                "run_id": row["trial_id"], "seed": row["seed"]}) for t in truth.targets]
     sweep = {"name": name, "base": {"mixture": {"budget": 100}}, "pool": truth.pool, "seeds": list(range(seeds)),
-             "search": {"grid": {"mixtures": [{t: 1.0 for t in s} for s in design(truth.pool)]}},
+             "search": {"grid": {"mixtures": [{t: 1.0 for t in s} for s in design(truth.pool)],
+                                 "compute_matched": controls}},
              "objective": {"tasks": truth.targets}}
     seed_list = sorted({row["seed"] for row, _ in replicates})
     atomic_write_bytes(sweep_file(where), json_bytes(sweep))
@@ -132,20 +149,23 @@ def _test_set(task: str, examples: int, truth: Truth, rng: np.random.Generator):
     return rng.integers(0, labels, examples), rng.normal(0, truth.example_sd, examples)
 
 
-def _run_id(name: str, model: str, sources: frozenset[str], seed: int) -> str:
-    return f"{name}-{point_key(_point(model, sources))}-s{seed}"
+def _run_id(name: str, model: str, sources: frozenset[str], epochs: int, seed: int) -> str:
+    return f"{name}-{point_key(_point(model, sources, epochs))}-s{seed}"
 
 
-def _point(model: str, sources: frozenset[str]) -> dict:
-    return {"sources": {t: {"weight": 1.0} for t in sorted(sources)}, "params": {}, "model": model}
+def _point(model: str, sources: frozenset[str], epochs: int) -> dict:
+    return {"sources": {t: {"weight": 1.0} for t in sorted(sources)}, "params": {"epochs": epochs}, "model": model}
 
 
-def _run(truth: Truth, model: str, sources: frozenset[str], seed: int, name: str, rng: np.random.Generator):
+def _run(truth: Truth, model: str, sources: frozenset[str], epochs: int, seed: int, name: str,
+         rng: np.random.Generator):
     """A run's row (no scores yet) and its seed effect per target task."""
-    point = _point(model, sources)
-    key, run_id = point_key(point), _run_id(name, model, sources, seed)
+    point = _point(model, sources, epochs)
+    key, run_id = point_key(point), _run_id(name, model, sources, epochs, seed)
+    examples = ROWS * len(sources) * epochs
     row = {"trial_id": run_id, "tune_trial_id": run_id, "point_key": key, "point": json.dumps(point),
-           "model": model, "seed": seed, "state": "completed", "config_hash": f"{key}{seed}",
+           "model": model, "seed": seed, "state": "completed", "config_hash": f"{key}{seed}", "param_epochs": epochs,
+           "tokens": examples * TOKENS_PER_EXAMPLE, "steps": examples // BATCH,
            **{f"w_{t}": (1 / len(sources) if t in sources else 0.0) for t in truth.pool},
            "run_config": json.dumps({"data": {"dir": "", "style": "plain"}, "use_gpu": False})}
     return row, {task: rng.normal(0, truth.seed_sd) for task in truth.targets}
@@ -156,7 +176,8 @@ def _score(truth: Truth, row: dict, effect: dict, sources, sets, split: str, whe
     go into its row (what selection reads)."""
     outcomes = {}
     for task, (gold, difficulty) in sets.items():
-        outcomes[task] = _outcomes(task, _sigmoid(truth.logit(task, sources) + effect[task] + difficulty), gold, rng)
+        z = truth.logit(task, sources, row["param_epochs"]) + effect[task] + difficulty
+        outcomes[task] = _outcomes(task, _sigmoid(z), gold, rng)
         if split == "validation":
             row[f"score_{task}"] = float(metric_value(outcomes[task]))
     if split == "validation":
@@ -176,8 +197,9 @@ def _replicates(truth: Truth, rows, selected, seeds: int, final_seeds: int, fres
             if not fresh and k < seeds:
                 out.append((next(r for r in rows if r["point_key"] == row["point_key"] and r["seed"] == k), sources))
                 continue
-            again, effects[_run_id(name, row["model"], sources, seeds + k)] = _run(truth, row["model"], sources,
-                                                                                   seeds + k, name, rng)
+            epochs = row["param_epochs"]
+            again, effects[_run_id(name, row["model"], sources, epochs, seeds + k)] = _run(
+                truth, row["model"], sources, epochs, seeds + k, name, rng)
             out.append((again, sources))
     return out
 

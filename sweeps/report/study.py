@@ -67,6 +67,17 @@ class Study:
                 out.setdefault(r["point_key"], []).append(r)
         return out
 
+    def seed_groups(self, model: str) -> list[list[dict[str, Any]]]:
+        """The runs a seed variance is pooled over: each design configuration's own seeds, and apart from them the
+        fresh seeds finalize replicated a selected configuration with (the run that won selection is not among
+        them, so its luck does not widen the spread). A design of one seed gets its seed variance from these."""
+        replicates: dict[str, list[dict[str, Any]]] = {}
+        for key, runs in self.configs(model).items():
+            fresh = [r for r in runs if r["trial_id"] not in self.design]
+            if fresh:
+                replicates[key] = fresh
+        return list(self.configs(model, design_only=True).values()) + list(replicates.values())
+
     def models(self) -> list[str]:
         return sorted({r["model"] for r in self.rows})
 

@@ -57,7 +57,7 @@ def _matched_pairs(study: Study, ctx: Context, model: str, source: str, key: str
     """Every design mixture S without the source that has a design mixture S + source: their differences per
     target of S, and the mean effect per target (and on the source's perplexity) across them."""
     configs = study.configs(model, design_only=True)
-    family = list(configs.values())
+    family = study.seed_groups(model)
     rows, deltas, loss_deltas = [], {t: [] for t in targets}, []
     for runs in configs.values():
         sources = set(active_tasks(runs[0]))
