@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.simulation import interval_coverage, null_matrix_false_positives
-from sweeps.report.measures import Context, compare_of, selected_runs
+from sweeps.report.measures import Context
 from sweeps.report.sections.transfer_matrices import transfer_matrices
-from sweeps.report.simulate import Truth, random_truth, write_study
+from sweeps.report.simulate import Truth, best_multi_minus_alone, random_truth, write_study
 from sweeps.report.study import load_study
 
 POOL, TARGETS = ["fpb", "finqa", "orca_math"], ["fpb", "finqa"]
@@ -55,17 +55,6 @@ def null_matrices(studies: int, rng) -> None:
         print(f"S={seeds}{pooled} p={p} seed SD={sd} n={n}: {rate:.3f} (± {se:.3f})", flush=True)
 
 
-def _best_multi_minus_alone(exp: Path) -> list[tuple[float, float]]:
-    study = load_study(str(exp))
-    ctx, out = Context(200, seed=1), []
-    for model, by_task in study.selection["selection"].items():
-        for task, roles in by_task.items():
-            runs = {role: selected_runs(study, model, roles[role]) for role in ("best_multi", "alone")}
-            comp, _ = compare_of(study, ctx, runs["best_multi"], runs["alone"], task, "test", list(runs.values()))
-            out.append((comp.diff, comp.p))
-    return out
-
-
 def winners_curse(studies: int, work: Path) -> None:
     print("\n3. the winner's curse under the null: best multi − alone on test (target |mean| <= 0.003, beats <= 0.05)")
     for seed_sd in (0.15, 0.3):
@@ -75,7 +64,7 @@ def winners_curse(studies: int, work: Path) -> None:
             for fresh in (True, False):
                 exp = write_study(work / f"w{k}{fresh}", truth, seeds=1, examples=200, final_seeds=3,
                                   rng=np.random.default_rng(10_000 + k), fresh_seeds=fresh)
-                found[fresh] += _best_multi_minus_alone(exp)
+                found[fresh] += best_multi_minus_alone(exp)
                 shutil.rmtree(exp)
         for fresh, label in ((True, "fresh seeds (finalize)"), (False, "selecting runs reused")):
             d = np.array(found[fresh])

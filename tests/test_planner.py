@@ -243,7 +243,9 @@ def test_sweep_disk_by_hand_and_refused_over_the_budget(capsys):
                       cfg.model_copy(update={"method": "lora"}), "bf16", autocast=False, trials=55, concurrent=1)
     assert lora.total_gb < disk.total_gb / 100  # adapters only
     args = ["sweep", "run", "sweeps/paper_ablation.yaml", "--dry-run", "--set", "resources.max_disk_gb=1000"]
-    assert main(args) == 2
+    assert main(args) == 2  # the preset: the study's 220 runs and 140 compute-matched controls
+    assert "resources.max_disk_gb 1000: the sweep would need about 9,633 GB" in capsys.readouterr().err
+    assert main([*args, "--set", "search.grid.compute_matched=false"]) == 2  # the study's 220 alone
     assert "resources.max_disk_gb 1000: the sweep would need about 5,924 GB" in capsys.readouterr().err
 
 

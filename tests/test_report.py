@@ -14,10 +14,10 @@ import pytest
 
 from sweeps.layout import FINAL, SELECTION
 from sweeps.selection import select
-from sweeps.report.measures import Context, compare_of, selected_runs
+from sweeps.report.measures import Context
 from sweeps.report.sections.transfer_matrices import transfer_matrices
 from sweeps.report.build import build_report
-from sweeps.report.simulate import Truth, expected_metric, random_truth, write_study
+from sweeps.report.simulate import Truth, best_multi_minus_alone, expected_metric, random_truth, write_study
 from sweeps.report.study import load_study
 from sweeps.trial_table import load_trials
 
@@ -181,19 +181,6 @@ def test_report_draws_in_headless_chromium(tmp_path):
     assert shot.exists() and shot.stat().st_size > 50_000
 
 
-def _best_multi_minus_alone(exp: Path) -> list[tuple[float, float]]:
-    """(difference, p) of best multi-task − alone on test, per target, as section 1 computes them."""
-    study = load_study(str(exp))
-    ctx = Context(200, seed=1)
-    out = []
-    for model, by_task in study.selection["selection"].items():
-        for task, roles in by_task.items():
-            runs = {role: selected_runs(study, model, roles[role]) for role in ("best_multi", "alone")}
-            comp, _ = compare_of(study, ctx, runs["best_multi"], runs["alone"], task, "test", list(runs.values()))
-            out.append((comp.diff, comp.p))
-    return out
-
-
 @pytest.mark.slow
 def test_fresh_seeds_remove_the_winners_curse(tmp_path):
     """No source helps any target; selection picks the best multi-task mixture on one seed's validation score.
@@ -206,7 +193,7 @@ def test_fresh_seeds_remove_the_winners_curse(tmp_path):
         for fresh in (True, False):
             exp = write_study(tmp_path / f"s{k}-{fresh}", truth, seeds=1, examples=200, final_seeds=3,
                               rng=np.random.default_rng(100 + k), fresh_seeds=fresh)
-            found[fresh] += _best_multi_minus_alone(exp)
+            found[fresh] += best_multi_minus_alone(exp)
             shutil.rmtree(exp)
     fresh, reused = np.array(found[True]), np.array(found[False])
     se = fresh[:, 0].std(ddof=1) / np.sqrt(len(fresh))

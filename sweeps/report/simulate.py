@@ -30,6 +30,8 @@ from ftlib.core.encode import json_bytes, parquet_bytes
 from ftlib.core.storage import atomic_write_bytes
 from ftlib.tasks.catalog import get_task
 from sweeps.layout import final_dir, ledger_file, selection_file, sweep_file, test_dir, trials_table, validation_dir
+from sweeps.report.measures import Context, compare_of, selected_runs
+from sweeps.report.study import load_study
 from sweeps.selection import select
 from sweeps.space import point_key
 
@@ -219,3 +221,16 @@ def _write_predictions(where: str, outcomes: dict[str, Outcomes], split: str) ->
                             "prompt": "", "gold": gold, "output": output, "parsed": parsed, "correct": g == p})
     atomic_write_bytes(Path(where, PREDICTIONS),
                        parquet_bytes(pa.Table.from_pylist(records, schema=PREDICTION_SCHEMA)))
+
+
+def best_multi_minus_alone(exp: str | Path, resamples: int = 200) -> list[tuple[float, float]]:
+    """(difference, p) of best multi-task − alone on test, per model and target, as section 1 computes them: what
+    the winner's-curse checks read off a simulated study."""
+    study = load_study(str(exp))
+    ctx, out = Context(resamples, seed=1), []
+    for model, by_task in study.selection["selection"].items():
+        for task, roles in by_task.items():
+            runs = {role: selected_runs(study, model, roles[role]) for role in ("best_multi", "alone")}
+            comp, _ = compare_of(study, ctx, runs["best_multi"], runs["alone"], task, "test", list(runs.values()))
+            out.append((comp.diff, comp.p))
+    return out
