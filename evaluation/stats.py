@@ -11,10 +11,10 @@ Degrees of freedom: Welch–Satterthwaite, the bootstrap term counted with ``n_e
 
 A configuration's score is bounded by 0 and 1: its interval is built on the logit scale (seeds' logits, the
 logit of the resampled seed-means) and mapped back, so it never leaves the metric's range and is not pulled
-symmetric near 1. The seed variance may come from elsewhere (``seed_variance.pooled``: pooled across a
-model × task's configurations); with fewer seeds than ``min_seeds`` and none borrowed, no interval is given.
-A difference with one seed on each side and no borrowed seed variance carries example noise only: its interval and p say
-nothing about seeds, and it is marked so (``Comparison.example_only``).
+symmetric near 1. The seed variance may come from elsewhere (``seed_variance.shared``: pooled across a
+model × task's configurations, or a floor where they disagree); with fewer seeds than ``min_seeds`` no interval
+is given. A difference with one seed on each side and no borrowed seed variance carries example noise only: its
+interval and p say nothing about seeds, and it is marked so (``Comparison.example_only``).
 ``tests/test_statistics.py`` and ``benchmarks/bench_stats.py`` measure coverage and false positives by simulation.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from scipy import sparse
 from scipy import stats as st
 
 from evaluation.profiles import Outcomes
-from evaluation.seed_variance import SeedVariance, own, pooled
+from evaluation.seed_variance import SeedVariance, for_one, own, within
 
 LEVEL = 0.95
 
@@ -110,7 +110,7 @@ class Estimate:
     per_seed: tuple[float, ...]
     n_examples: int
     seed_sd: float  # of the seeds' values (NaN with one seed)
-    seed_variance: str = ""  # where the seed variance came from: own, pooled, or "" (no interval)
+    seed_variance: str = ""  # where the seed variance came from: own, pooled, floor, or "" (no interval)
     note: str = ""
 
     @property
@@ -133,7 +133,7 @@ class Comparison:
     mcnemar: tuple[float, ...]
     unpaired: int = 0  # seeds of the larger side with no partner of the same rank (they count in the mean)
     seed_sd: float = math.nan  # of the per-pair differences
-    seed_variance: str = ""  # own, pooled, or "" (example noise only)
+    seed_variance: str = ""  # own, pooled, floor, or "" (example noise only)
     seed_df: float = math.nan  # the seed variance's degrees of freedom
 
     @property
@@ -214,7 +214,7 @@ def expit(z):
 
 
 def seed_logits(runs: list[Outcomes]) -> np.ndarray:
-    """Each seed's value on the logit scale: what ``seed_variance.pooled`` pools for estimates and comparisons."""
+    """Each seed's value on the logit scale: what ``seed_variance.shared`` pools for estimates and comparisons."""
     n = _check_same_examples(runs)
     return logit([metric_value(r) for r in runs], n)
 
@@ -222,7 +222,7 @@ def seed_logits(runs: list[Outcomes]) -> np.ndarray:
 def estimate(runs: list[Outcomes], weights: np.ndarray, level: float = LEVEL, cache: dict | None = None,
              seed_variance: SeedVariance | None = None, min_seeds: int = 3) -> Estimate:
     """Mean over seeds (one ``Outcomes`` per seed, same examples) with its interval on the logit scale.
-    ``seed_variance``: of the seeds' logits, from elsewhere (pooled); else the seeds' own."""
+    ``seed_variance``: of the seeds' logits, the family's (``seed_variance.for_one`` with the seeds' own)."""
     n = _check_same_examples(runs)
     per_seed = np.array([metric_value(r) for r in runs], np.float64)
     mean = float(per_seed.mean())
@@ -230,7 +230,7 @@ def estimate(runs: list[Outcomes], weights: np.ndarray, level: float = LEVEL, ca
     if len(runs) < min_seeds:
         return Estimate(mean, math.nan, math.nan, math.nan, math.nan, tuple(per_seed.tolist()), n, seed_sd,
                         note=f"{len(runs)} seed(s): too few seeds for an interval (needs {min_seeds})")
-    seed = seed_variance or own(logit(per_seed, n))
+    seed = for_one(seed_variance, own(logit(per_seed, n)))
     replicates = logit(_replicates(runs, weights, cache), n)
     se, df = _combine(seed, 1 / len(runs), _example_variance([(replicates, 1)], [replicates] if seed else []), n)
     lo, hi = _interval(float(logit(mean, n)), se, df, level)
@@ -249,14 +249,14 @@ def compare(a: list[Outcomes], b: list[Outcomes], weights: np.ndarray, level: fl
             cache: dict | None = None, seed_variance: SeedVariance | None = None, b_fixed: bool = False
             ) -> Comparison:
     """A − B, every run of each on the same examples; all seeds of both count (their runs are distinct).
-    ``seed_variance``: of one run's logit, from elsewhere (pooled over the family's configurations); else pooled
-    over A's and B's own seeds. It is carried to each side's scale by the delta method (a score near 1 varies
+    ``seed_variance``: of one run's logit, the family's (``seed_variance.for_one`` with A's and B's own seeds
+    pooled). It is carried to each side's scale by the delta method (a score near 1 varies
     less than one near 0.5 for the same logit spread). Without one (one seed each), example noise only.
     ``b_fixed``: B is one fixed model (an untuned base model): it has no seed variance."""
     n = _check_same_examples([*a, *b])
     values_a, values_b = np.array([metric_value(r) for r in a]), np.array([metric_value(r) for r in b])
     seeded = [values_a] if b_fixed else [values_a, values_b]
-    seed = seed_variance or pooled([logit(v, n) for v in seeded])[0]
+    seed = for_one(seed_variance, within([logit(v, n) for v in seeded]))
     # (d score / d logit)² at both sides' mean: one side's own mean, at one seed, would shrink its variance
     # exactly when its value is extreme (tails 1.5 times too heavy at one seed a side).
     common = _slope(np.concatenate(seeded).mean(), n) ** 2

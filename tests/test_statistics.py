@@ -12,7 +12,7 @@ from statsmodels.stats.weightstats import ttost_paired
 from evaluation import metrics
 from evaluation.multiplicity import benjamini_hochberg, holm, tost
 from evaluation.profiles import Outcomes
-from evaluation.seed_variance import pooled
+from evaluation.seed_variance import for_one, own, shared
 from evaluation.simulation import interval_coverage, null_matrix_false_positives
 from evaluation.stats import compare, estimate, mcnemar_exact, metric_value, percentile_interval, resample_weights
 
@@ -93,18 +93,21 @@ def test_an_interval_at_the_metrics_end_contains_it(end):
     assert est.mean == end and est.lo <= end <= est.hi
     assert (est.lo, est.hi) == pytest.approx((0.0, 0.005) if end == 0 else (0.995, 1.0))
 
-def test_pooled_seed_variance_is_the_one_way_residual_variance_and_falls_back_when_heterogeneous():
+def test_pooled_seed_variance_is_the_one_way_residual_variance_and_a_floor_when_heterogeneous():
     rng = np.random.default_rng(4)
     groups = [rng.normal(m, 0.3, k) for m, k in zip((0.1, 0.5, -0.2, 0.9), (2, 3, 3, 5))]
     y = np.concatenate(groups)
     dummies = np.repeat(np.eye(len(groups)), [len(g) for g in groups], axis=0)
     fit = sm.OLS(y, dummies).fit()
-    shared = pooled([*groups, [0.4]])
-    assert all(v.var == pytest.approx(fit.scale) and v.df == fit.df_resid for v in shared[:4])
-    assert shared[4] is None  # one seed: example noise only
+    family = shared([*groups, [0.4]])  # a one-seed configuration adds nothing to pool
+    assert family.source == "pooled" and family.var == pytest.approx(fit.scale) and family.df == fit.df_resid
+    assert for_one(family, own(groups[0])) == family and for_one(family, None) == family
     wild = [rng.normal(0, sd, 6) for sd in (0.01, 0.01, 2.0, 2.0)]
-    assert [v.source for v in pooled(wild)] == ["own"] * 4
-    assert pooled(wild)[2].var == pytest.approx(wild[2].var(ddof=1))
+    floor = shared(wild)
+    assert floor.source == "floor" and floor.var == pytest.approx(np.mean([w.var(ddof=1) for w in wild]))
+    assert for_one(floor, own(wild[2])).var == pytest.approx(wild[2].var(ddof=1))  # larger: its own
+    assert for_one(floor, own(wild[0])) == floor  # smaller by chance or not: never below the floor
+    assert for_one(floor, None) is None  # one seed and a family that disagrees: example noise only
 
 
 def test_benjamini_hochberg_and_tost_match_statsmodels():

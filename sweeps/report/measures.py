@@ -55,8 +55,7 @@ def outcomes_of(study: Study, runs: list[dict[str, Any]], task: str, split: str)
 
 def family_variance(study: Study, family: list[list[dict[str, Any]]], task: str, split: str) -> SeedVariance | None:
     """The variance of the seeds' logits pooled over a family's configurations (lists of runs) on one task and
-    split. None where fewer than two configurations have two seeds, or their variances disagree (each then keeps
-    its own)."""
+    split (a floor where their variances disagree); None where fewer than two configurations have two seeds."""
     groups = []
     for runs in family:
         _, outs = outcomes_of(study, runs, task, split)

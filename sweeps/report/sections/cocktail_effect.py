@@ -99,7 +99,7 @@ def _model_table(section: Section, study: Study, model: str, short: str, rows, a
         table_rows,
         f"Estimand: each configuration's expected test score over training seeds. Means over seeds; intervals on "
         f"the logit scale (inside [0, 1]), the seed variance pooled over the task's selected configurations where "
-        f"they agree (Bartlett), plus a paired bootstrap over the test examples. An interval or p-value needs "
+        f"they agree (Bartlett; else each its own, never less than the pooled one), plus a paired bootstrap over the test examples. An interval or p-value needs "
         f"{MIN_TEST_SEEDS} seeds a side: with fewer the seeds' values are shown instead. Holm over every comparison "
         f"of this section (all models, tasks and roles: {family} tests). McNemar: exact, per seed pair, for accuracy "
         f"metrics.")

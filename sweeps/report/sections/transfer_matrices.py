@@ -85,7 +85,8 @@ def _family(tested: int) -> str:
 
 
 def _seed_variance(comp) -> str:
-    return f"{comp.seed_variance} (df {comp.seed_df:g})" if comp.seed_variance else "none"
+    names = {"own": "the two sides' own", "pooled": "pooled", "floor": "pooled, as a floor"}
+    return f"{names[comp.seed_variance]} (df {comp.seed_df:g})" if comp.seed_variance else "none"
 
 
 def _control(study: Study, model: str, target: str, pair, alone):
@@ -145,7 +146,8 @@ def _matrix_section(section: Section, study: Study, ctx: Context, model: str, ta
          "seed differences (SD)", "seed variance", "Δtokens", "Δsteps", "provenance"], rows,
         f"{ESTIMAND[label]} Family: {_family(family)}. The seed variance is pooled over the model's configurations "
         f"scored on the target (each design configuration's seeds, and the fresh seeds finalize replicated a "
-        f"selected one with), where they agree (Bartlett); its degrees of freedom are shown. A cell with one seed a "
+        f"selected one with) where they agree (Bartlett); where they do not, a cell takes its two sides' own, or "
+        f"the pooled one where that is larger. Its degrees of freedom are shown. A cell with one seed a "
         f"side and no pooled variance carries example noise only and is never marked significant."))
     section.figures.append(heatmap(f"{short}: {label}[i, j] (validation; * = BH-significant)", z, text, targets,
                                    pool))
