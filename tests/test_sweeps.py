@@ -210,7 +210,7 @@ def test_dry_run_lists_trials_without_training(prepared, tmp_path, capsys):
             "--set", f"resources.storage_path={tmp_path}", "--set", "models=[org/m1]"]
     assert main([*args, "--set", "base.mixture.selection=seeded"]) == 0
     out = capsys.readouterr().out
-    assert "55 trials" in out and "est. tokens" in out and "not prepared" not in out
+    assert "90 trials" in out and "est. tokens" in out and "not prepared" not in out  # 55 + 35 controls
     assert not (tmp_path / "paper-ablation" / "tune").exists()
     # The preset's study selection needs data prepared as the study did: this data is not, and the listing says so.
     assert main(args) == 0
@@ -228,7 +228,7 @@ def test_dry_run_downloads_and_prepares_nothing(tmp_path, capsys, monkeypatch):
     assert main(["sweep", "run", "sweeps/paper_ablation.yaml", "--dry-run", "--set", f"base.data.dir={empty}",
                  "--set", f"resources.storage_path={tmp_path}"]) == 0
     out = capsys.readouterr().out
-    assert "220 trials" in out and "not prepared yet" in out and "--source hub" in out
+    assert "360 trials" in out and "not prepared yet" in out and "--source hub" in out  # 4 × (55 + 35 controls)
     assert '"fpb": "≤5000"' in out and '"openorca": "≤31500"' in out and '"orca_math": "≤15750"' in out
     assert not empty.exists()
     # A model that is neither embedded, a local directory nor a hub id is refused by the dry run.
