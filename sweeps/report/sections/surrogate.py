@@ -48,7 +48,8 @@ def surrogate_section(study: Study) -> Section:
                             f"configurations of {where}")
     sign = record.get("sign", 1)
     best_before = max(record["cv"], key=lambda p: sign * p["actual"])
-    configs = study.configs(record["model"]) if study.sweep.proposed_from else {}
+    # The sweep's own runs: finalize's replicates would add seeds to the selected configurations only.
+    configs = study.configs(record["model"], design_only=True) if study.sweep.proposed_from else {}
     value = target_value(target, study.sweep.objective_tasks(), study.sweep.objective.modes[0])[0]
     # (label, mixture, prediction text, measured target, measured objective, seeds, runs)
     entries = [(f"proposal {i + 1}", p["weights"], f"{fmt(p['predicted'])} ± {fmt(p['std'])}",
@@ -67,7 +68,7 @@ def surrogate_section(study: Study) -> Section:
          for label, w, pred, m, o, n, _ in entries],
         "Predictions, and the best measured row of the source sweep, are at the scale the surrogate learnt from "
         "(for stage 1, the proxy's fewer steps): across scales compare ranks, not levels. Measured: validation, "
-        "mean over the runs of each configuration here."))
+        "mean over the runs of each configuration this sweep trained (not finalize's replicates)."))
     if study.sweep.proposed_from:
         section.findings += _verdict(study, target, sign, entries, value)
     return section
