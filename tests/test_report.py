@@ -41,10 +41,9 @@ def _truth_gains(truth: Truth, rng) -> dict[tuple[str, str], float]:
 
 def test_report_recovers_a_planted_pair_gain_matrix(tmp_path):
     """Forty studies of one planted matrix: the two strong effects are found, with their signs, in at least 76 of
-    their 80 cells (power measured 0.99: a family whose seed variances Bartlett finds unequal falls back to each
-    pair's own 4 degrees of freedom); the null cell is significant in at most 5 studies (5 % each: 6 or more happens
-    in 1.4 % of such runs; over 380 other studies of this matrix it was 24, 6.3 %); the 95 % intervals miss at most
-    24 of the 240 cells."""
+    their 80 cells (power measured 1.000 over 400 studies by benchmarks/bench_stats.py); the null cell is
+    significant in at most 5 studies (5 % each: 6 or more happens in 1.4 % of such runs; the benchmark measured
+    4.0 %); the 95 % intervals miss at most 24 of the 240 cells."""
     truth = Truth(POOL, TARGETS, base={"fpb": 0.2, "finqa": 0.0},
                   transfer={("fpb", "finqa"): 0.0, ("fpb", "orca_math"): -0.8, ("finqa", "fpb"): 0.1,
                             ("finqa", "orca_math"): 1.0})
