@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from evaluation.harness import AT, headline_metric
+from ftlib.cli.args import at_least, non_negative
 from ftlib.cli.table import format_table
 from ftlib.tasks.store import DEFAULT_DATA_DIR
 
@@ -17,12 +18,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="with --run: the same overrides the run was trained with")
     p.add_argument("--adapter", default=None, help="LoRA adapter dir (a LoRA run's model/ dir is detected)")
-    p.add_argument("--tasks", default="all")
+    p.add_argument("--tasks", default="all", help="'all' or comma-separated task names")
     p.add_argument("--split", default="validation", choices=("validation", "test"),
                    help="test only when you mean it: every test scoring is recorded in test_ledger.jsonl, and a "
                         "model is scored on a task's test split once")
     p.add_argument("--retest", action="store_true", help="score a test split again (the ledger marks it)")
-    p.add_argument("--limit", type=int, default=None, help="first N examples per task")
+    p.add_argument("--limit", type=at_least(1), default=None, help="first N examples per task")
     p.add_argument("--mode", default="generate", choices=("generate", "score", "both"),
                    help="classification: generate and parse, or score each label's log-likelihood")
     p.add_argument("--style", default="plain", choices=("plain", "chat"))
@@ -33,15 +34,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", default="offline",
                    help="where tasks not yet prepared in --data come from, as in `cocktail train`: "
                         "offline | hub | PATH")
-    p.add_argument("--seed", type=int, default=42, help="seed for preparing missing tasks")
+    p.add_argument("--seed", type=at_least(0), default=42, help="seed for preparing missing tasks")
     p.add_argument("--out", default=None,
                    help="default outputs/eval/<model hash>-<settings hash>: one directory per model and settings")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--force", action="store_true", help="replace the evaluation an earlier run wrote to --out")
+    p.add_argument("--batch-size", type=at_least(1), default=16)
     p.add_argument("--trust-remote-code", action="store_true",
                    help="run the modelling / tokenizer code a model ships (off unless asked; --run takes its config's)")
     p.add_argument("--ray", action="store_true", help="run inference in a Ray Data actor pool")
-    p.add_argument("--actors", type=int, default=1)
-    p.add_argument("--gpus-per-actor", type=float, default=0)
+    p.add_argument("--actors", type=at_least(1), default=1)
+    p.add_argument("--gpus-per-actor", type=non_negative, default=0)
     p.add_argument("--address", default=None, help="with --ray: a Ray cluster to join (default: a new local Ray)")
     p.set_defaults(handler=_eval)
 

@@ -7,16 +7,23 @@ from dataclasses import dataclass
 from evaluation.backends import LocalBackend, RayBackend
 from evaluation.harness import TaskResult
 from evaluation.inference import load_for_eval
+from evaluation.ledger import LEDGER, TestLedger
 from evaluation.outputs import run_eval
 from ftlib.core import storage
 from ftlib.core.errors import ConfigError
 from ftlib.core.hashing import canonical_hash, model_hash
+from ftlib.core.ownership import check_output_dir, claim_dir
 from ftlib.models.locate import anchor_model, model_exists
 from ftlib.placement.session import ensure_ray
 from ftlib.run.anchor import load_run_config
 from ftlib.run.files import MODEL_DIR, TRIAL_FILE
 from ftlib.tasks.catalog import resolve_tasks
 from ftlib.tasks.prepare import ensure_prepared
+
+EVAL_DIR, EVAL_KIND = "outputs/eval", "evaluation"
+# One ledger for every `cocktail eval` from this directory, wherever --out points: a test split is scored once per
+# model (its hash), and writing the scores elsewhere does not make a second look a first.
+EVAL_LEDGER = f"{EVAL_DIR}/{LEDGER}"
 
 
 @dataclass
@@ -38,6 +45,7 @@ class EvalRequest:
     out: str | None
     batch_size: int
     trust_remote_code: bool
+    force: bool
     ray: bool
     actors: int
     gpus_per_actor: float
@@ -71,8 +79,16 @@ def evaluate_model(r: EvalRequest) -> EvalOutcome:
     for problem in filter(None, (model_exists(model), r.adapter and model_exists(r.adapter))):
         raise ConfigError(problem.replace("model.name", "--model" if model in problem else "--adapter", 1))
     data = storage.absolute(data)
-    ensure_prepared(data, tasks, r.source, r.seed)  # before loading any model
     model, adapter = anchor_model(model), r.adapter and anchor_model(r.adapter)
+    digest = model_hash(model, adapter)
+    settings = {"tasks": tasks, "split": r.split, "limit": r.limit, "mode": r.mode, "style": style, "data": data}
+    # The default directory is this model's and these settings': what it holds is what this call writes again.
+    out = r.out or f"{EVAL_DIR}/{digest}-{canonical_hash(settings)}"
+    check_output_dir(out, EVAL_KIND, "--out", force=r.force or r.out is None)
+    ledger = TestLedger(storage.absolute(EVAL_LEDGER)) if r.split == "test" else None
+    if ledger is not None:
+        ledger.refuse_repeats(digest, tasks, r.retest)
+    ensure_prepared(data, tasks, r.source, r.seed)  # before loading any model
     lm = load_for_eval(model, adapter, device="cpu" if r.ray else None, trust_remote_code=trust)
     if r.ray:
         ensure_ray(r.address)
@@ -80,9 +96,7 @@ def evaluate_model(r: EvalRequest) -> EvalOutcome:
                              batch_size=r.batch_size, trust_remote_code=trust)
     else:
         backend = LocalBackend(lm, r.batch_size)
-    digest = model_hash(model, adapter)
-    settings = {"tasks": tasks, "split": r.split, "limit": r.limit, "mode": r.mode, "style": style, "data": data}
-    out = r.out or f"outputs/eval/{digest}-{canonical_hash(settings)}"
+    claim_dir(out, EVAL_KIND, "--out", force=True)
     results = run_eval(backend, tasks, data_dir=data, out=out, split=r.split, limit=r.limit, mode=r.mode,
-                       style=style, digest=digest, retest=r.retest)
+                       style=style, digest=digest, ledger=ledger and ledger.location, retest=r.retest)
     return EvalOutcome(results, digest, lm.description, out)

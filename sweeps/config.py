@@ -2,12 +2,26 @@
 Optuna), an objective, a scheduler, resources and seeds. Validated once; errors name the key path."""
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from ftlib.core.configs import Strict
+from ftlib.core.configs import Name, Seed, Seeds, Strict, check_unique
+from ftlib.run.config import RunConfig
 from ftlib.tasks.catalog import FINANCIAL, get_task
+
+
+def known_path(path: str) -> bool:
+    """Whether a dotted path names a run-config key (``optim.lr``, ``lora.r``, ``mixture.budget``)."""
+    model: Any = RunConfig
+    for part in path.split("."):
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return False
+        model = next((a for a in (field.annotation, *getattr(field.annotation, "__args__", ()))
+                      if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    return True
 
 
 class Param(Strict):
@@ -25,9 +39,24 @@ class Param(Strict):
         if self.type == "categorical":
             if not self.choices:
                 raise ValueError("a categorical param needs choices")
+            check_unique(self.choices)
+            if any(isinstance(c, float) and not math.isfinite(c) for c in self.choices):
+                raise ValueError(f"choices must be finite, got {self.choices}")
         elif self.low is None or self.high is None or self.low >= self.high:
             raise ValueError(f"a {self.type} param needs low < high, got low={self.low} high={self.high}")
+        elif self.log and self.low <= 0:
+            raise ValueError(f"log: true needs low > 0 (a log scale has no 0), got low={self.low}")
+        elif self.step is not None and not 0 < self.step <= self.high - self.low:
+            raise ValueError(f"step must be > 0 and at most high - low, got {self.step}")
+        for path in self.when or {}:
+            if not known_path(path):
+                raise ValueError(f"when: {path!r} is not a run-config key")
         return self
+
+    def holds(self, value: Any) -> bool:
+        if self.type == "categorical":
+            return value in self.choices
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and self.low <= value <= self.high
 
 
 class OptunaConfig(Strict):
@@ -38,7 +67,37 @@ class OptunaConfig(Strict):
     weights: list[str] = []  # tasks whose weights the search sets on the simplex (flat Dirichlet)
     params: dict[str, Param] = {}
     points_to_evaluate: list[dict[str, Any]] = []  # Optuna param names: "w_<task>", "use_<task>", paths
-    seed: int = 0
+    seed: Seed = 0
+
+    @field_validator("include", "weights")
+    @classmethod
+    def _once(cls, tasks: list[str]) -> list[str]:
+        return check_unique(tasks)
+
+    @field_validator("params")
+    @classmethod
+    def _paths(cls, params: dict[str, Param]) -> dict[str, Param]:
+        unknown = [p for p in params if not known_path(p)]
+        if unknown:
+            raise ValueError(f"{unknown} are not run-config keys (e.g. optim.lr, lora.r)")
+        return params
+
+    @model_validator(mode="after")
+    def _points(self) -> "OptunaConfig":
+        for i, point in enumerate(self.points_to_evaluate):
+            for key, value in point.items():
+                if key.startswith("w_") and key[2:] in self.weights:
+                    ok = isinstance(value, (int, float)) and math.isfinite(value) and 0 <= value <= 1
+                elif key.startswith("use_") and key[4:] in self.include:
+                    ok = isinstance(value, bool)
+                elif key in self.params:
+                    ok = self.params[key].holds(value)
+                else:
+                    raise ValueError(f"points_to_evaluate[{i}]: {key!r} is not a searched name (w_<task> of "
+                                     f"weights, use_<task> of include, or a params path)")
+                if not ok:
+                    raise ValueError(f"points_to_evaluate[{i}]: {key}: {value!r} is outside what the search takes")
+        return self
 
 
 class GridConfig(Strict):
@@ -75,6 +134,11 @@ class ObjectiveConfig(Strict):
     modes: list[Literal["max", "min"]] = ["max"]
     tasks: list[str] | None = None  # scored on validation; default: the pool's financial tasks
     limit: int = Field(default=64, gt=0)  # validation examples per task
+
+    @field_validator("tasks")
+    @classmethod
+    def _once(cls, tasks: list[str] | None) -> list[str] | None:
+        return tasks if tasks is None else check_unique(tasks)
     eval_mode: Literal["generate", "score"] = "generate"
     scoring: Literal["cocktail", "finben", "fingpt"] = "cocktail"  # whose rule reads the outputs (evaluation/profiles)
 
@@ -119,7 +183,14 @@ class ResourcesConfig(Strict):
 class FinalizeConfig(Strict):
     """``cocktail sweep run`` goes on to ``sweep finalize`` with these settings when the sweep has them."""
     seeds: int = Field(default=3, gt=0)
-    tasks: list[str] | None = None  # default: the objective tasks
+    tasks: list[str] | None = Field(default=None, min_length=1)  # default: the objective tasks
+
+    @field_validator("tasks")
+    @classmethod
+    def _known(cls, tasks: list[str] | None) -> list[str] | None:
+        for task in tasks or []:
+            get_task(task)
+        return tasks if tasks is None else check_unique(tasks)
 
 
 class ReportConfig(Strict):
@@ -131,15 +202,17 @@ class ReportConfig(Strict):
 
 
 class SweepConfig(Strict):
-    name: str
+    name: Name
     base: dict[str, Any]  # a RunConfig without mixture sources (the sweep sets them)
     pool: list[str] = Field(min_length=1)  # tasks the sweep mixes
     search: SearchConfig
     objective: ObjectiveConfig = ObjectiveConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     resources: ResourcesConfig = ResourcesConfig()
-    seeds: list[int] = [42]
-    models: list[str] | None = None  # several base models: every design point runs on each
+    seeds: Seeds = [42]
+    # Several base models: every point of a grid design runs on each. An Optuna search learns one model's
+    # surface (a model is not a mixture weight): one sweep per model.
+    models: list[str] | None = Field(default=None, min_length=1)
     finalize: FinalizeConfig | None = None  # select, replicate, test once, right after the sweep
     report: ReportConfig | None = None  # and write the report (after finalize, when both are set)
     proposed_from: str | None = None  # the experiment whose surrogate proposed these mixtures (sweep propose)
@@ -147,10 +220,22 @@ class SweepConfig(Strict):
     # experiment rewrites its surrogate.json, not what this sweep was proposed from.
     surrogate: dict[str, Any] | None = None
 
+    @field_validator("pool", "models")
+    @classmethod
+    def _once(cls, items: list[str] | None) -> list[str] | None:
+        return items if items is None else check_unique(items)
+
     @model_validator(mode="after")
     def _references(self) -> "SweepConfig":
         check_tasks(self.pool, self.objective)
-        opt = self.search.optuna
+        opt, grid = self.search.optuna, self.search.grid
+        if opt is not None and self.models:
+            raise ValueError("models: an Optuna search runs one base model (set base.model.name); run one sweep "
+                             "per model, or use a grid design, which runs every point on each model")
+        for i, mixture in enumerate(grid.mixtures if grid is not None else []):
+            outside = [t for t in mixture if t not in self.pool]
+            if outside:
+                raise ValueError(f"search.grid.mixtures[{i}] names tasks not in pool: {outside}")
         if opt is not None:
             outside = [t for t in [*opt.include, *opt.weights] if t not in self.pool]
             if outside:
@@ -184,8 +269,8 @@ class ProxyStage(Strict):
     trials: int = Field(default=24, ge=8)  # a surrogate needs at least 8 configurations
     sampler: Literal["qmc", "random"] = "qmc"
     set: dict[str, Any] = Field(default_factory=dict)  # run-config paths that make a trial cheap: max_steps, model.name
-    seeds: list[int] | None = None  # default: the sweep's
-    seed: int = 0
+    seeds: Seeds | None = None  # default: the sweep's
+    seed: Seed = 0
 
 
 class ProposeStage(Strict):
@@ -196,7 +281,7 @@ class ProposeStage(Strict):
     top: int = Field(default=3, gt=0)
     constraints: list[str] = []  # as `sweep propose --constraint`
     samples: int = Field(default=100_000, ge=1000)
-    seed: int = 0
+    seed: Seed = 0
     baselines: bool = True  # stage 3 also runs each objective task alone and the pool at equal weights
 
 
@@ -208,18 +293,19 @@ class TwoStageConfig(Strict):
 class TwoStageSweep(Strict):
     """A sweep YAML with ``two_stage`` instead of ``search``: ``base`` is the target scale (stage 3), the proxy's
     ``set`` shrinks it for stage 1. finalize and report run after stage 3."""
-    name: str
+    name: Name
     base: dict[str, Any]
     pool: list[str] = Field(min_length=2)
     two_stage: TwoStageConfig
     objective: ObjectiveConfig = ObjectiveConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     resources: ResourcesConfig = ResourcesConfig()
-    seeds: list[int] = [42]
+    seeds: Seeds = [42]
     finalize: FinalizeConfig | None = None
     report: ReportConfig | None = None
 
     @model_validator(mode="after")
     def _references(self) -> "TwoStageSweep":
+        check_unique(self.pool)
         check_tasks(self.pool, self.objective)
         return self

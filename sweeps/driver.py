@@ -3,6 +3,7 @@ a sweep after a driver crash or Ctrl-C."""
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Any, Sequence
 
 from ftlib.core import storage
@@ -13,8 +14,9 @@ from ftlib.placement.session import ensure_ray
 from sweeps.config import SweepConfig
 from sweeps.layout import experiment_dir, optuna_url, sweep_file
 from sweeps.load import anchor_sweep
+from sweeps.lock import check_sweep_dir
 from sweeps.objective import objective_keys
-from sweeps.preflight.checks import check_storage, check_sweep, trials_at_once
+from sweeps.preflight.checks import check_planned_resources, check_storage, check_sweep, trials_at_once
 from sweeps.preflight.disk import check_disk
 from sweeps.preflight.dry_run import dry_run_plans
 from sweeps.preflight.listing import listing
@@ -29,12 +31,16 @@ def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False,
               clusters: Sequence[str] = ()) -> dict[str, Any]:
     sweep = anchor_sweep(sweep)
     exp = experiment_dir(sweep)
+    if not storage.is_uri(exp):
+        check_sweep_dir(exp)
     check_storage(exp)
     if not dry and same_sweep_ran(sweep, exp):
         print(f"[sweep] {exp} holds this same sweep: resuming it (finished trials are kept)", flush=True)
         return resume_sweep(exp, address)
-    checked, configs = check_sweep(sweep, exp, dry)
+    checked, configs = check_sweep(sweep, exp, dry, clusters)
     keys = objective_keys(sweep)
+    if not dry and address is None and not os.environ.get("RAY_ADDRESS"):
+        check_planned_resources(sweep, checked.cfg, clusters)  # the local Ray will be this machine
     if dry:
         return {"dry_run": listing(configs) if sweep.search.grid else
                 {"space": "optuna", "num_samples": sweep.search.optuna.num_samples},

@@ -27,6 +27,7 @@ from ftlib.core.encode import json_bytes
 from ftlib.core.errors import ConfigError
 from ftlib.placement.nodes import alive_nodes, autoscaler_node_types
 from ftlib.placement.session import ensure_ray
+from ftlib.tasks.catalog import resolve_tasks
 from sweeps.config import SweepConfig
 from sweeps.layout import (
     ledger_file,
@@ -38,6 +39,7 @@ from sweeps.layout import (
     untuned_dir,
     untuned_key,
 )
+from sweeps.lock import driver_lock
 from sweeps.objective import objective_keys
 from sweeps.preflight.checks import trials_at_once
 from sweeps.selection import replication_seeds, select, selected_points
@@ -50,6 +52,8 @@ from sweeps.tune.scoring import backend_for
 
 def finalize(exp: str, seeds: int = 3, tasks: list[str] | None = None, retest: bool = False,
              address: str | None = None) -> dict[str, Any]:
+    if tasks is not None:
+        resolve_tasks(tasks)
     exp = storage.absolute(exp)
     sweep = saved_sweep(exp)
     rows = load_trials(exp)
@@ -61,6 +65,12 @@ def finalize(exp: str, seeds: int = 3, tasks: list[str] | None = None, retest: b
         raise ConfigError(f"--tasks {unknown}: not tasks of sweep {sweep.name!r} (pool {sweep.pool})")
     if seeds < 1:
         raise ConfigError(f"--seeds {seeds}: expected at least 1")
+    with driver_lock(exp):
+        return _finalize(sweep, exp, rows, targets, seeds, retest, address)
+
+
+def _finalize(sweep: SweepConfig, exp: str, rows: list[dict[str, Any]], targets: list[str], seeds: int,
+              retest: bool, address: str | None) -> dict[str, Any]:
     selection = select(rows, sweep.pool, targets, sweep.objective.modes[0])
     seed_list = replication_seeds(sweep, seeds)
     points = [{**p, "seed": s} for p in selected_points(selection).values() for s in seed_list]

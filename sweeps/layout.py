@@ -1,6 +1,7 @@
 """Every file and folder inside an experiment dir (``<storage_path>/<name>/``), named here and nowhere else:
 
     sweep.json            the sweep as it ran (paths anchored)       tune/              Tune's experiment state
+    driver.lock           the running driver's PID and host
     trials.parquet        one row per run (sweeps/trial_table.py)    optuna.db          the Optuna study (local)
     trials/<run id>/      each run's directory (ftlib/run/files.py), with validation/ (its objective's scoring)
     final/selection.json  finalize's choice, on validation           final/tune-<hash>/ finalize's reruns
@@ -19,6 +20,7 @@ from ftlib.core.hashing import canonical_hash
 from ftlib.run.files import MODEL_DIR, PLAN_FILE, TRIAL_FILE
 
 SWEEP_FILE = "sweep.json"
+DRIVER_LOCK = "driver.lock"  # held by the running driver (sweeps/lock.py)
 TUNE = "tune"
 TRIALS_TABLE = "trials.parquet"
 OPTUNA_DB = "optuna.db"

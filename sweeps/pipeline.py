@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+from ftlib.core import storage
 from sweeps.config import SweepConfig, TwoStageSweep
 from sweeps.driver import resume_sweep, run_sweep
 from sweeps.finalize import finalize
+from sweeps.layout import experiment_dir
 from sweeps.load import is_two_stage, load_sweep, load_two_stage, parent_dir
+from sweeps.lock import driver_lock
 from sweeps.report.build import build_report
 from sweeps.saved import saved_two_stage
 from sweeps.tune.experiment import saved_sweep
@@ -28,27 +31,33 @@ def run_yaml(path: str, name: str | None, overrides: list[str], address: str | N
             for stage, plans in plan_two_stage(spec, clusters).items():
                 show(f"dry_run_{stage}", plans)
             return None
-        return _two_stage(spec, address, show)
+        with driver_lock(parent_dir(spec)):
+            return _two_stage(spec, address, show)
     sweep = load_sweep(path, name, overrides)
-    out = run_sweep(sweep, address, dry=dry, clusters=clusters)
     if dry:
-        show("dry_run", out)
+        show("dry_run", run_sweep(sweep, address, dry=True, clusters=clusters))
         return None
-    show("sweep", out)
-    return "" if out["unfinished"] else after_sweep(sweep, out["experiment_dir"], address, show)
+    with driver_lock(experiment_dir(sweep)):
+        out = run_sweep(sweep, address)
+        show("sweep", out)
+        return "" if out["unfinished"] else after_sweep(sweep, out["experiment_dir"], address, show)
 
 
 def resume(exp: str, address: str | None, show: Show) -> str | None:
     """``sweep resume``: a sweep, or a two-stage search at its first unfinished stage, to the end."""
+    exp = storage.absolute(exp)
     spec = saved_two_stage(exp)
-    if spec is not None:
-        show("two_stage", spec)
-        return _two_stage(spec, address, show)
-    out = resume_sweep(exp, address)
-    show("sweep", out)
-    if out["unfinished"]:
-        return ""
-    return after_sweep(saved_sweep(out["experiment_dir"]), out["experiment_dir"], address, show)
+    if spec is None:
+        saved_sweep(exp)  # its state files checked before anything is written
+    with driver_lock(exp):
+        if spec is not None:
+            show("two_stage", spec)
+            return _two_stage(spec, address, show)
+        out = resume_sweep(exp, address)
+        show("sweep", out)
+        if out["unfinished"]:
+            return ""
+        return after_sweep(saved_sweep(out["experiment_dir"]), out["experiment_dir"], address, show)
 
 
 def _two_stage(spec: TwoStageSweep, address: str | None, show: Show) -> str | None:

@@ -77,7 +77,9 @@ def ablation_designs(sweep: SweepConfig) -> list[tuple[dict[str, Any], dict[str,
     if not grid.recipe:
         raise ConfigError("search.grid.recipe: the paper_ablation design needs the study's recipe YAML")
     recipe = load_yaml(grid.recipe)
-    sources = recipe["sources"]
+    sources = recipe.get("sources") if isinstance(recipe, dict) else None
+    if not isinstance(sources, dict):
+        raise ConfigError(f"{grid.recipe}: expected a mixture recipe with sources: (task -> rows or cap)")
     missing = [t for t in sweep.pool if t not in sources]
     if missing:
         raise ConfigError(f"{grid.recipe}: no recipe for pool tasks {missing}")

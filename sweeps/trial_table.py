@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from ftlib.core import storage
 from ftlib.core.encode import parquet_bytes
+from ftlib.core.errors import ConfigError
 from ftlib.data.plan import PLAN_META_KEY
 from ftlib.run.files import TRIAL_FILE
 from sweeps.layout import run_plan, runs_dir, trials_table, validation_dir
@@ -126,11 +127,22 @@ def write_trials(experiment_dir: str, rows: list[dict[str, Any]]) -> str:
 def load_trials(experiment_dir: str) -> list[dict[str, Any]]:
     """``trials.parquet`` as rows in the tidy layout; a table from before it (JSON columns ``mixture``,
     ``hparams``, ``metrics``) is converted: target weights stand in for realized shares there."""
-    data = storage.read_bytes(trials_table(experiment_dir))
-    if data is None:
-        return []
-    rows = pq.read_table(pa.BufferReader(data)).to_pylist()
-    return [r if "point_key" in r else _from_old_layout(r) for r in rows]
+    location = trials_table(experiment_dir)
+    try:
+        data = storage.read_bytes(location)
+        if data is None:
+            return []
+        table = pq.read_table(pa.BufferReader(data))
+        tidy = "point_key" in table.column_names
+        missing = sorted({"trial_id", "tune_trial_id", "state", *(() if tidy else ("config_hash", "mixture"))}
+                         - set(table.column_names))
+        if missing:
+            raise ValueError(f"no column {', '.join(missing)}")
+        return [r if tidy else _from_old_layout(r) for r in table.to_pylist()]
+    except (OSError, ValueError, pa.ArrowException) as e:  # unreadable, not Parquet, not a trials table
+        raise ConfigError(f"{location}: damaged ({' '.join(str(e).split())[:200]}); restore it from a copy, or "
+                          f"remove it and run `cocktail sweep resume {experiment_dir}`, which writes it again from "
+                          f"Tune's state") from None
 
 
 def _from_old_layout(row: dict[str, Any]) -> dict[str, Any]:

@@ -55,13 +55,19 @@ def test_eval_cli_writes_scores_predictions_and_a_table(prepared, tiny_model, tm
     assert not (tmp_path / "test_ledger.jsonl").exists()
 
 
-def test_test_split_is_scored_once_and_every_scoring_is_recorded(prepared, tiny_model, tmp_path, capsys):
-    args = ["eval", "--model", tiny_model, "--tasks", "fpb", "--data", str(prepared), "--limit", "2", "--split",
-            "test", "--out", str(tmp_path / "eval")]
-    assert main(args) == 0
-    assert main(args) == 2 and "already scored on the test split of ['fpb']" in capsys.readouterr().err
-    assert main([*args, "--retest"]) == 0
-    lines = [json.loads(line) for line in (tmp_path / "test_ledger.jsonl").read_text().splitlines()]
+def test_test_split_is_scored_once_and_every_scoring_is_recorded(prepared, tiny_model, tmp_path, capsys,
+                                                                 monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["eval", "--model", tiny_model, "--tasks", "fpb", "--data", str(prepared), "--limit", "2", "--split", "test"]
+    assert main([*args, "--out", "first"]) == 0
+    # The ledger is the model's, wherever --out points: scores written elsewhere are still a second look.
+    for out in ("first", "elsewhere"):
+        assert main([*args, "--out", out]) == 2 and "already scored on the test split of ['fpb']" in \
+            capsys.readouterr().err
+    assert not (tmp_path / "elsewhere").exists()
+    assert main([*args, "--out", "first", "--retest"]) == 2 and "--force" in capsys.readouterr().err
+    assert main([*args, "--out", "first", "--retest", "--force"]) == 0
+    lines = [json.loads(line) for line in (tmp_path / "outputs/eval/test_ledger.jsonl").read_text().splitlines()]
     assert [(e["task"], e["retest"]) for e in lines] == [("fpb", False), ("fpb", True)]
 
 

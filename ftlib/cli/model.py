@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ftlib.cli.args import at_least
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     model = sub.add_parser("model", help="build or inspect models")
@@ -10,10 +12,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t = verbs.add_parser("tiny", help="random-init tiny Phi-3 / Llama plus a tokenizer trained on the offline samples")
     t.add_argument("--arch", default="phi3", choices=("phi3", "llama"))
     t.add_argument("--out", required=True)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=at_least(0), default=0)
     t.add_argument("--hidden", type=int, default=128)
     t.add_argument("--layers", type=int, default=2)
     t.add_argument("--vocab-size", type=int, default=2048)
+    t.add_argument("--force", action="store_true", help="replace the tiny model an earlier run wrote to --out")
     t.set_defaults(handler=_tiny)
 
 
@@ -21,6 +24,6 @@ def _tiny(args: argparse.Namespace) -> int:
     from ftlib.models.tiny import build_tiny  # deferred: torch, transformers, 3.1 s
 
     out = build_tiny(args.arch, args.out, seed=args.seed, vocab_size=args.vocab_size, hidden=args.hidden,
-                     layers=args.layers)
+                     layers=args.layers, force=args.force)
     print(f"wrote {args.arch} tiny model and tokenizer to {out}")
     return 0

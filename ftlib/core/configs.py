@@ -3,11 +3,12 @@ CLI reads goes through ``load_config``, every config model derives from ``Strict
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Annotated, Any, Callable, Literal, Sequence, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from ftlib.core.errors import ConfigError
 
@@ -15,8 +16,39 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class Strict(BaseModel):
-    """A config section: unknown keys are refused (with a suggestion), values are frozen once validated."""
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """A config section: unknown keys are refused (with a suggestion), values are frozen once validated, and a
+    number is finite (``.inf`` or ``.nan`` trains to NaN losses and exits 0)."""
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def check_name(name: str) -> str:
+    """A run or sweep name becomes a directory under its storage path: a non-empty slug, no path separator, no
+    ``..``, so it can never write outside it or into it."""
+    if not _SLUG.fullmatch(name) or ".." in name:
+        raise ValueError(f"{name!r} is not a name: expected letters, digits, '.', '_' or '-', starting with a "
+                         f"letter or digit, without '..' or '/'")
+    return name
+
+
+def check_unique(items: list) -> list:
+    repeated = sorted({str(x) for x in items if items.count(x) > 1})
+    if repeated:
+        raise ValueError(f"repeated: {', '.join(repeated)} (each may appear once)")
+    return items
+
+
+def on_off(value: Any) -> Any:
+    """YAML reads an unquoted ``on`` / ``off`` as a boolean: for an on/off key, that is what the user meant."""
+    return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
+
+Name = Annotated[str, AfterValidator(check_name)]
+Seed = Annotated[int, Field(ge=0)]  # numpy's generators take no negative seed
+OnOff = Annotated[Literal["auto", "on", "off"], BeforeValidator(on_off)]
+Seeds = Annotated[list[Seed], Field(min_length=1), AfterValidator(check_unique)]
 
 
 def load_config(cls: type[M], path: str | Path, overrides: Sequence[str] = (),
@@ -43,10 +75,16 @@ def load_yaml(path: str | Path) -> Any:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: no such file")
+    if path.is_dir():
+        raise ConfigError(f"{path}: a directory; expected a YAML file")
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}); expected a YAML file") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({e})") from None
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(e).split())})") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot be read ({e.strerror})") from None
 
 
 def _describe(err: dict, cls: type[BaseModel], prefix: str) -> str:
@@ -111,6 +149,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE")
         try:
             set_path(data, key, yaml.safe_load(raw))
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({' '.join(str(e).split())})") from None
         except ConfigError as e:
             raise ConfigError(f"--set {item!r}: {e}") from None
     return data

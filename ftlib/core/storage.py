@@ -100,14 +100,19 @@ def subdirs(location: str) -> list[str]:
 def check_writable(location: str, what: str) -> None:
     """A probe written and removed, so a wrong bucket, path or credential fails before any trial starts."""
     probe = join(location, f".write-probe-{os.getpid()}")
+    created = [] if is_uri(location) else [p for p in (Path(location), *Path(location).parents) if not p.exists()]
     try:
-        if not is_uri(location):
-            Path(location).mkdir(parents=True, exist_ok=True)
+        if created:
+            Path(location).mkdir(parents=True)
         write_bytes(probe, b"ok")
         fs, path = _resolve(probe)
         fs.delete_file(path)
     except (OSError, StorageError) as e:
         raise ConfigError(f"{what} {location!r} cannot be written: {e}") from None
+    finally:
+        for directory in created:  # the probe leaves no directory behind: the run creates its own
+            with contextlib.suppress(OSError):
+                directory.rmdir()
 
 
 def _umask() -> int:

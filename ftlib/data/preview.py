@@ -6,6 +6,7 @@ from typing import Any
 
 from ftlib.core.configs import load_config, validate
 from ftlib.core.errors import ConfigError
+from ftlib.core.ownership import check_output_file
 from ftlib.data.pipeline import token_lengths_fn
 from ftlib.data.plan import Plan, make_plan
 from ftlib.data.spec import MixtureSpec, parse_weights
@@ -32,8 +33,8 @@ def mixture_spec(weights: str | None, budget: int | None, unit: str, fill: str, 
         return load_config(MixtureSpec, spec_file, edit=lambda d: d if seed is None else {**d, "seed": seed})
     if not weights:
         raise ConfigError("give --weights TASK=W,... (with --budget) or --spec FILE")
-    cap = parse_weights(",".join(caps)) if caps else {}
-    sources = {name: {"weight": w, **({"cap": int(cap[name])} if name in cap else {})}
+    cap = parse_weights(",".join(caps), "--cap", int) if caps else {}
+    sources = {name: {"weight": w, **({"cap": cap[name]} if name in cap else {})}
                for name, w in parse_weights(weights).items()}
     unknown_caps = sorted(set(cap) - set(sources))
     if unknown_caps:
@@ -43,8 +44,12 @@ def mixture_spec(weights: str | None, budget: int | None, unit: str, fill: str, 
     return validate(MixtureSpec, data, "--weights/--budget")
 
 
-def preview_mixture(spec: MixtureSpec, data_dir: str, tokenizer: str, style: str, out: str | Path | None) -> Plan:
-    """The plan of ``spec`` on the prepared data (tokens counted with ``tokenizer``), saved to ``out`` if given."""
+def preview_mixture(spec: MixtureSpec, data_dir: str, tokenizer: str, style: str, out: str | Path | None,
+                    force: bool = False) -> Plan:
+    """The plan of ``spec`` on the prepared data (tokens counted with ``tokenizer``), saved to ``out`` if given
+    (a new file, or ``force`` to replace one)."""
+    if out:
+        check_output_file(out, "--out", force)
     plan = make_plan(spec, data_dir, token_lengths_fn(data_dir, tokenizer, style))
     if out:
         plan.save(out)

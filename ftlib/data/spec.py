@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ftlib.core.configs import Strict
+from ftlib.core.configs import Seed, Strict
 from ftlib.core.errors import ConfigError
 from ftlib.tasks.catalog import get_task
 
@@ -66,7 +66,7 @@ class MixtureSpec(Strict):
     fill: Literal["repeat", "cap"] = "repeat"
     # Temperature T scales each weight by (pool size)^(1/T): T=1 proportional to size, large T -> weights alone.
     temperature: float | None = Field(default=None, gt=0)
-    seed: int = 42
+    seed: Seed = 42
     selection: Literal["seeded", "study"] = "seeded"
 
     @field_validator("sources")
@@ -88,8 +88,11 @@ class MixtureSpec(Strict):
             missing = [n for n, s in self.sources.items() if s.weight is None]
             if missing:
                 raise ValueError(f"sources {missing} have no weight")
-            if sum(s.weight for s in self.sources.values()) <= 0:
+            total = sum(s.weight for s in self.sources.values())
+            if total <= 0:
                 raise ValueError("weights are all zero: nothing to train on")
+            if not math.isfinite(total):
+                raise ValueError(f"weights sum to {total} (too large to normalise); give shares such as 0.5")
             if self.budget is None or self.budget <= 0:
                 raise ValueError(f"budget must be > 0 when sources have weights, got {self.budget}")
         else:
@@ -115,17 +118,24 @@ class MixtureSpec(Strict):
         return cls(sources={n: Source(weight=w) for n, w in weights.items()}, budget=budget, **kwargs)
 
 
-def parse_weights(text: str) -> dict[str, float]:
-    """``"fpb=0.5,finqa=0.3"`` -> ``{"fpb": 0.5, "finqa": 0.3}`` with an error naming the bad item."""
+def parse_weights(text: str, flag: str = "--weights", kind: type = float) -> dict[str, float]:
+    """``"fpb=0.5,finqa=0.3"`` -> ``{"fpb": 0.5, "finqa": 0.3}`` with an error naming ``flag`` and the bad item
+    (``kind`` int: whole counts, as ``--cap`` takes)."""
     weights = {}
+    what = "NUMBER" if kind is float else "N"
     for item in filter(None, (s.strip() for s in text.split(","))):
         name, sep, value = item.partition("=")
         try:
             if not sep:
                 raise ValueError
-            weights[name.strip()] = float(value)
+            number = kind(value)
+            if not math.isfinite(number) or number < 0:
+                raise ValueError
         except ValueError:
-            raise ConfigError(f"--weights item {item!r}: expected TASK=NUMBER") from None
+            raise ConfigError(f"{flag} item {item!r}: expected TASK={what} (a finite number >= 0)") from None
+        if name.strip() in weights:
+            raise ConfigError(f"{flag}: {name.strip()} is named twice")
+        weights[name.strip()] = number
     if not weights:
-        raise ConfigError("--weights is empty: expected TASK=NUMBER[,TASK=NUMBER...]")
+        raise ConfigError(f"{flag} is empty: expected TASK={what}[,TASK={what}...]")
     return weights

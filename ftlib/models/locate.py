@@ -31,8 +31,8 @@ def resolve_model(name_or_path: str) -> str:
     if name_or_path not in EMBEDDED:
         return name_or_path
     path = models_dir() / name_or_path
-    if not (path / "config.json").exists():
-        build_tiny(EMBEDDED[name_or_path], path)
+    if not (path / "config.json").exists():  # force: another process may have built it meanwhile
+        build_tiny(EMBEDDED[name_or_path], path, force=True)
     return str(path)
 
 

@@ -7,7 +7,7 @@ import torch
 from transformers import AutoModelForCausalLM, LlamaConfig, Phi3Config
 
 from ftlib.core.errors import ConfigError
-from ftlib.core.storage import atomic_dir
+from ftlib.core.ownership import check_output_dir, new_output_dir
 from ftlib.models.tokenizer import train_tokenizer
 from ftlib.tasks.canonical import to_canonical
 from ftlib.tasks.catalog import get_task, task_names
@@ -42,16 +42,23 @@ def tiny_config(arch: str, vocab_size: int, pad_id: int, bos_id: int, eos_id: in
 
 
 def build_tiny(arch: str, out: str | Path, seed: int = 0, vocab_size: int = 2048, hidden: int = 128,
-               layers: int = 2, heads: int = 4) -> Path:
-
+               layers: int = 2, heads: int = 4, force: bool = False) -> Path:
+    """Written whole into ``out``: a new or empty directory, or (``force``) one holding an earlier tiny model."""
     if arch not in ARCHS:
         raise ConfigError(f"unknown arch {arch!r}; expected one of {ARCHS}")
+    for flag, value, low in (("--hidden", hidden, heads), ("--layers", layers, 1), ("--vocab-size", vocab_size, 64),
+                             ("--seed", seed, 0)):
+        if value < low:
+            raise ConfigError(f"{flag} {value}: expected at least {low}")
+    if hidden % heads:
+        raise ConfigError(f"--hidden {hidden}: expected a multiple of the {heads} attention heads")
+    check_output_dir(out, "model", "--out", force=force)  # before the tokenizer trains (seconds)
     tokenizer = train_tokenizer_for_tasks(seed, vocab_size)
     config = tiny_config(arch, len(tokenizer), tokenizer.pad_token_id, tokenizer.bos_token_id,
                          tokenizer.eos_token_id, hidden, layers, heads)
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config)
-    with atomic_dir(out) as tmp:
+    with new_output_dir(out, "model", "--out", force=force) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
     return Path(out)

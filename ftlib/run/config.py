@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from ftlib.core.configs import Strict
+from ftlib.core.configs import Name, OnOff, Seed, Strict, check_unique
 from ftlib.core.hashing import canonical_hash
 from ftlib.data.spec import MixtureSpec
 from ftlib.models.config import LoraConfig, ModelConfig
+from ftlib.tasks.catalog import get_task
 
 
 class DeepSpeedConfig(Strict):
@@ -41,8 +42,8 @@ class DataConfig(Strict):
 
 
 class RunConfig(Strict):
-    name: str = "run"
-    seed: int = 42
+    name: Name = "run"
+    seed: Seed = 42
     model: ModelConfig = ModelConfig()
     method: Literal["lora", "full"] = "lora"
     lora: LoraConfig = LoraConfig()
@@ -50,7 +51,7 @@ class RunConfig(Strict):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: bf16 on GPU, fp32 on CPU
     # Recompute each layer in the backward pass instead of keeping its activations (transformers' own mechanism,
     # non-reentrant). auto: on for full fine-tuning on GPU; for LoRA on GPU when the planner finds it needed.
-    activation_checkpointing: Literal["auto", "on", "off"] = "auto"
+    activation_checkpointing: OnOff = "auto"
     mixture: MixtureSpec
     data: DataConfig = DataConfig()
     eval_tasks: list[str] | None = None  # per-task validation loss; default: the mixture's tasks
@@ -73,6 +74,13 @@ class RunConfig(Strict):
     # RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S among them: a trial waiting for workers fails in bounded time.
     controller_failure_limit: int = Field(default=2, ge=-1)
     output_dir: str = "outputs/runs"
+
+    @field_validator("eval_tasks")
+    @classmethod
+    def _known_tasks(cls, tasks: list[str] | None) -> list[str] | None:
+        for task in tasks or []:
+            get_task(task)
+        return tasks if tasks is None else check_unique(tasks)
 
     def config_hash(self) -> str:
         """Names the run's outputs: everything that changes results (not where they go)."""

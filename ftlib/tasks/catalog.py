@@ -26,8 +26,8 @@ FINANCIAL = ("headline", "fpb", "finner_cls", "convfinqa", "twitter_topics", "tw
 STUDY_SOURCES = FINANCIAL + ("openorca", "orca_math")
 
 
-class UnknownTaskError(ConfigError):
-    pass
+class UnknownTaskError(ConfigError, ValueError):
+    """A ValueError too: inside a config model, pydantic names the key it was found at."""
 
 
 def task_names() -> list[str]:
@@ -49,4 +49,7 @@ def resolve_tasks(selector: str | list[str] | tuple[str, ...]) -> list[TaskSpec]
         names = list(selector)
     if not names:
         raise UnknownTaskError(f"no task named; valid tasks: {', '.join(task_names())}")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise UnknownTaskError(f"tasks named twice: {', '.join(repeated)}")
     return [get_task(n) for n in names]

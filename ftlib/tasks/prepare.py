@@ -13,8 +13,9 @@ import pyarrow as pa
 
 from ftlib.core import storage
 from ftlib.core.encode import json_bytes, parquet_bytes
-from ftlib.core.errors import DataError
+from ftlib.core.errors import ConfigError, DataError
 from ftlib.core.hashing import sha256_bytes
+from ftlib.core.ownership import check_output_dir
 from ftlib.tasks.canonical import DROP_REASONS, to_canonical
 from ftlib.tasks.catalog import resolve_tasks
 from ftlib.tasks.schema import SPLITS, TaskSpec
@@ -87,8 +88,14 @@ def check_source(data_dir, task: str, entry: dict, source: str, study: bool = Fa
 
 
 def prepare(specs: list[TaskSpec], source: str, out: str | Path, seed: int = 42, strict: bool = False,
-            offline_rows: int | None = None, study: bool = False) -> dict:
+            offline_rows: int | None = None, study: bool = False, flag: str = "--out") -> dict:
+    """Into ``out``: a new or empty directory, or one holding prepared task data (its manifest.json)."""
+    if seed < 0:
+        raise ConfigError(f"--seed {seed}: expected a seed >= 0")
+    if offline_rows is not None and offline_rows < 1:
+        raise ConfigError(f"--offline-rows {offline_rows}: expected at least 1 train row per task")
     out = storage.absolute(out)
+    check_output_dir(out, "task data", flag, reuse=True, known_by=MANIFEST)
     built = {spec.name: build_task(spec, source, seed, strict, offline_rows, study) for spec in specs}
     manifest = read_manifest(out)
     for name, (tables, entry) in built.items():
@@ -129,7 +136,7 @@ def ensure_prepared(data_dir: str | Path, tasks: list[str], source: str, seed: i
     if missing and not prepare_missing:
         raise DataError(f"tasks {[s.name for s in missing]} are not prepared in {data_dir}")
     if missing:
-        prepare(missing, source, data_dir, seed=seed, study=study)
+        prepare(missing, source, data_dir, seed=seed, study=study, flag="data.dir")
     return [s.name for s in missing]
 
 

@@ -16,7 +16,7 @@ from ftlib.run.anchor import load_run_config
 from ftlib.run.config import RunConfig
 from ftlib.run.resolve import resolve
 from ftlib.train.trainer import run_trial
-from ftlib.train.trial import check_trial, finished_trial
+from ftlib.train.trial import check_trial, check_without_side_effects, finished_trial
 
 
 @dataclass
@@ -36,6 +36,7 @@ def plan_trial(path: str, overrides: Sequence[str] = (), clusters: Sequence[str]
     problem = model_exists(cfg.model.name)
     if problem:
         raise ConfigError(problem)
+    check_without_side_effects(cfg)
     out: dict[str, Any] = {"cfg": cfg, "resolved": res, "cpu": None, "memory": {}, "clusters": list(clusters)}
     if not cfg.use_gpu:
         model_config, source = planning_config(cfg.model, dry=True)

@@ -3,6 +3,7 @@ it reads, and whether a finished run of the same config on the same data can be 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from ftlib.core import storage
 from ftlib.core.errors import ConfigError
 from ftlib.core.hashing import canonical_hash
 from ftlib.models.inspect import check_lora_targets, load_model_config
-from ftlib.models.locate import local_model_path
+from ftlib.models.locate import EMBEDDED, local_model_path, models_dir
 from ftlib.planner.cost import flops_per_token
 from ftlib.planner.gpu_fit import shape_of
 from ftlib.run.config import RunConfig
@@ -37,19 +38,38 @@ class Checked:
 
 def check_trial(cfg: RunConfig, prepare_missing: bool = True) -> Checked:
     """Every check that can fail, before a worker starts: data, model, LoRA targets, batch arithmetic, device."""
+    check_data_dir(cfg)
     prepare_trial_data(cfg, prepare_missing)
     resolved = resolve(cfg, cuda=cfg.use_gpu)
-    model_config = load_model_config(cfg.model)
-    if cfg.method == "lora":
-        check_lora_targets(model_config, cfg.lora)
-    if cfg.data.seq_len > getattr(model_config, "max_position_embeddings", cfg.data.seq_len):
-        raise ConfigError(f"data.seq_len {cfg.data.seq_len} exceeds the model's max_position_embeddings "
-                          f"{model_config.max_position_embeddings}")
+    check_model(cfg, load_model_config(cfg.model))
     store_dir = storage.join(storage.absolute(cfg.output_dir), cfg.run_id())
     # An object store has no directory to write into as the run goes: stage on local disk, upload at the end.
     run_dir = Path(tempfile.gettempdir(), "cocktail-runs", cfg.run_id()) if storage.is_uri(store_dir) else \
         Path(store_dir)
     return Checked(cfg, resolved, local_model_path(cfg.model.name), run_dir, store_dir)
+
+
+def check_model(cfg: RunConfig, model_config) -> None:
+    if cfg.method == "lora":
+        check_lora_targets(model_config, cfg.lora)
+    if cfg.data.seq_len > getattr(model_config, "max_position_embeddings", cfg.data.seq_len):
+        raise ConfigError(f"data.seq_len {cfg.data.seq_len} exceeds the model's max_position_embeddings "
+                          f"{model_config.max_position_embeddings}")
+
+
+def check_data_dir(cfg: RunConfig) -> None:
+    if not storage.is_uri(cfg.data.dir) and Path(cfg.data.dir).exists() and not Path(cfg.data.dir).is_dir():
+        raise ConfigError(f"data.dir {cfg.data.dir}: a file; expected the directory of prepared task data")
+
+
+def check_without_side_effects(cfg: RunConfig) -> None:
+    """What a dry run checks of a trial: the checks of ``check_trial`` that need no download, preparation or
+    build (a model whose config is on this disk has its LoRA targets and length checked)."""
+    check_data_dir(cfg)
+    name = cfg.model.name
+    path = str(models_dir() / name) if name in EMBEDDED else name
+    if not storage.is_uri(name) and os.path.isfile(os.path.join(path, "config.json")):
+        check_model(cfg, load_model_config(cfg.model))
 
 
 def trial_tasks(cfg: RunConfig) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 
 from evaluation import cli as eval_verb
 from ftlib.cli import data as data_verb
@@ -28,8 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Errors of what a command read (a file, a table, a database, a YAML) rather than of cocktail itself: one line
+# naming the file, exit 2 as for bad input. Matched by module, so that `cocktail --help` imports none of them.
+INPUT_ERRORS = ("pyarrow", "sqlalchemy", "sqlite3", "yaml", "json")
+# Values that follow these flags may start with "-" (`--constraint -openorca`): argparse would read an option.
+DASH_VALUES = ("--constraint",)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_dash_values(sys.argv[1:] if argv is None else argv))
     set_verbosity(args.verbose)
     try:
         return int(args.handler(args) or 0)
@@ -39,6 +47,31 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # one line; the traceback only when asked for (-v)
+        if args.verbose:
+            traceback.print_exc()
+        hint = "" if args.verbose else " (cocktail -v ... shows the traceback)"
+        print(f"error: {_describe(e)}{hint}", file=sys.stderr)
+        return 2 if _input_error(e) else 1
+
+
+def _input_error(e: Exception) -> bool:
+    return isinstance(e, (OSError, UnicodeDecodeError)) or type(e).__module__.split(".")[0] in INPUT_ERRORS
+
+
+def _describe(e: Exception) -> str:
+    if isinstance(e, OSError) and e.filename:
+        return f"{e.filename}: {e.strerror or e}"
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text[:500]}" if text else type(e).__name__
+
+
+def _dash_values(argv: list[str]) -> list[str]:
+    out, attach = [], False
+    for arg in argv:
+        out.append(f"{out.pop()}={arg}" if attach and arg.startswith("-") else arg)
+        attach = arg in DASH_VALUES
+    return out
 
 
 if __name__ == "__main__":

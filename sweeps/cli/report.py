@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from ftlib.cli.args import at_least
 from sweeps.cli.printing import print_report
 
 
@@ -13,13 +14,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compare", nargs="*", default=[], metavar="DIR2", help="other sweep directories, side by side")
     p.add_argument("--scoring", default="cocktail", choices=("cocktail", "finben", "fingpt"),
                    help="whose rule reads the outputs (the published references always use theirs)")
-    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples per interval")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    p.add_argument("--resamples", type=at_least(100), default=1000, help="bootstrap resamples per interval")
+    p.add_argument("--seed", type=at_least(0), default=0, help="seed of the bootstrap")
+    p.add_argument("--force", action="store_true", help="replace the report an earlier run wrote to --out")
     p.set_defaults(handler=_report)
 
 
 def _report(args: argparse.Namespace) -> int:
     from sweeps.report.build import build_report  # deferred: scipy, plotly, optuna, 0.6 s
 
-    print_report(build_report(args.dir, args.out, tuple(args.compare), args.scoring, args.resamples, args.seed))
+    print_report(build_report(args.dir, args.out, tuple(args.compare), args.scoring, args.resamples, args.seed,
+                                              args.force))
     return 0

@@ -5,6 +5,7 @@ import argparse
 import sys
 import time
 
+from ftlib.cli.args import at_least, name_list, seed_list
 from sweeps.cli.printing import StepPrinter, print_finalize, print_proposals, print_status
 
 
@@ -27,21 +28,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(handler=_resume)
     f = verbs.add_parser("finalize", help="select on validation, replicate over seeds, score the test split once")
     f.add_argument("dir")
-    f.add_argument("--seeds", type=int, default=3, help="seeds per selected configuration (default 3)")
-    f.add_argument("--tasks", default=None, help="target tasks, comma-separated (default: the sweep's objective tasks)")
+    f.add_argument("--seeds", type=at_least(1), default=3, help="seeds per selected configuration (default 3)")
+    f.add_argument("--tasks", type=name_list, default=None,
+                   help="target tasks, comma-separated (default: the sweep's objective tasks)")
     f.add_argument("--retest", action="store_true", help="score test splits again (the ledger and report show it)")
     f.add_argument("--address", default=None)
     f.set_defaults(handler=_finalize)
     pr = verbs.add_parser("propose", help="fit mixture surrogates on a sweep's trials; propose the next mixtures")
     pr.add_argument("dir")
     pr.add_argument("--target", default="objective", help="objective (default) or a task: its validation score")
-    pr.add_argument("--top", type=int, default=5, help="mixtures to propose")
+    pr.add_argument("--top", type=at_least(1), default=5, help="mixtures to propose")
     pr.add_argument("--constraint", action="append", default=[], metavar="C",
                     help="TASK>=X, TASK<=X, +TASK (in every proposal), -TASK (in none); repeatable")
-    pr.add_argument("--seeds", default=None, help="seeds the proposals run with, comma-separated (default: the sweep's)")
+    pr.add_argument("--seeds", type=seed_list, default=None,
+                    help="seeds the proposals run with, comma-separated (default: the sweep's)")
     pr.add_argument("--model", default=None, help="the base model whose trials to fit (default: the first)")
     pr.add_argument("--samples", type=int, default=100_000, help="Dirichlet draws searched (default 100,000)")
     pr.add_argument("--out", default=None, help="the proposals' sweep YAML (default DIR/proposals.yaml)")
+    pr.add_argument("--force", action="store_true", help="replace the file at --out")
     pr.set_defaults(handler=_propose)
     s = verbs.add_parser("status", help="table of a sweep's trials")
     s.add_argument("dir")
@@ -78,8 +82,7 @@ def _ended(stopped: str | None, started: float) -> int:
 def _finalize(args: argparse.Namespace) -> int:
     from sweeps.finalize import finalize  # deferred: ray.tune, ray.train, torch, transformers, 5.0 s
 
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
-    out = finalize(args.dir, seeds=args.seeds, tasks=tasks, retest=args.retest, address=args.address)
+    out = finalize(args.dir, seeds=args.seeds, tasks=args.tasks, retest=args.retest, address=args.address)
     print_finalize(out)
     return 130 if out["unfinished"] else 0
 
@@ -87,9 +90,8 @@ def _finalize(args: argparse.Namespace) -> int:
 def _propose(args: argparse.Namespace) -> int:
     from sweeps.propose.propose import propose_sweep  # deferred: sklearn, lightgbm, scipy, 1.0 s
 
-    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else None
-    print_proposals(propose_sweep(args.dir, args.target, args.top, args.constraint, args.out, seeds, args.model,
-                                  args.samples))
+    print_proposals(propose_sweep(args.dir, args.target, args.top, args.constraint, args.out, args.seeds,
+                                  args.model, args.samples, force=args.force))
     return 0
 
 

@@ -2,15 +2,16 @@
 (prepared here, once for the sweep), memory per GPU, compute, storage, and what the cluster can hold."""
 from __future__ import annotations
 
+import os
 from typing import Sequence
 
 from ftlib.core import storage
 from ftlib.core.errors import ConfigError
 from ftlib.models.locate import model_exists
 from ftlib.placement.fit import check_trial_memory, gpu_places, trials_that_fit
-from ftlib.placement.nodes import BOOTSTRAP_CONFIG, CONFIG_ENV, NodeGroup, yaml_node_types
+from ftlib.placement.nodes import BOOTSTRAP_CONFIG, CONFIG_ENV, NodeGroup, read_cluster_yaml, yaml_node_types
 from ftlib.run.resolve import resolve
-from ftlib.train.trial import check_trial, prepare_trial_data
+from ftlib.train.trial import check_trial, check_without_side_effects, prepare_trial_data
 from sweeps.config import SweepConfig
 from sweeps.layout import runs_dir
 from sweeps.objective import objective_keys
@@ -22,7 +23,17 @@ def check_storage(exp: str) -> None:
     storage.check_writable(str(exp), "resources.storage_path")
 
 
-def check_sweep(sweep: SweepConfig, exp: str, dry: bool = False):
+def check_planned_resources(sweep: SweepConfig, cfg, clusters: Sequence[str]) -> None:
+    """A dry run's check of what a trial asks for: against the node types of the cluster YAMLs (``--cluster``, or
+    the autoscaler's on this head), else, for a CPU sweep, against this machine, where its local Ray would run."""
+    groups = [g for path in clusters for g in read_cluster_yaml(path)] or yaml_node_types()
+    if groups:
+        check_resources(sweep, cfg, [], groups)
+    elif not cfg.use_gpu:
+        check_resources(sweep, cfg, [NodeGroup({"CPU": float(os.cpu_count() or 1)}, 1, None, "this machine")])
+
+
+def check_sweep(sweep: SweepConfig, exp: str, dry: bool = False, clusters: Sequence[str] = ()):
     """Everything that can be refused, before any trial starts; data is prepared here, once for the sweep.
     A dry run checks configs, batch arithmetic and that each model exists, but downloads, prepares and loads
     nothing (data and models may be on a hub)."""
@@ -30,9 +41,14 @@ def check_sweep(sweep: SweepConfig, exp: str, dry: bool = False):
     configs = [build_run_config(sweep, p, runs_dir(exp)) for p in example_points(sweep)]
     for cfg in configs:
         resolve(cfg, cuda=cfg.use_gpu)
+    # What the dry run checks, the run checks first: nothing downloaded, prepared or built for these.
+    for problem in filter(None, (model_exists(m) for m in sorted({c.model.name for c in configs}))):
+        raise ConfigError(problem)
+    for model in sorted({c.model.name for c in configs}):
+        check_without_side_effects(configs[0].model_copy(
+            update={"model": configs[0].model.model_copy(update={"name": model})}))
     if dry:
-        for problem in filter(None, (model_exists(m) for m in sorted({c.model.name for c in configs}))):
-            raise ConfigError(problem)
+        check_planned_resources(sweep, configs[0], clusters)
         return None, configs
     # Memory per GPU against the node types of the autoscaler's YAML, before Ray starts (again on the live cluster).
     check_trial_memory(configs[0], sorted({c.model.name for c in configs}), yaml_node_types(),

@@ -14,21 +14,27 @@ import yaml
 from ftlib.core import storage
 from ftlib.core.encode import json_bytes
 from ftlib.core.errors import ConfigError
+from ftlib.core.ownership import check_output_file
 from ftlib.core.storage import atomic_write_bytes
 from sweeps.layout import proposals_file, surrogate_file
 from sweeps.propose.surrogate import Data, SurrogateFit, fit_surrogates, parse_constraints, propose, training_data
-from sweeps.saved import saved_config
+from sweeps.saved import checked_state
 from sweeps.trial_table import load_trials
+
+MIN_SAMPLES = 100
 
 
 def propose_sweep(exp: str, target: str = "objective", top: int = 5, constraints: Sequence[str] = (),
                   out: str | None = None, seeds: Sequence[int] | None = None, model: str | None = None,
                   samples: int = 100_000, seed: int = 0, baselines: bool = False,
-                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                  extra: dict[str, Any] | None = None, force: bool = False) -> dict[str, Any]:
     """``baselines``: the YAML also runs each objective task alone and the whole pool at equal weights, so its
     report compares the proposals with them. ``extra``: keys the YAML takes as they are (finalize, report)."""
+    check_counts(top, samples, seeds)
+    if out is not None:
+        check_output_file(out, "--out", force)
     exp = storage.absolute(exp)
-    sweep = saved_config(exp)
+    sweep = checked_state(exp)
     rows = load_trials(exp)
     models = sorted({r["model"] for r in rows})
     if model is not None and model not in models:
@@ -46,6 +52,16 @@ def propose_sweep(exp: str, target: str = "objective", top: int = 5, constraints
     storage.write_bytes(surrogate_file(exp), json_bytes(record))
     return {"fits": fits, "proposals": proposals, "out": out, "model": model, "target": target,
             "measured": measured}
+
+
+def check_counts(top: int, samples: int, seeds: Sequence[int] | None) -> None:
+    if top < 1:
+        raise ConfigError(f"--top {top}: expected at least 1 mixture to propose")
+    if samples < MIN_SAMPLES:
+        raise ConfigError(f"--samples {samples}: expected at least {MIN_SAMPLES} Dirichlet draws to search the "
+                          f"simplex")
+    if seeds is not None and (not seeds or min(seeds) < 0 or len(set(seeds)) < len(seeds)):
+        raise ConfigError(f"--seeds {','.join(map(str, seeds))}: expected distinct seeds >= 0")
 
 
 def _shares(pool: Sequence[str], row) -> dict[str, float]:

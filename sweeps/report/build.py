@@ -10,7 +10,7 @@ from typing import Any
 
 from ftlib.core import storage
 from ftlib.core.errors import ConfigError
-from sweeps.layout import report_out
+from sweeps.layout import REPORT, report_out
 from sweeps.report.document import Section
 from sweeps.report.measures import Context
 from sweeps.report.render import provenance_document, write_report
@@ -28,14 +28,23 @@ from sweeps.saved import report_dir
 
 
 def build_report(exp: str, out: str | None = None, compare: tuple[str, ...] = (), profile: str = "cocktail",
-                 resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+                 resamples: int = 1000, seed: int = 0, force: bool = False) -> dict[str, Any]:
+    """``out``: a new or empty directory, or (``force``) an earlier report; by default the sweep's own
+    ``report/``, rebuilt from its state each time."""
     if resamples < 100:
         raise ConfigError(f"--resamples {resamples}: at least 100 for a 95% interval")
+    if seed < 0:
+        raise ConfigError(f"--seed {seed}: expected a seed >= 0")
     # A two-stage search's directory stands for its stage 3 sweep, whose report covers the three stages.
-    studies = [load_study(report_dir(e), profile) for e in (exp, *compare)]
-    out = out or (report_out(studies[0].exp) if not storage.is_uri(studies[0].exp) else None)
-    if out is None or storage.is_uri(out):
+    exps = [report_dir(e) for e in (exp, *compare)]
+    default = report_out(storage.absolute(exps[0])) if not storage.is_uri(exps[0]) else None
+    if out is None and default is None:
         raise ConfigError("the sweep is in object storage: give --out a local directory for the report")
+    if out is not None:
+        check_report_out(out, exps)
+    force = force or out is None or Path(out).absolute() == Path(default or "").absolute()
+    out = out or default
+    studies = [load_study(e, profile) for e in exps]
     ctx = Context(resamples, seed)
     sections: list[Section] = []
     headline: list[str] = []
@@ -52,8 +61,22 @@ def build_report(exp: str, out: str | None = None, compare: tuple[str, ...] = ()
     meta.append(f"scoring profile {profile}; {resamples} bootstrap resamples (seed {seed}); selection on "
                 f"validation only; built {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}")
     path = write_report(out, f"cocktail study: {', '.join(s.name for s in studies)}", meta, sections,
-                        provenance_document([s.exp for s in studies], ctx.provenance, sections), headline)
+                        provenance_document([s.exp for s in studies], ctx.provenance, sections), headline, force)
     return {"out": str(Path(path)), "sections": sections, "headline": headline}
+
+
+def check_report_out(out: str, exps: list[str]) -> None:
+    """``--out`` never lands on a sweep's own files (nor holds a sweep): only its ``report/`` is the report's."""
+    if storage.is_uri(out):
+        raise ConfigError(f"--out {out}: expected a local directory for the report")
+    where = Path(out).resolve()
+    for exp in filter(lambda e: not storage.is_uri(e), exps):
+        own = Path(exp).resolve()
+        if where == own / REPORT:
+            continue
+        if where == own or own in where.parents or where in own.parents:
+            raise ConfigError(f"--out {out}: inside (or around) the sweep {exp}, whose files a report must not "
+                              f"replace; give a directory outside it, or leave --out out for {own / REPORT}")
 
 
 def _headline(sections: list[Section]) -> list[str]:

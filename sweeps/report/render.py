@@ -12,8 +12,10 @@ from typing import Any
 from plotly.offline import get_plotlyjs
 
 from ftlib.core.encode import json_bytes
-from ftlib.core.storage import atomic_dir
+from ftlib.core.ownership import new_output_dir
 from sweeps.report.document import Section, Table
+
+REPORT_KIND, PROVENANCE = "report", "provenance.json"
 
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto; max-width: 1180px;
@@ -42,16 +44,17 @@ window.addEventListener('load', function () {
 
 
 def write_report(out: str | Path, title: str, meta: list[str], sections: list[Section],
-                 provenance: dict[str, Any], headline: list[str]) -> Path:
+                 provenance: dict[str, Any], headline: list[str], force: bool = False) -> Path:
+    """Whole or absent; ``out`` is new, empty, or (``force``) an earlier report."""
     out = Path(out)
-    with atomic_dir(out) as tmp:
+    with new_output_dir(out, REPORT_KIND, "--out", force=force, known_by=PROVENANCE) as tmp:
         (tmp / "tables").mkdir()
         for section in sections:
             for table in section.tables:
                 (tmp / "tables" / f"{table.name}.csv").write_text(_csv(table))
         (tmp / "index.html").write_text(_html(title, meta, sections, headline))
         (tmp / "summary.md").write_text(_markdown(title, meta, sections, headline))
-        (tmp / "provenance.json").write_bytes(json_bytes(provenance))
+        (tmp / PROVENANCE).write_bytes(json_bytes(provenance))
     return out
 
 

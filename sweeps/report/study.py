@@ -31,7 +31,7 @@ from sweeps.layout import (
     untuned_key,
     validation_dir,
 )
-from sweeps.saved import saved_config
+from sweeps.saved import checked_state, saved_config
 from sweeps.selection import active_tasks
 from sweeps.trial_table import load_trials
 
@@ -156,7 +156,7 @@ COLUMNS = ("task", "id", "split", "mode", "group", "gold", "output", "parsed", "
 
 def load_study(exp: str, profile: str = "cocktail") -> Study:
     exp = storage.absolute(exp)
-    sweep = saved_config(exp)
+    sweep = checked_state(exp)
     rows = load_trials(exp)
     if not rows:
         raise ConfigError(f"{exp}: no {TRIALS_TABLE} (the sweep has not finished; `cocktail sweep resume {exp}`)")

@@ -21,7 +21,7 @@ from ftlib.core.errors import ConfigError
 from sweeps.config import SweepConfig
 from sweeps.layout import SWEEP_FILE, TUNE, run_dir, sweep_file, tune_parent, tune_path
 from sweeps.preflight.checks import check_storage
-from sweeps.saved import saved_config
+from sweeps.saved import checked_state
 from sweeps.space import num_trials, reports_per_trial, run_ids
 from sweeps.trial_table import UNFINISHED, leaderboard, load_trials, trial_rows, write_trials
 from sweeps.tune.callbacks.progress import Progress
@@ -34,19 +34,30 @@ from sweeps.tune.trainable import make_trainable
 
 
 def saved_sweep(exp: str) -> SweepConfig:
-    """The sweep as its run saved it (``sweep.json``, paths anchored) beside Tune's state."""
-    if storage.read_bytes(sweep_file(exp)) is None or not ray.tune.Tuner.can_restore(tune_path(exp)):
-        raise ConfigError(f"{exp}: not a sweep directory (no {SWEEP_FILE} and {TUNE}/)")
-    return saved_config(exp)
+    """The sweep as its run saved it (``sweep.json``, paths anchored) beside Tune's state, its state files
+    checked."""
+    sweep = checked_state(exp)
+    if not ray.tune.Tuner.can_restore(tune_path(exp)):
+        raise ConfigError(f"{exp}: not a sweep Tune can read (no {TUNE}/ experiment state beside {SWEEP_FILE}); "
+                          f"restore {TUNE}/ from a copy, or run the sweep again under another --name")
+    return sweep
+
+
+def _tune_trials(where: str) -> list:
+    try:
+        return ExperimentAnalysis(where).trials
+    except Exception as e:  # Tune raises what its JSON and pickle readers raise
+        raise ConfigError(f"{where}: Tune's experiment state cannot be read ({type(e).__name__}: "
+                          f"{str(e).splitlines()[0] if str(e) else ''}); nothing was changed (restore {TUNE}/ "
+                          f"from a copy of the sweep directory)") from None
 
 
 def same_sweep_ran(sweep: SweepConfig, exp: str) -> bool:
     """True when ``exp`` holds a resumable run of this very sweep. A different sweep there is refused: its Optuna
     study and Tune state would silently take in the new sweep's trials."""
-    saved = storage.read_bytes(sweep_file(exp))
-    if saved is None:
+    if storage.read_bytes(sweep_file(exp)) is None:
         return False
-    old, new = json.loads(saved), sweep.model_dump(mode="json")
+    old, new = checked_state(exp).model_dump(mode="json"), sweep.model_dump(mode="json")
     if old != new:
         changed = sorted(changed_keys(old, new))
         raise ConfigError(f"{exp} holds a different sweep named {sweep.name!r} (changed: {', '.join(changed)}); "
@@ -58,11 +69,7 @@ def check_tune_state(exp: str, tune_dir: str = TUNE) -> None:
     """Refuses to resume from a Tune state that cannot be read or knows fewer trials than the sweep's table:
     Tune would start over from what it can read, and the table and study would lose trials."""
     where = tune_path(exp, tune_dir)
-    try:
-        known = {t.trial_id for t in ExperimentAnalysis(where).trials}
-    except Exception as e:  # Tune raises what its JSON and pickle readers raise
-        raise ConfigError(f"{where}: Tune's experiment state cannot be read ({type(e).__name__}: "
-                          f"{str(e).splitlines()[0] if str(e) else ''}); nothing was resumed") from None
+    known = {t.trial_id for t in _tune_trials(where)}
     tabled = {r["tune_trial_id"] for r in load_trials(tune_parent(exp, tune_dir))}
     if tabled - known:
         raise ConfigError(f"{where}: Tune's experiment state knows {len(known)} trial(s) but trials.parquet has "
@@ -74,7 +81,7 @@ def sweep_status(exp: str, live: bool = True, tune_dir: str = TUNE) -> list[dict
     """The runs of a sweep (or of its finalize reruns), finished or not, read from Tune's experiment state."""
     exp = storage.absolute(exp)
     sweep = saved_sweep(exp)
-    return trial_rows(sweep, exp, ExperimentAnalysis(tune_path(exp, tune_dir)).trials, live=live)
+    return trial_rows(sweep, exp, _tune_trials(tune_path(exp, tune_dir)), live=live)
 
 
 def fit_experiment(sweep: SweepConfig, exp: str, keys: list[str], concurrent: int, *,

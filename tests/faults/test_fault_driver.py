@@ -69,5 +69,5 @@ def test_ctrl_c_then_a_killed_driver_then_resume(prepared, tiny_model, tmp_path)
     state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
     table, db = (exp / "trials.parquet").read_bytes(), (exp / "optuna.db").read_bytes()
     damaged = run_cli(["sweep", "resume", str(exp)], env, timeout=300)
-    assert damaged.returncode == 2 and "nothing was resumed" in damaged.stderr, damaged.stderr[-2000:]
+    assert damaged.returncode == 2 and "nothing was changed" in damaged.stderr, damaged.stderr[-2000:]
     assert (exp / "trials.parquet").read_bytes() == table and (exp / "optuna.db").read_bytes() == db
