@@ -81,7 +81,7 @@ def check_optuna_db(exp: str, sweep: SweepConfig) -> None:
     if sweep.search.optuna is None or sweep.resources.optuna_storage or storage.is_uri(exp) or not path.exists():
         return
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as db:  # a live sweep may be writing
             check = db.execute("PRAGMA quick_check").fetchone()[0]
             names = {row[0] for row in db.execute("SELECT study_name FROM studies")}
         db.close()

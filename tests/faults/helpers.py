@@ -3,6 +3,7 @@ process group, so a signal reaches it and the local Ray it starts), a second Ray
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -63,6 +64,12 @@ def wait_for(ready, what: str, timeout: float, proc: subprocess.Popen | None = N
             raise AssertionError(f"the command ended (rc {proc.returncode}) before {what}")
         time.sleep(0.5)
     raise AssertionError(f"{what}: not within {timeout:.0f} s")
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every file under ``root`` and a digest of its bytes: what "nothing changed" compares."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def finished_trials(exp: Path) -> list[Path]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from tests.faults.helpers import (cli_env, finished_trials, process_group_alive, run_cli, start_cli, sweep_yaml,
+from tests.faults.helpers import (cli_env, tree, finished_trials, process_group_alive, run_cli, start_cli, sweep_yaml,
                                   trials_table, wait_for)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -29,6 +29,10 @@ def _stop_after(args, env, log: Path, exp: Path, finished: int, sig: int, status
         if status:
             live = run_cli(["sweep", "status", str(exp)], env, timeout=120)
             assert live.returncode == 0 and "completed" in live.stdout, live.stdout[-2000:] + live.stderr[-2000:]
+            # A second driver into the same directory is refused, naming the first; the first runs on.
+            second = run_cli(args, env, timeout=120)
+            assert second.returncode == 2 and f"pid {driver.pid} " in second.stderr, second.stderr[-2000:]
+            assert driver.poll() is None
         os.killpg(driver.pid, sig)
         rc = driver.wait(timeout=120)
     finally:
@@ -64,6 +68,22 @@ def test_ctrl_c_then_a_killed_driver_then_resume(prepared, tiny_model, tmp_path)
     study = optuna.load_study(study_name="stops", storage=f"sqlite:///{exp / 'optuna.db'}")
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == SAMPLES and len({tuple(sorted(t.params.items())) for t in complete}) == SAMPLES
+    # A copy whose Optuna study is damaged: refused in one line; neither the copy nor the original study changes.
+    original_trials = len(optuna.load_study(study_name="stops", storage=f"sqlite:///{exp / 'optuna.db'}").trials)
+    study_bytes = (exp / "optuna.db").read_bytes()
+    damaged_copy = tmp_path / "damaged" / "stops"
+    shutil.copytree(exp, damaged_copy)
+    (damaged_copy / "optuna.db").write_bytes(study_bytes[: len(study_bytes) // 3])
+    copy_tree = tree(damaged_copy)
+    refused = run_cli(["sweep", "resume", str(damaged_copy)], env, timeout=300)
+    assert refused.returncode == 2 and "optuna.db" in refused.stderr, refused.stderr[-2000:]
+    assert tree(damaged_copy) == copy_tree and (exp / "optuna.db").read_bytes() == study_bytes
+    assert len(optuna.load_study(study_name="stops", storage=f"sqlite:///{exp / 'optuna.db'}").trials) == \
+        original_trials
+    # A report written onto the sweep itself is refused; the sweep's files stay as they were.
+    sweep_tree = tree(exp)
+    onto = run_cli(["report", str(exp), "--out", str(exp)], env, timeout=300)
+    assert onto.returncode == 2 and "--out" in onto.stderr and tree(exp) == sweep_tree, onto.stderr[-2000:]
     # A truncated experiment state: resume refuses, and the table and the study stay as they were.
     state = max((exp / "tune").glob("experiment_state-*.json"))
     state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
