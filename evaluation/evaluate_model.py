@@ -84,10 +84,10 @@ def evaluate_model(r: EvalRequest) -> EvalOutcome:
     settings = {"tasks": tasks, "split": r.split, "limit": r.limit, "mode": r.mode, "style": style, "data": data}
     # The default directory is this model's and these settings': what it holds is what this call writes again.
     out = r.out or f"{EVAL_DIR}/{digest}-{canonical_hash(settings)}"
-    check_output_dir(out, EVAL_KIND, "--out", force=r.force or r.out is None)
     ledger = TestLedger(storage.absolute(EVAL_LEDGER)) if r.split == "test" else None
     if ledger is not None:
         ledger.refuse_repeats(digest, tasks, r.retest)
+    check_output_dir(out, EVAL_KIND, "--out", force=r.force or r.out is None)
     ensure_prepared(data, tasks, r.source, r.seed)  # before loading any model
     lm = load_for_eval(model, adapter, device="cpu" if r.ray else None, trust_remote_code=trust)
     if r.ray:

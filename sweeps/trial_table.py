@@ -133,8 +133,10 @@ def load_trials(experiment_dir: str) -> list[dict[str, Any]]:
         if data is None:
             return []
         table = pq.read_table(pa.BufferReader(data))
+        if table.num_rows == 0:
+            return []
         tidy = "point_key" in table.column_names
-        missing = sorted({"trial_id", "tune_trial_id", "state", *(() if tidy else ("config_hash", "mixture"))}
+        missing = sorted({"state", *(() if tidy else ("config_hash", "mixture"))}
                          - set(table.column_names))
         if missing:
             raise ValueError(f"no column {', '.join(missing)}")
