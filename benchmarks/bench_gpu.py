@@ -42,7 +42,7 @@ def packed_rows(rows: int, seq_len: int, vocab: int, seed: int = 0) -> dict:
         prompts.append(len(ids[-1]) // 2)
         tokens += len(ids[-1])
     packed, _ = pack(ids, prompts, seq_len, pad_id=0)
-    return {k: v[:rows] for k, v in packed.items() if k != "cut"}
+    return {k: v[:rows] for k, v in packed.items() if k not in ("cut", "examples")}
 
 
 def build(cfg, res, model_config, device):

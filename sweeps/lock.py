@@ -28,6 +28,21 @@ def _holder(path: Path) -> dict:
     return {}
 
 
+def driver_running(exp: str) -> bool:
+    """Whether a driver holds the sweep's lock now (its unfinished trials are pending or running, not stopped)."""
+    path = Path(exp) / DRIVER_LOCK
+    if storage.is_uri(exp) or not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
 def check_sweep_dir(exp: str) -> None:
     """A sweep writes only into a new or empty directory, or one a sweep (or two-stage search) wrote."""
     p = Path(exp)

@@ -4,6 +4,7 @@ prints the losses as JSON. A process of its own: the process group and DeepSpeed
 import json
 import os
 import sys
+from ftlib.train.model_inputs import MODEL_KEYS
 
 os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=sys.argv[4], RANK="0", LOCAL_RANK="0", WORLD_SIZE="1")
 
@@ -35,7 +36,7 @@ def main(model_dir: str, engine: str, checkpointing: bool, method: str) -> None:
     rng = np.random.default_rng(0)
     ids = [rng.integers(10, 2000, size=int(n)).tolist() for n in rng.integers(20, 120, size=24)]
     rows, _ = pack(ids, [5] * len(ids), 128, pad_id=0)
-    batch = {k: torch.tensor(v[:2], dtype=torch.long) for k, v in rows.items() if k != "cut"}
+    batch = {k: torch.tensor(v[:2], dtype=torch.long) for k, v in rows.items() if k in MODEL_KEYS}
     if stage is None:
         model = torch.nn.parallel.DistributedDataParallel(model)
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.optim.lr)

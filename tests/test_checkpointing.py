@@ -13,6 +13,7 @@ from ftlib.data.pack import pack
 from ftlib.run.config import RunConfig
 from ftlib.train.loop import build_model
 from ftlib.run.resolve import resolve
+from ftlib.train.model_inputs import MODEL_KEYS
 
 
 def _config(tiny_model, **kw):
@@ -24,7 +25,7 @@ def _batch(seq_len=128, rows=2):
     rng = np.random.default_rng(0)
     ids = [rng.integers(10, 2000, size=int(n)).tolist() for n in rng.integers(20, 120, size=40)]
     packed, _ = pack(ids, [5] * len(ids), seq_len, pad_id=0)
-    return {k: torch.tensor(v[:rows], dtype=torch.long) for k, v in packed.items() if k != "cut"}
+    return {k: torch.tensor(v[:rows], dtype=torch.long) for k, v in packed.items() if k in MODEL_KEYS}
 
 
 def _loss_and_grads(cfg, checkpointing):

@@ -7,6 +7,7 @@ import torch
 
 from ftlib.data.pack import pack
 from ftlib.train.model_inputs import model_inputs
+from ftlib.train.model_inputs import MODEL_KEYS
 
 HAS_FLASH = importlib.util.find_spec("flash_attn") is not None and torch.cuda.is_available()
 
@@ -15,7 +16,7 @@ def _rows(seq_len=48, n=14, pad_id=1):
     rng = np.random.default_rng(5)
     ids = [rng.integers(10, 2000, size=int(k)).tolist() for k in rng.integers(5, 30, size=n)]
     packed, _ = pack(ids, [3] * n, seq_len, pad_id)
-    return {k: torch.tensor(v, dtype=torch.long) for k, v in packed.items() if k != "cut"}
+    return {k: torch.tensor(v, dtype=torch.long) for k, v in packed.items() if k in MODEL_KEYS}
 
 
 def test_flash_gets_one_row_whose_cu_seqlens_are_the_packers_boundaries():

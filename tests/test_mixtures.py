@@ -254,7 +254,7 @@ def test_ray_data_executes_the_plan_like_the_in_process_path(prepared, tiny_mode
     for in_process in (0, 1500):  # map tasks over the plan; packed in this process (a small plan)
         ds = training_dataset(plan, prepared, tiny_model, 128, examples_per_batch=256, in_process_examples=in_process)
         rows = ds.take_all()
-        for column in ("input_ids", "labels", "position_ids", "cut"):
+        for column in ("input_ids", "labels", "position_ids", "cut", "examples"):
             assert np.array_equal(np.stack([r[column] for r in rows]), local[column])
         assert ds.sum("cut") == local["cut"].sum()
     records = records_for(plan.table().slice(0, 3), str(prepared), plan.data_fingerprint)

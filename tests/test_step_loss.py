@@ -5,6 +5,7 @@ import torch
 from ftlib.data.pack import pack
 from ftlib.train.model_inputs import model_inputs
 from ftlib.train.step_loss import loss_tokens, step_loss_tokens
+from ftlib.train.model_inputs import MODEL_KEYS
 
 
 def _micro_batches():
@@ -14,7 +15,7 @@ def _micro_batches():
     for response in (2, 40):
         ids = [rng.integers(10, 2000, size=response + 20).tolist() for _ in range(3)]
         packed, _ = pack(ids, [20] * 3, 256, pad_id=0)
-        out.append({k: torch.tensor(v, dtype=torch.long) for k, v in packed.items() if k != "cut"})
+        out.append({k: torch.tensor(v, dtype=torch.long) for k, v in packed.items() if k in MODEL_KEYS})
     return out
 
 

@@ -69,4 +69,4 @@ def test_workers_count_the_examples_cut_to_seq_len(prepared, tiny_model, tmp_pat
     expected = pack_plan(make_plan(cfg.mixture, prepared), prepared, tiny_model, 32)["cut"].sum()
     trial = run_trial(cfg)
     assert trial["steps"] == 10 and trial["packed_rows"] == 40  # one epoch: every row trained once
-    assert trial["examples_cut"] == expected > 0
+    assert trial["examples_cut"] == expected > 0 and trial["examples_trained"] == 40

@@ -39,7 +39,7 @@ def _train(args: argparse.Namespace) -> int:
     print(f"\nsteps {trial['steps']}, tokens {trial['tokens']}, {trial['wall_s']} s on {trial['num_workers']} "
           f"{trial['device']} worker(s)\nmodel: {trial['model_dir']}\ntrial: {out.trial_file}")
     if trial["examples_cut"]:
-        print(f"{trial['examples_cut']} of {trial['examples']} examples exceed data.seq_len "
+        print(f"{trial['examples_cut']} of the {trial['examples_trained']} examples trained exceed data.seq_len "
               f"{out.cfg.data.seq_len}: the start of their prompt was cut")
     return 0
 

@@ -13,6 +13,9 @@ def set_verbosity(verbose: bool) -> None:
     else:  # progress bars of model loading and data (here and in Ray's workers, which inherit the environment)
         os.environ.setdefault("TQDM_DISABLE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        # Ray's "Unhandled error" dump of a failed task nobody awaited (~25 lines): the command's own error line
+        # says what failed (a full disk, a lost node); -v shows the dump.
+        os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
 
 
 def is_verbose() -> bool:

@@ -71,8 +71,11 @@ def pack(ids: list[list[int]], prompt_lens: list[int], seq_len: int, pad_id: int
     position_ids = _position_ids(n_rows, seq_len, row_of, start_of, lengths)
     stats = PackStats(examples=len(ids), rows=n_rows, tokens=int(lengths.sum()),
                       truncated=truncated, loss_tokens=int(is_response.sum()), response_cut=response_cut)
-    cut = np.bincount(row_of[over], minlength=n_rows).astype(np.int32)  # examples cut, per row: a trial sums it
-    return {"input_ids": input_ids, "labels": labels, "position_ids": position_ids, "cut": cut}, stats
+    # Per row, examples cut and examples in all: a trial sums both ("N of M trained examples were cut").
+    cut = np.bincount(row_of[over], minlength=n_rows).astype(np.int32)
+    examples = np.bincount(row_of, minlength=n_rows).astype(np.int32)
+    return {"input_ids": input_ids, "labels": labels, "position_ids": position_ids, "cut": cut,
+            "examples": examples}, stats
 
 
 def best_fit_decreasing(lengths: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray, int]:

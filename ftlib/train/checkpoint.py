@@ -10,7 +10,7 @@ import deepspeed
 import torch
 
 TRAINER_STATE = "trainer.json"
-START = {"step": 0, "tokens": 0, "examples_cut": 0}  # a run's counters before its first step
+START = {"step": 0, "tokens": 0, "examples_cut": 0, "examples_trained": 0}  # a run's counters before its first step
 DS_TAG = "zero"
 
 

@@ -132,7 +132,7 @@ def set_up(config: dict[str, Any], resume_dir: Path | None) -> Worker:
 
 def train_step(w: Worker, group: list[dict], window, first_epoch: bool) -> None:
     """One optimizer step over its micro-batches. ``window`` (on the device) sums the token loss, loss tokens,
-    tokens and examples cut to seq_len (first epoch) since the last report."""
+    tokens, and examples cut to seq_len and examples in all (first epoch) since the last report."""
     w.model.train()
     inputs = [model_inputs(b, w.res.attn_implementation) for b in group]
     step_tokens = step_loss_tokens(inputs, w.world)
@@ -159,19 +159,22 @@ def train_step(w: Worker, group: list[dict], window, first_epoch: bool) -> None:
         window[2] += (b["input_ids"] != w.tokenizer.pad_token_id).sum()
         if first_epoch:
             window[3] += b["cut"].sum()
+            window[4] += b["examples"].sum()
 
 
 def report(w: Worker, window, step: int, epoch: int, elapsed_since, peak_flops) -> None:
     """Sums the window over workers, scores validation, saves a checkpoint and reports both to Ray."""
     if w.world > 1:
         dist.all_reduce(window)
-    loss_sum, loss_tokens, tokens, cut = window.tolist()  # waits for the device: time is read after
+    loss_sum, loss_tokens, tokens, cut, examples = window.tolist()  # waits for the device: time is read after
     elapsed = time.perf_counter() - elapsed_since
     w.counters.update(step=step, tokens=w.counters["tokens"] + int(tokens),
-                      examples_cut=w.counters["examples_cut"] + int(cut))
+                      examples_cut=w.counters["examples_cut"] + int(cut),
+                      examples_trained=w.counters.get("examples_trained", 0) + int(examples))
     metrics = {"step": step, "epoch": epoch, "train_loss": loss_sum / max(loss_tokens, 1),
                "lr": float(w.scheduler.get_last_lr()[0]), "tokens": w.counters["tokens"],
-               "examples_cut": w.counters["examples_cut"], "tokens_per_s": tokens / elapsed,
+               "examples_cut": w.counters["examples_cut"], "examples_trained": w.counters["examples_trained"],
+               "tokens_per_s": tokens / elapsed,
                "peak_flops": peak_flops, "node_id": ray.get_runtime_context().get_node_id()}
     w.module.eval()
     with w.res.autocast_context(w.device.type):
@@ -193,7 +196,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     peak_flops = device_peak_flops(w.device)  # reported with every step: the report's compute calibration reads it
     shard = ray.train.get_dataset_shard("train")
     # Kept on the device: reading them each micro-step would stall a GPU twice a step; read once per report.
-    window = torch.zeros(4, dtype=torch.float64, device=w.device)
+    window = torch.zeros(5, dtype=torch.float64, device=w.device)
     window_start = time.perf_counter()
     step = w.counters["step"]
     skip, micro = step * w.res.grad_accum, 0  # micro-batches already trained before a resume

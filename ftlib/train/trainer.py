@@ -122,6 +122,7 @@ def _trial_record(checked: Checked, plan: Plan, rows: int, result, wall_s: float
         "packed_rows": rows,
         # Trained examples longer than seq_len (the start of their prompt was cut), counted by the workers.
         "examples_cut": result.metrics.get("examples_cut", 0),
+        "examples_trained": result.metrics.get("examples_trained"),  # distinct examples trained (first epoch)
         "wall_s": round(wall_s, 2),
         "device": res.device,
         "device_name": _device_name(res.device),

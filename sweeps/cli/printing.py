@@ -143,7 +143,7 @@ def print_proposals(out) -> None:
 
 
 def print_status(rows) -> None:
-    table = [[r["trial_id"], r["seed"], r["state"], mixture_text(r)[:60], params_text(r)[:40],
+    table = [[r["trial_id"], r["seed"], r["state"], mixture_text(r), params_text(r),
               "-" if r["objective"] is None else f"{r['objective']:.4f}", r["steps"] or "-", r["wall_s"] or "-"]
              for r in rows]
     print(format_table(["run", "seed", "state", "mixture (realized shares)", "params", "objective", "steps",

@@ -20,6 +20,7 @@ from ftlib.core.configs import changed_keys
 from ftlib.core.errors import ConfigError
 from sweeps.config import SweepConfig
 from sweeps.layout import SWEEP_FILE, TUNE, run_dir, sweep_file, tune_parent, tune_path
+from sweeps.lock import driver_running
 from sweeps.preflight.checks import check_storage
 from sweeps.saved import checked_state
 from sweeps.space import num_trials, reports_per_trial, run_ids
@@ -77,10 +78,13 @@ def check_tune_state(exp: str, tune_dir: str = TUNE) -> None:
                           f"(restore the tune/ folder from a copy, or run the sweep again under another --name)")
 
 
-def sweep_status(exp: str, live: bool = True, tune_dir: str = TUNE) -> list[dict[str, Any]]:
-    """The runs of a sweep (or of its finalize reruns), finished or not, read from Tune's experiment state."""
+def sweep_status(exp: str, live: bool | None = None, tune_dir: str = TUNE) -> list[dict[str, Any]]:
+    """The runs of a sweep (or of its finalize reruns), finished or not, read from Tune's experiment state.
+    ``live`` (default: whether a driver holds the sweep's lock): unfinished runs are pending or running, else
+    ``unfinished``, as the table of an interrupted sweep says."""
     exp = storage.absolute(exp)
     sweep = saved_sweep(exp)
+    live = driver_running(exp) if live is None else live
     return trial_rows(sweep, exp, _tune_trials(tune_path(exp, tune_dir)), live=live)
 
 
