@@ -8,12 +8,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest
 
-FIRST = "tests/test_readme.py"  # the README's study: a third of the suite, so it starts first, on its own worker
-
-
-def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: item.nodeid.split("::")[0] != FIRST)
-
 
 @pytest.fixture(scope="session")
 def prepared(tmp_path_factory):
