@@ -77,6 +77,10 @@ def fetch_model(name: str, out: str | Path | None = None, dtype: str = "fp32", f
         say(f"converting {gguf.name} ({gguf.stat().st_size / 1e6:.0f} MB, GGUF) to a {dtype} model directory")
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=DTYPES[dtype])
+        # The weights are dequantised on load; what transformers keeps of the GGUF quantiser only blocks saving.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
         model.save_pretrained(staged)
         tokenizer.save_pretrained(staged)
         (staged / "SOURCE.md").write_text(f"{name}: {source.hub_id} ({source.license}), from the GGUF in "
