@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ftlib.core.configs import Name, Seed, Seeds, Strict, check_unique
 from ftlib.run.config import RunConfig
-from ftlib.tasks.catalog import FINANCIAL, get_task
+from ftlib.tasks.catalog import FINANCIAL, TaskNames, get_task
 
 
 def known_path(path: str) -> bool:
@@ -183,14 +183,7 @@ class ResourcesConfig(Strict):
 class FinalizeConfig(Strict):
     """``cocktail sweep run`` goes on to ``sweep finalize`` with these settings when the sweep has them."""
     seeds: int = Field(default=3, gt=0)
-    tasks: list[str] | None = Field(default=None, min_length=1)  # default: the objective tasks
-
-    @field_validator("tasks")
-    @classmethod
-    def _known(cls, tasks: list[str] | None) -> list[str] | None:
-        for task in tasks or []:
-            get_task(task)
-        return tasks if tasks is None else check_unique(tasks)
+    tasks: TaskNames | None = Field(default=None, min_length=1)  # default: the objective tasks
 
 
 class ReportConfig(Strict):

@@ -2,6 +2,11 @@
 itself on import; a new task is a module in ``builtin/`` and a line here."""
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+from ftlib.core.configs import check_unique
 from ftlib.core.errors import ConfigError
 from ftlib.tasks.builtin import (
     convfinqa,
@@ -28,6 +33,16 @@ STUDY_SOURCES = FINANCIAL + ("openorca", "orca_math")
 
 class UnknownTaskError(ConfigError, ValueError):
     """A ValueError too: inside a config model, pydantic names the key it was found at."""
+
+
+def known_tasks(names: list[str]) -> list[str]:
+    """A config's task list: each a known task, none twice."""
+    for name in names:
+        get_task(name)
+    return check_unique(names)
+
+
+TaskNames = Annotated[list[str], AfterValidator(known_tasks)]
 
 
 def task_names() -> list[str]:
