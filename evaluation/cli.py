@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from evaluation.harness import AT, headline_metric
+from evaluation.profiles import PROFILES
+from evaluation.readout import readouts
 from ftlib.cli.args import at_least, non_negative
 from ftlib.cli.table import format_table
 from ftlib.tasks.store import DEFAULT_DATA_DIR
@@ -27,9 +28,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", default="generate", choices=("generate", "score", "both"),
                    help="classification: generate and parse, or score each label's log-likelihood")
     p.add_argument("--style", default="plain", choices=("plain", "chat"))
-    p.add_argument("--scoring", default="cocktail", choices=("cocktail", "finben", "fingpt"),
+    p.add_argument("--scoring", default="cocktail", choices=(*PROFILES, "all"),
                    help="whose reading of the outputs to print (all three are stored in scores.parquet): cocktail's, "
-                        "FinBen's or FinGPT's published rule")
+                        "FinBen's or FinGPT's published rule, or all three")
     p.add_argument("--data", default=DEFAULT_DATA_DIR)
     p.add_argument("--source", default="offline",
                    help="where tasks not yet prepared in --data come from, as in `cocktail train`: "
@@ -55,16 +56,20 @@ def _eval(args: argparse.Namespace) -> int:
 
     fields = {f: getattr(args, f) for f in ev.EvalRequest.__dataclass_fields__}
     out = ev.evaluate_model(ev.EvalRequest(**fields))
-    suffix = "" if args.scoring == "cocktail" else f"{AT}{args.scoring}"
-    shown = {f"{name}{suffix}" for name in ("accuracy", "missing_rate", "numeric_match")}
-    rows = []
-    for r in out.results:
-        headline = headline_metric(r.task, args.scoring)
-        for key in sorted(r.scores):
-            if key.split("/")[-1] in {headline, *shown}:
-                rows.append([r.task, key.split(AT)[0], r.scores[key], r.n])
-    print(format_table(["task", "metric", "value", "n"], rows))
-    print(f"(scoring: {args.scoring}; all profiles are in scores.parquet)")
+    profiles = PROFILES if args.scoring == "all" else (args.scoring,)
+    rows = [[o.task, o.mode, o.profile, o.metric, o.value, _share(o.parsed), _blank(o.majority), o.n]
+            for r in out.results for o in readouts(r, profiles)]
+    print(format_table(["task", "mode", "scoring", "metric", "value", "parsed", "always majority", "n"], rows))
+    print("(parsed: outputs read as a valid answer, the rest count wrong; always majority: the metric of answering "
+          "the most frequent gold label every time; every metric of every profile is in scores.parquet)")
     print(f"\nmodel {out.digest} ({out.description}), split {args.split}; wrote {out.out}/scores.parquet and "
           f"{out.out}/predictions.parquet")
     return 0
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
+def _blank(value: float | None) -> object:
+    return "" if value is None else value

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from evaluation import metrics
-from evaluation.parsing import first_line, first_number, last_number, parse_label, parse_letter
+from evaluation.parsing import answer_number, first_line, first_number, last_number, parse_label, parse_letter
 from evaluation.profiles import PROFILES, profile_scores
 from ftlib.tasks.catalog import get_task
 from ftlib.tasks.prompts import render_prompt
@@ -17,6 +17,9 @@ from ftlib.tasks.schema import Kind, TaskSpec
 from ftlib.tasks.store import read_split
 
 Mode = Literal["generate", "score", "both"]
+# A chat model answers in a sentence ("The entity type of 'Goldman Sachs Group' is organization.", ~16 tokens)
+# where a model trained on the plain layout says one word: the task's token budget would cut the label off.
+CHAT_ANSWER_TOKENS = 32
 # The number a leaderboard shows per metric family (comparable with FinBen / FinGPT tables).
 HEADLINE = {"classification": "f1_weighted", "headline": "avg_f1", "numeric_qa": "exact_match",
             "final_number": "final_number_match", "perplexity": "perplexity", "multiple_choice": "accuracy"}
@@ -48,10 +51,10 @@ def headline_metric(task: str, profile: str = "cocktail") -> str:
     return HEADLINE[metric] + ("" if profile == "cocktail" else f"{AT}{profile}")
 
 
-def requests_for(spec: TaskSpec, prompts: list[str], golds: list[str], modes: list[str], specials: bool
+def requests_for(spec: TaskSpec, prompts: list[str], golds: list[str], modes: list[str], style: str
                  ) -> list[dict[str, Any]]:
-    base = {"max_new_tokens": spec.max_new_tokens, "labels": [],
-            "continuation": "", "specials": specials}
+    budget = spec.max_new_tokens if style == "plain" else max(spec.max_new_tokens, CHAT_ANSWER_TOKENS)
+    base = {"max_new_tokens": budget, "labels": [], "continuation": "", "specials": style == "plain"}
     if spec.metric == "perplexity":
         return [{**base, "op": "logprob", "prompt": p, "continuation": g} for p, g in zip(prompts, golds)]
     out = []
@@ -73,7 +76,7 @@ def evaluate(backend, tasks: list[str], *, data_dir: str, split: str = "validati
         modes = ["generate", "score"] if mode == "both" else [mode]
         if not spec.labels:
             modes = ["generate"]  # label scoring needs a label set
-        reqs = requests_for(spec, prompts, [r["output"] for r in records], modes, style == "plain")
+        reqs = requests_for(spec, prompts, [r["output"] for r in records], modes, style)
         plans.append((spec, records, prompts, modes, len(requests), len(reqs)))
         requests += reqs
     answers = backend.run(requests) if requests else []
@@ -133,10 +136,10 @@ def _score(spec: TaskSpec, records: list[dict], outputs: list[str]) -> tuple[dic
 
 
 def _numeric_answer(output: str, gold: str) -> str | None:
-    """What was read from the output: its first number, or its text where the gold answer is a word."""
+    """What was read from the output: the number it states, or its text where the gold answer is a word."""
     if first_number(gold) is None:
         return output.strip().lower() or None
-    number = first_number(output)
+    number = answer_number(output)
     return None if number is None else repr(number[0])
 
 

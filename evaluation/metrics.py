@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from evaluation.parsing import MISSING, first_number, last_number
+from evaluation.parsing import MISSING, answer_number, first_number, last_number
 
 NUMERIC_REL_TOL = 0.01  # numeric match: within 1 % of the gold value
 
@@ -104,12 +104,12 @@ def numeric_equal(pred: tuple[float, bool], gold: tuple[float, bool], places: in
 
 
 def numeric_correct(output: str, gold: str, rel_tol: float = NUMERIC_REL_TOL) -> bool:
-    """The first number of the output matches the gold answer (tolerance, rounding, percent forms). A gold
+    """The number the output states (``parsing.answer_number``) matches the gold answer (tolerance, rounding, percent forms). A gold
     answer with no number (FinQA's yes / no questions) is matched exactly, ignoring case."""
     g = first_number(gold)
     if g is None:
         return output.strip().lower() == gold.strip().lower()
-    p = first_number(output)
+    p = answer_number(output)
     return p is not None and numeric_equal(p, g, _decimals(gold), rel_tol)
 
 

@@ -59,6 +59,21 @@ def first_number(text: str) -> tuple[float, bool] | None:
     return numbers[0] if numbers else None
 
 
+# Where a sentence gives its answer: "The operating income in 2012 was $96." states 96, not the year before it.
+_ANSWER_MARK = re.compile(r"(?<!\w)(?:is|was|were|are|equals?|answer)(?!\w)|[=:]", re.IGNORECASE)
+
+
+def answer_number(text: str) -> tuple[float, bool] | None:
+    """The number an answer states: the first after the last "is / was / were / are / equals / answer / = / :"
+    that a number follows, else the first number of the text ("96", "$96 million", "Answer: 96" alike)."""
+    text = text or ""
+    for mark in reversed(list(_ANSWER_MARK.finditer(text))):
+        after = first_number(text[mark.end():])
+        if after is not None:
+            return after
+    return first_number(text)
+
+
 def last_number(text: str) -> tuple[float, bool] | None:
     numbers = extract_numbers(text)
     return numbers[-1] if numbers else None

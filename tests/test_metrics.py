@@ -6,7 +6,7 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 from evaluation import metrics
-from evaluation.parsing import extract_numbers, first_number, last_number, parse_label, parse_letter
+from evaluation.parsing import answer_number, extract_numbers, first_number, last_number, parse_label, parse_letter
 from ftlib.tasks.numbers import parse_number
 
 SENT = ["negative", "neutral", "positive"]
@@ -20,6 +20,24 @@ TOPICS = ["Stock Commentary", "Stock Movement", "Markets", "Fed | Central Banks"
 ])
 def test_parse_label(text, label):
     assert parse_label(text, SENT) == label
+
+
+@pytest.mark.parametrize("text,label", [  # what SmolLM2-135M-Instruct says when asked zero-shot, read as a human would
+    ("The sentiment of this news is negative.", "negative"), ("Answer: positive", "positive"),
+    ("**Negative**", "negative"), ("The sentiment of this financial sentence is neutral", "neutral"),
+])
+def test_a_chat_models_sentence_answers_are_read(text, label):
+    assert parse_label(text, SENT) == label
+
+
+@pytest.mark.parametrize("text,value", [  # the number a sentence states, not a year or count before it
+    ("The operating income in 2012 was $96.", 96.0), ("The answer is 1470 / 10 = 147.", 147.0),
+    ("Net sales in 2013 were 27 million", 27.0), ("Answer: 96", 96.0), ("96", 96.0), ("$96 in 2012", 96.0),
+    ("The change from 2016 to 2017 is 12.5%, up from 10%", 12.5), ("The answer is: nothing. 2012 it was", 2012.0),
+])
+def test_the_number_an_answer_states(text, value):
+    assert answer_number(text)[0] == value
+    assert metrics.numeric_correct(text, str(value))
 
 
 def test_overlapping_labels_resolve_by_position_then_length():

@@ -2,8 +2,9 @@
 disagree (labels negative / neutral / positive)."""
 import pytest
 
-from evaluation.harness import AT, headline_metric
-from evaluation.profiles import outcomes, profile_scores
+from evaluation.harness import AT, TaskResult, _collect, headline_metric
+from evaluation.profiles import PROFILES, outcomes, profile_scores
+from evaluation.readout import readouts
 from ftlib.tasks.catalog import get_task
 
 FPB = get_task("fpb")
@@ -144,3 +145,17 @@ def test_headlines_and_qa_agree_case_by_case_with_the_peers_code():
     scores = profile_scores("fingpt", convfinqa, golds, answers, [""] * 4)
     assert scores["accuracy"] == pytest.approx(sum(float(g) == float(o) for g, o in kept) / len(kept))
     assert scores["left_out"] == 0.25 and outcomes("fingpt", convfinqa, golds, answers, [""] * 4) is None
+
+
+def test_parse_rates_and_the_majority_floor_per_profile():
+    spec = get_task("fpb")
+    records = [{"id": str(i), "output": g, "group": ""} for i, g in
+               enumerate(["neutral", "neutral", "neutral", "positive"])]
+    outputs = ["The sentiment is neutral.", "**Positive**", "I cannot say", "Negative, not positive"]
+    result: TaskResult = _collect(spec, records, [""] * 4, ["generate"], [{"text": o} for o in outputs], "validation")
+    rows = {o.profile: o for o in readouts(result, PROFILES)}
+    assert rows["cocktail"].parsed == 0.75 and rows["finben"].parsed == 0.75  # "I cannot say" has no label
+    assert rows["fingpt"].parsed == 1.0  # FinGPT reads no label as "neutral": never missing
+    # Always "neutral": accuracy 3/4, weighted F1 = 3/4 * (2 * 3/4 / (1 + 3/4)) under every profile.
+    assert all(o.majority == pytest.approx(0.75 * 1.5 / 1.75) for o in rows.values())
+    assert rows["cocktail"].value == pytest.approx(result.scores["f1_weighted"])
