@@ -2,7 +2,10 @@
 loop on the same model, micro-batch and packed data, in the same run. Target >= 0.9x. Start-up is
 reported apart. MFU at Phi-3-mini's size on a GPU: benchmarks/bench_gpu.py.
 
-    python benchmarks/bench_train.py [--steps 60] [--micro-batch 8] [--seq-len 512]
+    python benchmarks/bench_train.py [--steps 60] [--micro-batch 8] [--seq-len 512] [--model tiny-phi3]
+        [--method full|lora] [--workers-cpus N]
+
+A real model: --model outputs/models/smollm2-135m-instruct --method lora (after `cocktail model fetch`).
 """
 from __future__ import annotations
 
@@ -11,14 +14,19 @@ import os
 import tempfile
 import time
 
-def bare_loop(model_path: str, packed: dict, micro: int, steps: int, warmup: int, lr: float, pad_id: int) -> float:
+def bare_loop(model_path: str, packed: dict, micro: int, steps: int, warmup: int, lr: float, pad_id: int,
+              lora=None) -> float:
     """The same work as a trial's step, with nothing around it: non-pad tokens/s after ``warmup`` steps."""
     import torch
     from transformers import AutoModelForCausalLM
 
+    from ftlib.models.load import apply_lora
+
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = AutoModelForCausalLM.from_pretrained(model_path).to(device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    if lora is not None:
+        model = apply_lora(model, lora)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
     tensors = {k: torch.as_tensor(v, dtype=torch.long) for k, v in packed.items()}
     tokens, start = 0, None
     for step in range(steps):
@@ -42,6 +50,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--micro-batch", type=int, default=8)
     ap.add_argument("--seq-len", type=int, default=512)
+    ap.add_argument("--model", default="tiny-phi3")
+    ap.add_argument("--method", default="full", choices=("full", "lora"))
     args = ap.parse_args()
 
     from ftlib.core.configs import validate
@@ -54,11 +64,12 @@ def main() -> None:
     from ftlib.train.trainer import run_trial
 
     work = tempfile.mkdtemp(prefix="bench_train_")
-    model_path = resolve_model("tiny-phi3")
+    model_path = os.path.abspath(resolve_model(args.model)) if os.path.isdir(args.model) else \
+        resolve_model(args.model)
     cpus = os.cpu_count() or 2
     warm = 10
     cfg = validate(RunConfig, {
-        "name": "bench", "model": {"name": model_path}, "method": "full",
+        "name": "bench", "model": {"name": model_path}, "method": args.method,
         "mixture": {"sources": {"fpb": {"weight": 0.4}, "convfinqa": {"weight": 0.3}, "orca_math": {"weight": 0.3}},
                     "budget": 12000},
         "data": {"dir": f"{work}/data", "seq_len": args.seq_len, "val_examples": 8},
@@ -79,6 +90,7 @@ def main() -> None:
     steps = min(args.steps, len(packed["input_ids"]) // args.micro_batch)
     bare_tps = bare_loop(model_path, packed, args.micro_batch, steps, warm, cfg.optim.lr,
                          cached_tokenizer(model_path).pad_token_id)
+    print(f"{args.model} ({args.method}), micro-batch {args.micro_batch} x {args.seq_len} tokens")
     print(f"trial: {trial['steps']} steps in {trial_s:.1f} s wall; start-up apart (checks + ray.init): {startup_s:.1f} s")
     print(f"trial steady state (after the first report): {trial_tps:,.0f} tokens/s")
     print(f"bare single-process torch loop:              {bare_tps:,.0f} tokens/s")

@@ -59,7 +59,9 @@ def finalize(exp: str, seeds: int = 3, tasks: list[str] | None = None, retest: b
     rows = load_trials(exp)
     if not rows:
         raise ConfigError(f"{exp}: no trials.parquet yet; finish the sweep first (`cocktail sweep resume {exp}`)")
-    targets = tasks or sweep.objective_tasks()
+    # Default: the tasks the sweep's own `finalize:` names (the verb then does what `sweep run` did), else the
+    # objective's tasks.
+    targets = tasks or (sweep.finalize.tasks if sweep.finalize and sweep.finalize.tasks else sweep.objective_tasks())
     unknown = sorted(set(targets) - set(sweep.objective_tasks()) - set(sweep.pool))
     if unknown:
         raise ConfigError(f"--tasks {unknown}: not tasks of sweep {sweep.name!r} (pool {sweep.pool})")

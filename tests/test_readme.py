@@ -10,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
+
+from evaluation.readout import parse_rate
+from ftlib.tasks.catalog import get_task
 
 README = Path("README.md")
 
@@ -84,3 +88,32 @@ def test_every_readme_command_runs_from_a_fresh_copy(tmp_path):
     assert all((Path(e["out"]) / "predictions.parquet").exists() for e in entries)
     assert {e["run_id"] for e in entries if e["run_id"].startswith("untuned:")}  # the base model's arm
     assert (root / "outputs" / "reports" / "mini-study-finben" / "index.html").exists()
+    _real_model_blocks_did_what_they_say(root)
+
+
+# What the README's SmolLM2 commands printed and parsed when measured (8 rows a task, generate mode, cocktail's
+# reading): a run here must parse at least this much less the margin (a row or two of 8 may read differently after
+# a library update, not most of them).
+ZERO_SHOT_PARSED = {"fpb": 1.0, "twitter_sentiment": 1.0, "headline": 1.0, "finqa": 1.0}
+PARSE_MARGIN = 0.25
+
+
+def _real_model_blocks_did_what_they_say(root: Path) -> None:
+    smol = root / "outputs" / "models" / "smollm2-135m-instruct"
+    assert (smol / "model.safetensors").exists() and (smol / "tokenizer_config.json").exists()
+    evals = {path.parent: pq.read_table(path).to_pylist()
+             for path in (root / "outputs" / "eval").glob("*/predictions.parquet")}
+    [zero_shot] = [rows for rows in evals.values() if {r["task"] for r in rows} == set(ZERO_SHOT_PARSED)]
+    for task, measured in ZERO_SHOT_PARSED.items():
+        rows = [r for r in zero_shot if r["task"] == task and r["mode"] == "generate"]
+        golds, outputs, groups = ([r[k] for r in rows] for k in ("gold", "output", "group"))
+        assert parse_rate("cocktail", get_task(task), golds, outputs, groups) >= measured - PARSE_MARGIN, task
+    runs = {json.loads((d / "trial.json").read_text())["method"]: d
+            for d in (root / "outputs" / "runs").glob("smollm2-lora-*")}
+    steps = [json.loads(line) for line in (runs["lora"] / "metrics.jsonl").read_text().splitlines()]
+    assert steps[-1]["train_loss"] < steps[0]["train_loss"] and steps[-1]["val_loss"] < steps[0]["val_loss"]
+    assert (runs["lora"] / "model" / "adapter_model.safetensors").exists()  # adapters, which eval --run reloaded
+    [tuned] = [rows for rows in evals.values() if {r["task"] for r in rows} == {"fpb", "twitter_sentiment"}]
+    assert len(tuned) == 32 and sum(r["parsed"] is not None for r in tuned) >= 24
+    full = json.loads((runs["full"] / "trial.json").read_text())
+    assert full["steps"] == 1 and (runs["full"] / "model" / "model.safetensors").exists()

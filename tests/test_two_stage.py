@@ -1,6 +1,6 @@
 """Two-stage search through the CLI, as a user runs it: the driver killed once stage 1 has ended, then the same
 command again, which goes on at the stage after it (no proxy trial rerun), proposes, runs the proposals and
-baselines at target scale, finalizes and reports them; `sweep propose` on stage 1 proposes what stage 3 ran."""
+baselines at target scale and reports them; `sweep propose` on stage 1 proposes what stage 3 ran."""
 import json
 import os
 import signal
@@ -26,7 +26,7 @@ def _config(tmp_path: Path, data_dir) -> Path:
                       "propose": {"top": TOP, "samples": 5000}},
         "objective": {"metrics": ["mean_financial"], "modes": ["max"], "limit": 8, "eval_mode": "score"},
         "resources": {"max_concurrent_trials": 2, "storage_path": str(tmp_path / "sweeps")},
-        "seeds": [1], "finalize": {"seeds": 1}, "report": {"resamples": 200},
+        "seeds": [1], "report": {"resamples": 200},  # finalize after a sweep: the mini study's README test
     }
     path = tmp_path / "two.yaml"
     path.write_text(yaml.safe_dump(config))
