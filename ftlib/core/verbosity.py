@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 
 VERBOSE_ENV = "COCKTAIL_VERBOSE"  # set by `cocktail -v`
 # Libraries read their progress-bar switch from the environment when they are imported: one already imported
@@ -34,6 +35,10 @@ def set_verbosity(verbose: bool) -> None:
     # Ray's "Unhandled error" dump of a failed task nobody awaited (~25 lines): the command's own error line
     # says what failed (a full disk, a lost node); -v shows the dump.
     os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
+    # Libraries' deprecation notices speak to the code that calls them (ours: the tests show them), not to the user.
+    for category in (FutureWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", category=category)
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning,ignore::DeprecationWarning")  # Ray's workers
     deepspeed_logger = logging.getLogger("DeepSpeed")  # the logger DeepSpeed sets up when imported: filters stay
     if _not_deepspeed_cpu_notice not in deepspeed_logger.filters:
         deepspeed_logger.addFilter(_not_deepspeed_cpu_notice)
