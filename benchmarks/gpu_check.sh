@@ -26,7 +26,8 @@ GPU_PAIRS=(--name real-pairs-gpu --set base.max_steps=120 --set base.data.seq_le
            --set base.mixture.budget=960 --set objective.limit=60)  # precision auto: bf16 on the GPU
 # ... and on CPU (smoke) at the smallest size that still ends in its report: 2 steps, one seed, no finalize.
 SMOKE_PAIRS=(--name real-pairs-smoke --set base.max_steps=2 --set 'seeds=[1]' --set finalize=null
-             --set objective.limit=8 --set base.data.val_examples=4)
+             --set objective.limit=8 --set base.data.val_examples=4 --set resources.max_concurrent_trials=3
+             --set report.resamples=200)
 
 case "${1:-}" in
 inventory)

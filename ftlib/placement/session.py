@@ -15,6 +15,7 @@ from ftlib.core.verbosity import is_verbose
 # Ray Train's controller polls workers every RAY_TRAIN_HEALTH_CHECK_INTERVAL_S (default 2 s), and each
 # ray.train.report waits for a poll: ~1.7 s per report measured here; at 0.1 s it is ~0.07 s.
 TRAIN_ENV_DEFAULTS = {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.1"}
+WORKER_STARTUP_CONCURRENCY = 16
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None, include_dashboard: bool | None = None):
@@ -26,7 +27,9 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, include_
     env = {"env_vars": {k: os.environ[k] for k in TRAIN_ENV_DEFAULTS}}
     # Workers' output (Train, Data, model loading) goes to the session's log files; `cocktail -v` shows it here.
     verbose = is_verbose()
-    quiet = {"log_to_driver": verbose}
+    # Without -v, Ray's own start-up lines (token set-up, "Started a local Ray instance") stay out of the terminal:
+    # the [ray] line below says where the command runs.
+    quiet = {"log_to_driver": verbose, "logging_level": logging.INFO if verbose else logging.ERROR}
     if not verbose:
         # Ray's own driver-side chatter: warnings stay; Tune's per-trial tracebacks are replaced by the sweep's
         # one line per errored trial (sweeps/tune/callbacks/progress.py), their full text in the trial's error file.
@@ -39,6 +42,10 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, include_
         print(f"[ray] joined the cluster at {address} ({ctx.address_info.get('gcs_address')}): {len(nodes)} node(s), "
               f"{total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs", file=sys.stderr, flush=True)
     else:
+        # A sweep needs more Python workers than this machine has CPUs (trainables and Train controllers ask for
+        # fractions of a CPU): the raylet starts at most min(CPUs, ...) at once and warns at 4x that. Let it start
+        # them as they are asked for; the raylet reads this from its environment.
+        os.environ.setdefault("RAY_worker_maximum_startup_concurrency", str(WORKER_STARTUP_CONCURRENCY))
         ctx = ray.init(address="local", num_cpus=num_cpus, include_dashboard=include_dashboard, runtime_env=env,
                        **quiet)
         total = ray.cluster_resources()

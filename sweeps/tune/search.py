@@ -7,6 +7,7 @@ import warnings
 import optuna
 from ray.tune.search.optuna import OptunaSearch
 
+from ftlib.core.verbosity import is_verbose
 from sweeps.config import SweepConfig
 from sweeps.layout import optuna_url
 from sweeps.space import DefineByRun
@@ -66,6 +67,8 @@ def make_searcher(sweep: SweepConfig, exp: str, keys: list[str]) -> FinalObjecti
     """The sweep's Optuna search, its study in the experiment's storage (sweeps/layout.py: optuna_url)."""
     opt = sweep.search.optuna
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # QMCSampler is experimental
+    if not is_verbose():  # "A new study created in RDB": the sweep's own lines say what runs
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = optuna_url(sweep, exp)
     multi = len(keys) > 1
     return FinalObjectiveOptunaSearch(space=DefineByRun(sweep), metric=keys if multi else keys[0],
