@@ -19,6 +19,15 @@ from ftlib.tasks.catalog import get_task
 README = Path("README.md")
 
 
+# Lines that Ray, DeepSpeed, transformers, Optuna, tqdm or Python's warnings write in their own formats.
+FOREIGN = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d+\s+(INFO|WARNING|ERROR)"  # Ray's log lines
+                     r"|\((raylet|pid=|Train|Tune|autoscaler)"  # Ray's streamed worker / raylet lines
+                     r"|^\[\d{4}-\d\d-\d\d .*\] \[(INFO|WARNING)\]"  # DeepSpeed's logger
+                     r"|^\[[IWE] \d{4}-"  # Optuna's logger
+                     r"|\d+it/s\]|it/s\]|\|[█▏▎▍▌▋▊▉ ]+\|"  # tqdm progress bars
+                     r"|Warning: |warnings\.warn\(")
+
+
 def bash_blocks() -> list[str]:
     return re.findall(r"```bash\n(.*?)```", README.read_text(), re.S)
 
@@ -59,6 +68,10 @@ def test_every_readme_command_runs_from_a_fresh_copy(tmp_path):
     main_job = blocks[0].strip().splitlines()[0]
     done = run_block(main_job, root, env, timeout=1800)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (tmp_path / "main_job.txt").write_text(done.stdout + done.stderr)  # what the user saw, kept for a look
+    # A quiet terminal: none of the libraries' own lines (without -v they go nowhere near it).
+    chatter = [line for line in (done.stdout + done.stderr).splitlines() if FOREIGN.search(line)]
+    assert not chatter, chatter[:10]
     # The main job is a study that ends in a report: selected on validation, replicated, tested once.
     exp = root / "outputs" / "sweeps" / "mini-study"
     assert "selected on validation" in done.stdout and "findings:" in done.stdout
