@@ -3,7 +3,7 @@ loop on the same model, micro-batch and packed data, in the same run. Target >= 
 reported apart. MFU at Phi-3-mini's size on a GPU: benchmarks/bench_gpu.py.
 
     python benchmarks/bench_train.py [--steps 60] [--micro-batch 8] [--seq-len 512] [--model tiny-phi3]
-        [--method full|lora] [--workers-cpus N]
+        [--method full|lora]
 
 A real model: --model outputs/models/smollm2-135m-instruct --method lora (after `cocktail model fetch`).
 """
@@ -57,15 +57,14 @@ def main() -> None:
     from ftlib.core.configs import validate
     from ftlib.data.pipeline import cached_tokenizer, pack_plan
     from ftlib.data.plan import make_plan
-    from ftlib.models.locate import resolve_model
+    from ftlib.models.locate import anchor_model
     from ftlib.placement.session import ensure_ray
     from ftlib.run.config import RunConfig
     from ftlib.train.trial import check_trial as check
     from ftlib.train.trainer import run_trial
 
     work = tempfile.mkdtemp(prefix="bench_train_")
-    model_path = os.path.abspath(resolve_model(args.model)) if os.path.isdir(args.model) else \
-        resolve_model(args.model)
+    model_path = anchor_model(args.model)
     cpus = os.cpu_count() or 2
     warm = 10
     cfg = validate(RunConfig, {

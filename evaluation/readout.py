@@ -43,13 +43,11 @@ def readouts(result: TaskResult, profiles: tuple[str, ...]) -> list[Readout]:
             names = [headline_metric(spec.name, profile)]
             if spec.metric == "numeric_qa" and profile == "cocktail":
                 names.append("numeric_match")
-            for name in names:
-                if prefix + name not in result.scores:
-                    continue
-                parsed = 1.0 if mode == "score" else parse_rate(profile, spec, golds, outputs, groups)
-                out.append(Readout(spec.name, mode, profile, name.split(AT)[0], result.scores[prefix + name],
-                                   parsed, majority_score(profile, spec, golds, groups, name.split(AT)[0]),
-                                   len(rows)))
+            parsed = 1.0 if mode == "score" else parse_rate(profile, spec, golds, outputs, groups)
+            for name in (n for n in names if prefix + n in result.scores):
+                metric = name.split(AT)[0]
+                out.append(Readout(spec.name, mode, profile, metric, result.scores[prefix + name], parsed,
+                                   majority_score(profile, spec, golds, groups, metric), len(rows)))
     return out
 
 

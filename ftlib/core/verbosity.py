@@ -15,8 +15,6 @@ _PROGRESS_BAR_OFF = (("transformers.utils.logging", "disable_progress_bar"),
                      ("datasets.utils.logging", "disable_progress_bar"))
 
 
-
-
 def _not_deepspeed_cpu_notice(record: logging.LogRecord) -> bool:
     # DeepSpeed warns on stdout, whenever transformers imports it, that it found no GPU: expected on CPU, noise there.
     return not record.getMessage().startswith("Setting accelerator to CPU")

@@ -28,12 +28,11 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, include_
     # Workers' output (Train, Data, model loading) goes to the session's log files; `cocktail -v` shows it here.
     verbose = is_verbose()
     # Without -v, Ray's own start-up lines (token set-up, "Started a local Ray instance") stay out of the terminal:
-    # the [ray] line below says where the command runs.
+    # the [ray] line below says where the command runs. ray.init sets the "ray" logger to this level.
     quiet = {"log_to_driver": verbose, "logging_level": logging.INFO if verbose else logging.ERROR}
     if not verbose:
-        # Ray's own driver-side chatter: warnings stay; Tune's per-trial tracebacks are replaced by the sweep's
-        # one line per errored trial (sweeps/tune/callbacks/progress.py), their full text in the trial's error file.
-        logging.getLogger("ray").setLevel(logging.WARNING)
+        # Tune's per-trial tracebacks are replaced by the sweep's one line per errored trial
+        # (sweeps/tune/callbacks/progress.py), their full text in the trial's error file.
         logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
     if address:
         ctx = ray.init(address=address, runtime_env=env, **quiet)
@@ -52,4 +51,6 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, include_
         where = f", dashboard {ctx.dashboard_url}" if ctx.dashboard_url else ""
         print(f"[ray] started a new local instance: {total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs{where}"
               f" (give --address to join a cluster)", file=sys.stderr, flush=True)
+    if not verbose:  # past start-up, Ray's warnings stay
+        logging.getLogger("ray").setLevel(logging.WARNING)
     return ray

@@ -30,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     f.add_argument("dir")
     f.add_argument("--seeds", type=at_least(1), default=3, help="seeds per selected configuration (default 3)")
     f.add_argument("--tasks", type=name_list, default=None,
-                   help="target tasks, comma-separated (default: those of the sweep's finalize: section, else its objective tasks)")
+                   help="target tasks, comma-separated (default: those of the sweep's finalize: section, else its "
+                        "objective tasks)")
     f.add_argument("--retest", action="store_true", help="score test splits again (the ledger and report show it)")
     f.add_argument("--address", default=None)
     f.set_defaults(handler=_finalize)
