@@ -22,7 +22,6 @@ import threading
 import time
 from pathlib import Path
 
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 RAY = str(Path(sys.executable).parent / "ray")  # the CLI of this environment's Ray
@@ -98,7 +97,7 @@ def main() -> None:
     import sweeps.driver as driver
     import sweeps.tune.experiment
     import sweeps.tune.search
-    from ftlib.core.configs import validate
+    from ftlib.core.configs import load_yaml, validate
     from sweeps.config import SweepConfig
 
     work = Path(tempfile.mkdtemp(prefix="bench_scale_"))
@@ -163,7 +162,7 @@ def main() -> None:
     for i in (0, 99, len(tell) - 1):
         if i < len(tell) and i < len(suggest):
             print(f"Optuna at trial {i + 1}: suggest {suggest[i] * 1e3:.1f} ms + tell {tell[i] * 1e3:.1f} ms")
-    print(f"(cluster config: {yaml.safe_load(open(ROOT / 'cluster/local-sim.yaml'))['cluster_name']})")
+    print(f"(cluster config: {load_yaml(ROOT / 'cluster/local-sim.yaml')['cluster_name']})")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ import itertools
 import math
 
 import numpy as np
-import yaml
+
+from ftlib.core.configs import load_config
+from ftlib.data.spec import MixtureSpec
 
 POOL = ["headline", "fpb", "finner_cls", "convfinqa", "twitter_topics", "twitter_sentiment", "finqa", "openorca",
         "orca_math"]
@@ -38,8 +40,8 @@ FINANCIAL = POOL[:7]
 
 def grid_design() -> list[dict[str, float]]:
     """The study's 55 mixtures: its recipe's rows (caps; G and G // 2 for general and math data), as shares."""
-    recipe = yaml.safe_load(open("sweeps/mixtures/study_all.yaml"))["sources"]
-    caps = {t: recipe[t]["cap"] for t in FINANCIAL}
+    recipe = load_config(MixtureSpec, "sweeps/mixtures/study_all.yaml").sources
+    caps = {t: recipe[t].cap for t in FINANCIAL}
     g = sum(caps.values())
     rows = {**caps, "openorca": g, "orca_math": g // 2}
     subsets = [set(s) for size in (1, 2) for s in itertools.combinations(POOL, size)]
