@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -232,6 +236,38 @@ def test_a_config_file_that_cannot_be_read(box, capsys, case, verb):
     args = {"sweep": ["sweep", "run", path, "--dry-run"], "train": ["train", path, "--dry-run"],
             "submit": ["submit", path, "--address", "http://127.0.0.1:1", "--dry-run"]}[verb]
     refused(box, capsys, args, want)
+
+
+UNREADABLE = {  # what is made unreadable (in a copy of the sandbox) and the command that must read it
+    "sweep-config": ("sweep.yaml", lambda box: ["sweep", "run", "sweep.yaml", "--dry-run"]),
+    "sweep.json-status": ("S/sweep.json", lambda box: ["sweep", "status", "S"]),
+    "trials.parquet-report": ("S/trials.parquet", lambda box: ["report", "S", "--out", "r"]),
+}
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv to drop to nobody")
+@pytest.mark.parametrize("case", sorted(UNREADABLE))
+def test_a_file_without_read_permission_is_named(box, case):
+    """Root reads every file, so the CLI runs as ``nobody`` on a world-readable copy with one file mode 000."""
+    target, args = UNREADABLE[case]
+    box.sweep_yaml()
+    root = Path(tempfile.mkdtemp(prefix="cocktail-perm-"))
+    try:
+        shutil.copytree(box.root, root, dirs_exist_ok=True)
+        for path in [root, *root.rglob("*")]:
+            path.chmod(0o777 if path.is_dir() else 0o644)
+        (root / target).chmod(0)
+        before = tree(root)
+        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+                               "from sweeps.cli.main import main; raise SystemExit(main())", *args(box)],
+                              cwd=root, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+        errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+        assert proc.returncode == 2 and len(errors) == 1, (proc.returncode, proc.stdout[-800:], proc.stderr[-2000:])
+        assert Path(target).name in errors[0] and "Permission denied" in errors[0], errors
+        assert tree(root) == before
+    finally:
+        shutil.rmtree(root)
 
 
 # --- run configs (cocktail train) ------------------------------------------------------------------------------
