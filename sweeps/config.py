@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from ftlib.core import storage
 from ftlib.core.configs import Name, Seed, Seeds, Strict, check_unique
-from ftlib.run.config import RunConfig
+from ftlib.run.config import RunConfig, TrackingConfig
 from ftlib.tasks.catalog import FINANCIAL, TaskNames, get_task
 
 
@@ -212,6 +213,7 @@ class SweepConfig(Strict):
     # That surrogate's fit and proposals, kept with the sweep they made: a later `sweep propose` on the same
     # experiment rewrites its surrogate.json, not what this sweep was proposed from.
     surrogate: dict[str, Any] | None = None
+    tracking: TrackingConfig | None = None  # every trial one tracker run; finalize and the report one parent run
 
     @field_validator("pool", "models")
     @classmethod
@@ -221,6 +223,13 @@ class SweepConfig(Strict):
     @model_validator(mode="after")
     def _references(self) -> "SweepConfig":
         check_tasks(self.pool, self.objective)
+        if "tracking" in self.base:
+            raise ValueError("base.tracking: a sweep's trials log through the sweep's own tracking: block "
+                             "(move it to the top level)")
+        mlflow = self.tracking.mlflow if self.tracking else None
+        if mlflow and not mlflow.tracking_uri and storage.is_uri(self.resources.storage_path):
+            raise ValueError("tracking.mlflow.tracking_uri: an object-store sweep has no file system for MLflow's "
+                             "SQLite default; give the URL of an MLflow server")
         opt, grid = self.search.optuna, self.search.grid
         if opt is not None and self.models:
             raise ValueError("models: an Optuna search runs one base model (set base.model.name); run one sweep "

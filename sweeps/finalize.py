@@ -44,6 +44,7 @@ from sweeps.objective import objective_keys
 from sweeps.preflight.checks import trials_at_once
 from sweeps.selection import replication_seeds, select, selected_points
 from sweeps.space import build_run_config, point_key
+from sweeps.tracking import log_study
 from sweeps.trial_table import load_trials
 from sweeps.tune.env import set_driver_env
 from sweeps.tune.experiment import fit_experiment, saved_sweep
@@ -95,6 +96,7 @@ def _finalize(sweep: SweepConfig, exp: str, rows: list[dict[str, Any]], targets:
         return {**reruns, "selection": selection, "tested": []}
     tested = score_test(sweep, exp, reruns["rows"], targets, retest)
     tested += score_untuned(sweep, exp, reruns["rows"], targets, retest)
+    log_study(sweep, exp)
     return {**reruns, "selection": selection, "tested": tested, "seeds": seed_list}
 
 

@@ -9,6 +9,7 @@
     final/untuned/<model hash>/  each base model's test scoring, untuned (the baseline arm)
     surrogate.json, proposals.yaml    sweep propose                   report/            cocktail report
     two_stage.json, <name>-proxy/, <name>-target/    a two-stage search's parent directory
+    mlflow.db             MLflow's store (tracking: mlflow without a tracking_uri)   wandb/  W&B's run files
 """
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ SURROGATE = "surrogate.json"
 PROPOSALS = "proposals.yaml"
 REPORT = "report"
 TWO_STAGE = "two_stage.json"
+MLFLOW_DB = "mlflow.db"
+WANDB_DIR = "wandb"
 
 
 def experiment_dir(sweep) -> str:
@@ -132,6 +135,19 @@ def optuna_url(sweep, exp: str) -> str | None:
     searcher, which Tune checkpoints into the experiment and restores on resume."""
     local = storage.join(exp, OPTUNA_DB)
     return sweep.resources.optuna_storage or (None if storage.is_uri(exp) else f"sqlite:///{local}")
+
+
+def mlflow_url(sweep, exp: str) -> str | None:
+    """The sweep's MLflow tracking URI, if it tracks to MLflow: its own, or a SQLite store beside the experiment
+    (the config refuses that default for an object-store sweep: SQLite needs a file system)."""
+    tracking = sweep.tracking.mlflow if sweep.tracking else None
+    if tracking is None:
+        return None
+    return tracking.tracking_uri or f"sqlite:///{storage.join(exp, MLFLOW_DB)}"
+
+
+def wandb_dir(exp: str) -> str:
+    return storage.join(exp, WANDB_DIR)
 
 
 def two_stage_file(parent: str) -> str:

@@ -15,6 +15,7 @@ from sweeps.load import is_two_stage, load_sweep, load_two_stage, parent_dir
 from sweeps.lock import driver_lock
 from sweeps.report.build import build_report
 from sweeps.saved import saved_two_stage
+from sweeps.tracking import log_study
 from sweeps.tune.experiment import saved_sweep
 from sweeps.two_stage import plan_two_stage, run_two_stage
 
@@ -75,5 +76,7 @@ def after_sweep(sweep: SweepConfig, exp: str, address: str | None, show: Show) -
         if out["unfinished"]:
             return ""
     if sweep.report is not None:
-        show("report", build_report(exp, profile=sweep.report.scoring, resamples=sweep.report.resamples))
+        report = build_report(exp, profile=sweep.report.scoring, resamples=sweep.report.resamples)
+        log_study(sweep, exp, report["out"])
+        show("report", report)
     return None

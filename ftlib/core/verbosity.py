@@ -27,6 +27,11 @@ def set_verbosity(verbose: bool) -> None:
     # progress bars of model loading and saving and of data (here and in Ray's workers, which inherit the environment)
     os.environ.setdefault("TQDM_DISABLE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # trackers' own lines: MLflow's store set-up and run links, W&B's banners (their logs keep them)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("WANDB_SILENT", "true")
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     for module, switch_off in _PROGRESS_BAR_OFF:
         if module in sys.modules:
             getattr(sys.modules[module], switch_off)()
@@ -36,6 +41,7 @@ def set_verbosity(verbose: bool) -> None:
     # Libraries' deprecation notices speak to the code that calls them (ours: the tests show them), not to the user.
     for category in (FutureWarning, DeprecationWarning):
         warnings.filterwarnings("ignore", category=category)
+    warnings.filterwarnings("ignore", module=r"optuna\.")  # e.g. a parameter importance from few trials
     os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning,ignore::DeprecationWarning")  # Ray's workers
     deepspeed_logger = logging.getLogger("DeepSpeed")  # the logger DeepSpeed sets up when imported: filters stay
     if _not_deepspeed_cpu_notice not in deepspeed_logger.filters:

@@ -41,6 +41,23 @@ class DataConfig(Strict):
     examples_per_block: int = Field(default=4096, gt=0)  # packed together: fill 0.975 at 512, 0.993 at 4096
 
 
+class MlflowTracking(Strict):
+    tracking_uri: str | None = None  # None: a SQLite store inside the experiment (or runs) dir, no server
+    experiment: Name | None = None  # None: the sweep's (or run's) name
+
+
+class WandbTracking(Strict):
+    project: Name = "cocktail"
+    mode: Literal["online", "offline"] = "online"  # online reads WANDB_API_KEY from the environment
+
+
+class TrackingConfig(Strict):
+    """Experiment trackers a run or sweep logs to, through the integrations Ray ships. Secrets (WANDB_API_KEY,
+    MLFLOW_TRACKING_TOKEN) are read by the trackers from the environment, never from a config."""
+    mlflow: MlflowTracking | None = None
+    wandb: WandbTracking | None = None
+
+
 class RunConfig(Strict):
     name: Name = "run"
     seed: Seed = 42
@@ -74,10 +91,12 @@ class RunConfig(Strict):
     # RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S among them: a trial waiting for workers fails in bounded time.
     controller_failure_limit: int = Field(default=2, ge=-1)
     output_dir: str = "outputs/runs"
+    tracking: TrackingConfig | None = None  # `cocktail train` only: a sweep's trials log through its own block
 
     def config_hash(self) -> str:
         """Names the run's outputs: everything that changes results (not where they go)."""
-        return canonical_hash(self.model_dump(mode="json", exclude={"output_dir", "max_failures", "controller_failure_limit"}))
+        return canonical_hash(self.model_dump(mode="json", exclude={"output_dir", "max_failures",
+                                                                     "controller_failure_limit", "tracking"}))
 
     def run_id(self) -> str:
         return f"{self.name}-{self.config_hash()}"

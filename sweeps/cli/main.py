@@ -12,11 +12,12 @@ from ftlib.cli import model as model_verb
 from ftlib.cli import train as train_verb
 from ftlib.core.errors import CocktailError
 from ftlib.core.verbosity import set_verbosity
+from sweeps.cli import dashboard as dashboard_verb
 from sweeps.cli import report as report_verb
 from sweeps.cli import submit as submit_verb
 from sweeps.cli import sweep as sweep_verb
 
-VERBS = (data_verb, model_verb, train_verb, eval_verb, sweep_verb, report_verb, submit_verb)
+VERBS = (data_verb, model_verb, train_verb, eval_verb, sweep_verb, report_verb, submit_verb, dashboard_verb)
 
 
 def build_parser() -> argparse.ArgumentParser:

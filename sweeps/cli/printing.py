@@ -102,6 +102,10 @@ def print_result(out) -> None:
                        out["leaderboard"]))
     print(f"\nresults: {out['experiment_dir']}\n  trials table: {out['trials_file']}\n  TensorBoard: tensorboard "
           f"--logdir {tune_path(out['experiment_dir'])}")
+    if out.get("mlflow_url"):
+        print(f"  MLflow: mlflow ui --backend-store-uri {out['mlflow_url']}" if out["mlflow_url"].startswith("sqlite:")
+              else f"  MLflow: {out['mlflow_url']}")
+    print(f"  all viewers: cocktail dashboard {out['experiment_dir']}")
     if out["unfinished"]:
         print(f"\ninterrupted: {out['unfinished']} trial(s) unfinished; continue with `cocktail sweep resume "
               f"{out['experiment_dir']}`", file=sys.stderr)

@@ -22,7 +22,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     from sweeps.report.build import build_report  # deferred: scipy, plotly, optuna, 0.6 s
+    from sweeps.tracking import log_report  # deferred: mlflow, wandb, 1.7 s
 
-    print_report(build_report(args.dir, args.out, tuple(args.compare), args.scoring, args.resamples, args.seed,
-                                              args.force))
+    report = build_report(args.dir, args.out, tuple(args.compare), args.scoring, args.resamples, args.seed,
+                          args.force)
+    print_report(report)
+    log_report(args.dir, report["out"])
     return 0

@@ -19,7 +19,7 @@ from ftlib.core import storage
 from ftlib.core.configs import changed_keys
 from ftlib.core.errors import ConfigError
 from sweeps.config import SweepConfig
-from sweeps.layout import SWEEP_FILE, TUNE, run_dir, sweep_file, tune_parent, tune_path
+from sweeps.layout import SWEEP_FILE, TUNE, mlflow_url, run_dir, sweep_file, tune_parent, tune_path
 from sweeps.lock import driver_running
 from sweeps.preflight.checks import check_storage
 from sweeps.saved import checked_state
@@ -27,6 +27,7 @@ from sweeps.space import num_trials, reports_per_trial, run_ids
 from sweeps.trial_table import UNFINISHED, leaderboard, load_trials, trial_rows, write_trials
 from sweeps.tune.callbacks.progress import Progress
 from sweeps.tune.callbacks.release_workers import ReleaseEndedTrials
+from sweeps.tune.callbacks.trackers import tracking_callbacks
 from sweeps.tune.callbacks.trim_checkpoints import DropEndedTrialState
 from sweeps.tune.env import keep_secrets_out_of_tune
 from sweeps.tune.schedule import asha_scheduler
@@ -109,7 +110,8 @@ def fit_experiment(sweep: SweepConfig, exp: str, keys: list[str], concurrent: in
     unfinished = len({r["tune_trial_id"] for r in rows if r["state"] in UNFINISHED}) + max(0, total - len(tune_trials))
     return {"experiment_dir": exp, "trials_file": path, "wall_s": round(time.time() - started, 1),
             "rows": rows, "leaderboard": leaderboard(rows, "objective", sweep.objective.modes[0]),
-            "objective": keys[0], "mode": sweep.objective.modes[0], "unfinished": unfinished}
+            "objective": keys[0], "mode": sweep.objective.modes[0], "unfinished": unfinished,
+            "mlflow_url": mlflow_url(sweep, exp)}
 
 
 def _tuner(sweep: SweepConfig, exp: str, keys: list[str], concurrent: int, points: list[dict] | None,
@@ -144,7 +146,7 @@ def _tune_run_config(sweep: SweepConfig, exp: str, tune_dir: str, key: str, tota
 
     return ray.tune.RunConfig(name=tune_dir.split("/")[-1], storage_path=tune_parent(exp, tune_dir),
                               callbacks=[Progress(key, sweep.objective.modes[0], total), ReleaseEndedTrials(),
-                                         DropEndedTrialState(run_dirs)],
+                                         DropEndedTrialState(run_dirs), *tracking_callbacks(sweep, exp)],
                               failure_config=ray.tune.FailureConfig(max_failures=sweep.resources.trial_retries),
                               verbose=0)
 

@@ -3,11 +3,14 @@ Tune), forwards per-step reports to Tune (ASHA sees them), then reports the vali
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import ray.tune
+from ray.train._internal.session import get_session
 
 from ftlib.core import storage
+from ftlib.core.hashing import canonical_hash
 from ftlib.run.files import TRIAL_FILE
 from ftlib.train.trainer import run_trial
 from ftlib.train.trial import finished_trial
@@ -27,14 +30,29 @@ def make_trainable(sweep: SweepConfig, experiment_dir: str):
         sweep_ = SweepConfig.model_validate(sweep_data)
         per_seed = [run_seed(sweep_, config["point"], seed, trials_dir)
                     for seed in seeds_of(sweep_, config["point"])]
-        keys = [k for k in per_seed[0] if k not in ("run_id", "config_hash", "final")]
+        keys = [k for k in per_seed[0] if k not in ("run_id", "config_hash", "data_fingerprint", "final")]
         report = {k: sum(s[k] for s in per_seed) / len(per_seed) for k in keys}
         report.update(run_ids=[s["run_id"] for s in per_seed], config_hash=per_seed[0]["config_hash"],
+                      data_fingerprint=per_seed[0]["data_fingerprint"],
                       per_seed=json.dumps([{k: v for k, v in s.items() if k != "final"} for s in per_seed]),
                       step=per_seed[-1]["final"].get("step", 0), objective_done=True)
+        wait_for_train_reports()
         ray.tune.report(report)
 
     return trainable
+
+
+def wait_for_train_reports(timeout_s: float = 60.0) -> None:
+    """Ray's TuneReportCallback hands each Train report to this trial's main thread through a one-slot actor
+    queue, and ``fit`` can return before the main thread has taken the last one. A report of our own made then
+    fills the thread queue that the main thread, holding that last item, waits to put into: both block for good
+    (seen: a sweep hung on its last trial, py-spy showing both threads in ``Queue.put``). So the final report
+    waits until the hand-over queue is empty, and a moment more for the main thread to pass its item on."""
+    queue = get_session()._inter_actor_queue
+    deadline = time.monotonic() + timeout_s
+    while queue is not None and not queue.empty() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
 
 
 def run_seed(sweep: SweepConfig, point: dict[str, Any], seed: int, trials_dir: str) -> dict[str, Any]:
@@ -49,6 +67,7 @@ def run_seed(sweep: SweepConfig, point: dict[str, Any], seed: int, trials_dir: s
     # A finished run's objective is read back, not scored again (resume, finalize's replicates).
     scores = (stored_objective(sweep, validation) if done is not None else None) or \
         evaluate_objective(sweep, cfg, trial["model_dir"], validation)
-    return {"run_id": cfg.run_id(), "config_hash": cfg.config_hash(), **scores,
+    return {"run_id": cfg.run_id(), "config_hash": cfg.config_hash(),
+            "data_fingerprint": canonical_hash(trial.get("data_fingerprint")), **scores,
             **{k: v for k, v in with_objective_loss(final, sweep.objective_tasks()).items() if k.startswith("val_loss")},
             "final": final}
