@@ -24,6 +24,8 @@ from sweeps.saved import checked_state
 
 RAY_DASHBOARD = "http://127.0.0.1:8265"
 START_TIMEOUT_S = 90
+# MLflow's UI would start a GenAI job runner (seven worker processes, ~240 MB each) that a sweep never uses.
+VIEWER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
 @dataclass
@@ -48,7 +50,8 @@ def viewers(exp: str, host: str, ports: list[int]) -> list[Viewer]:
     if mlflow and mlflow.startswith("sqlite:"):
         p = next(port)
         found.append(Viewer("MLflow", f"http://{host}:{p}/",
-                            [_tool("mlflow"), "ui", "--backend-store-uri", mlflow, "--host", host, "--port", str(p)]))
+                            [_tool("mlflow"), "ui", "--backend-store-uri", mlflow, "--host", host, "--port", str(p),
+                             "--workers", "1"]))
     elif mlflow:
         found.append(Viewer("MLflow", mlflow))
     return found
@@ -74,13 +77,13 @@ def serve(exp: str, host: str = "127.0.0.1", port: int | None = None) -> int:
     shown = viewers(exp, host, ports)
     logs = Path(tempfile.mkdtemp(prefix="cocktail-dashboard-"))
     started: list[tuple[Viewer, subprocess.Popen]] = []
-    stop = _stop_on_sigterm()
+    _interrupt_on(signal.SIGINT, signal.SIGTERM)
     try:
         for v in shown:
             if v.argv:
                 with open(logs / f"{v.name.lower()}.log", "wb") as log:
                     started.append((v, subprocess.Popen(v.argv, stdout=log, stderr=subprocess.STDOUT,
-                                                        start_new_session=True)))
+                                                        env={**os.environ, **VIEWER_ENV}, start_new_session=True)))
         for v, proc in started:
             _wait_until_up(v, proc, logs)
         for v in shown:
@@ -88,11 +91,10 @@ def serve(exp: str, host: str = "127.0.0.1", port: int | None = None) -> int:
         print(f"[dashboard] Ray: {RAY_DASHBOARD} " + ("(up)" if _answers(RAY_DASHBOARD) else
                                                       "(not up: it runs while a sweep's Ray does)"), flush=True)
         print(f"[dashboard] logs in {logs}; Ctrl-C stops them all", flush=True)
-        while not stop and all(proc.poll() is None for _, proc in started):
+        while all(proc.poll() is None for _, proc in started):
             time.sleep(0.5)
         ended = [v.name for v, proc in started if proc.poll() is not None]
-        if ended and not stop:
-            raise ConfigError(f"{', '.join(ended)} stopped on its own; see its log in {logs}")
+        raise ConfigError(f"{', '.join(ended)} stopped on its own; see its log in {logs}")
     except KeyboardInterrupt:
         pass
     finally:
@@ -128,11 +130,13 @@ def _wait_until_up(viewer: Viewer, proc: subprocess.Popen, logs: Path) -> None:
         time.sleep(0.3)
 
 
-def _stop_on_sigterm() -> list[bool]:
-    """A flag SIGTERM sets: the viewers are then stopped as on Ctrl-C."""
-    flag: list[bool] = []
-    signal.signal(signal.SIGTERM, lambda *_: flag.append(True))
-    return flag
+def _interrupt_on(*signals: int) -> None:
+    """Ctrl-C, and SIGTERM alike, stop the viewers (also where a shell started this with SIGINT ignored)."""
+    def interrupt(*_) -> None:
+        raise KeyboardInterrupt
+
+    for sig in signals:
+        signal.signal(sig, interrupt)
 
 
 def _stop_all(procs: list[subprocess.Popen]) -> None:

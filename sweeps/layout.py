@@ -18,7 +18,7 @@ from typing import Any
 from evaluation.ledger import LEDGER
 from ftlib.core import storage
 from ftlib.core.hashing import canonical_hash
-from ftlib.run.files import MODEL_DIR, PLAN_FILE, TRIAL_FILE
+from ftlib.run.files import MLFLOW_DB, MODEL_DIR, PLAN_FILE, TRIAL_FILE, WANDB_DIR
 
 SWEEP_FILE = "sweep.json"
 DRIVER_LOCK = "driver.lock"  # held by the running driver (sweeps/lock.py)
@@ -35,8 +35,6 @@ SURROGATE = "surrogate.json"
 PROPOSALS = "proposals.yaml"
 REPORT = "report"
 TWO_STAGE = "two_stage.json"
-MLFLOW_DB = "mlflow.db"
-WANDB_DIR = "wandb"
 
 
 def experiment_dir(sweep) -> str:

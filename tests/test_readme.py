@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from mlflow.tracking import MlflowClient
 
 from evaluation.readout import parse_rate
 from ftlib.tasks.catalog import get_task
@@ -26,6 +27,27 @@ FOREIGN = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d+\s+(INFO|WARNING
                      r"|^\[[IWE] \d{4}-"  # Optuna's logger
                      r"|\d+it/s\]|it/s\]|\|[█▏▎▍▌▋▊▉ ]+\|"  # tqdm progress bars
                      r"|Warning: |warnings\.warn\(")
+
+
+# cocktail's own lines: its tagged progress lines, its summaries and its tables (a header, a rule of dashes, rows).
+OURS = re.compile(r"^$|^\[(ray|sweep|finalize|data|report|dashboard|train|eval|two-stage)\] "
+                  r"|^\d+ runs: |^leaderboard \(|^results: |^  (trials table|TensorBoard|MLflow|all viewers): "
+                  r"|^selected on validation:$|^replicated over seeds |^next: cocktail |^findings:$|^  - "
+                  r"|^not computed \(the report says why\): |^report: |^done in \d+ min \d\d s$|^error: |^interrupted: ")
+RULE = re.compile(r"^-+( +-+)*$")
+
+
+def not_ours(text: str) -> list[str]:
+    """The lines of ``text`` that cocktail did not write: outside its patterns and outside its tables."""
+    lines, foreign, in_table = text.splitlines(), [], False
+    for i, line in enumerate(lines):
+        if RULE.match(line) or (i + 1 < len(lines) and RULE.match(lines[i + 1])):
+            in_table = True
+        elif not line:
+            in_table = False
+        if not (in_table or OURS.search(line)):
+            foreign.append(line)
+    return foreign
 
 
 def bash_blocks() -> list[str]:
@@ -72,6 +94,9 @@ def test_every_readme_command_runs_from_a_fresh_copy(tmp_path):
     # A quiet terminal: none of the libraries' own lines (without -v they go nowhere near it).
     chatter = [line for line in (done.stdout + done.stderr).splitlines() if FOREIGN.search(line)]
     assert not chatter, chatter[:10]
+    # ... and every line is cocktail's, from its first on (pip's install lines come before it, on stderr).
+    ours_from = done.stderr[done.stderr.index("[ray] "):]
+    assert not not_ours(done.stdout) and not not_ours(ours_from), (not_ours(done.stdout) + not_ours(ours_from))[:10]
     # The main job is a study that ends in a report: selected on validation, replicated, tested once.
     exp = root / "outputs" / "sweeps" / "mini-study"
     assert "selected on validation" in done.stdout and "findings:" in done.stdout
@@ -88,6 +113,14 @@ def test_every_readme_command_runs_from_a_fresh_copy(tmp_path):
         assert 0.55 < alone < 0.95, (task, alone)
     assert len(list(csv.DictReader(open(tables / "pair_gain_tiny_phi3.csv")))) == 12  # 3 targets x 4 sources
     trained = {p.parent.name: p.stat().st_mtime_ns for p in exp.glob("trials/*/trial.json")}
+    # Tracked in MLflow's SQLite store beside the sweep (no server): one run per trained run, sweep and finalize's
+    # reruns alike, and the report's files in the study's parent run.
+    client = MlflowClient(f"sqlite:///{exp / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("mini-study").experiment_id])
+    assert sorted(r.data.tags.get("trial_name") for r in runs if "trial_name" in r.data.tags) == sorted(trained)
+    parent = [r for r in runs if r.data.tags.get("cocktail.study") == "mini-study"]
+    assert len(parent) == 1 and {"index.html", "summary.md", "selection.json"} <= {
+        a.path for a in client.list_artifacts(parent[0].info.run_id)}
     ledger = (exp / "test_ledger.jsonl").read_text()
     for block in blocks[1:]:
         result = run_block(block, root, env, timeout=1200)

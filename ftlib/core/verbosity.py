@@ -29,6 +29,7 @@ def set_verbosity(verbose: bool) -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     # trackers' own lines: MLflow's store set-up and run links, W&B's banners (their logs keep them)
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # its "View run … at:" per run
     os.environ.setdefault("WANDB_SILENT", "true")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -7,3 +7,7 @@ MODEL_DIR = "model"  # the final model (adapter for LoRA), what evaluation loads
 PLAN_FILE = "plan.parquet"
 METRICS_FILE = "metrics.jsonl"
 RUN_CONFIG_FILE = "run_config.json"
+# Trackers' local stores (tracking: mlflow without a tracking_uri; wandb's run files): beside the runs of
+# `cocktail train` (output_dir), inside a sweep's experiment dir.
+MLFLOW_DB = "mlflow.db"
+WANDB_DIR = "wandb"

@@ -32,6 +32,7 @@ from ftlib.run.resolve import Resolved
 from ftlib.train import checkpoint
 from ftlib.train.model_inputs import model_inputs
 from ftlib.train.step_loss import step_loss_tokens
+from ftlib.train.tracking import RunTrackers
 from ftlib.train.validation import validation_losses
 
 SHUFFLE_ROWS = 1024  # packed rows held for the per-epoch shuffle: 100 MB of 4k-token rows
@@ -162,7 +163,7 @@ def train_step(w: Worker, group: list[dict], window, first_epoch: bool) -> None:
             window[4] += b["examples"].sum()
 
 
-def report(w: Worker, window, step: int, epoch: int, elapsed_since, peak_flops) -> None:
+def report(w: Worker, window, step: int, epoch: int, elapsed_since, peak_flops, trackers: RunTrackers) -> None:
     """Sums the window over workers, scores validation, saves a checkpoint and reports both to Ray."""
     if w.world > 1:
         dist.all_reduce(window)
@@ -185,6 +186,7 @@ def report(w: Worker, window, step: int, epoch: int, elapsed_since, peak_flops) 
                         scheduler=w.scheduler, tokenizer=w.tokenizer, base_model=w.cfg.model.name,
                         method=w.cfg.method, counters=dict(w.counters))
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+    trackers.log(metrics, step)
     window.zero_()
 
 
@@ -192,6 +194,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     resume = ray.train.get_checkpoint()
     with (resume.as_directory() if resume else contextlib.nullcontext()) as resume_dir:
         w = set_up(config, Path(resume_dir) if resume_dir else None)
+    trackers = RunTrackers(w.cfg, w.rank)
     total_steps, micro_per_epoch, cfg = config["total_steps"], config["micro_per_epoch"], w.cfg
     peak_flops = device_peak_flops(w.device)  # reported with every step: the report's compute calibration reads it
     shard = ray.train.get_dataset_shard("train")
@@ -220,7 +223,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             group = []
             step += 1
             if step % cfg.eval_every == 0 or step == total_steps:
-                report(w, window, step, epoch, window_start, peak_flops)
+                report(w, window, step, epoch, window_start, peak_flops, trackers)
                 window_start = time.perf_counter()
         if step >= total_steps:
             break
+    trackers.close()

@@ -14,8 +14,6 @@ DRIVER_ENV = {
     "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1",
     # Tune's classic reporter at verbose 0 prints nothing; the sweep prints its own progress lines.
     "RAY_AIR_NEW_OUTPUT": "0",
-    # The Ray dashboard's Train view lists each trial's Train run, its attempts and workers only with this on.
-    "RAY_TRAIN_ENABLE_STATE_TRACKING": "1",
 }
 
 

@@ -7,10 +7,12 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -21,8 +23,10 @@ CLI = [sys.executable, "-m", "sweeps.cli.main"]
 POOL = ["fpb", "twitter_sentiment", "headline", "orca_math"]
 
 
-def sweep_yaml(tmp_path: Path, name: str, data_dir, *, samples: int = 4, asha: bool = True, **base) -> Path:
-    """A sweep of ``samples`` Optuna trials, two at a time, each a few seconds of training."""
+def sweep_yaml(tmp_path: Path, name: str, data_dir, *, samples: int = 4, asha: bool = True,
+               tracking: dict | None = None, **base) -> Path:
+    """A sweep of ``samples`` Optuna trials, two at a time, each a few seconds of training (``tracking``: its
+    tracking block)."""
     config = {
         "name": name, "pool": POOL,
         "base": {"model": {"name": "tiny-phi3"}, "mixture": {"budget": 400},
@@ -33,6 +37,7 @@ def sweep_yaml(tmp_path: Path, name: str, data_dir, *, samples: int = 4, asha: b
         "objective": {"metrics": ["mean_financial"], "modes": ["max"], "limit": 8, "eval_mode": "score"},
         "scheduler": {"kind": "asha", "grace_period": 1, "reduction_factor": 2} if asha else {"kind": "none"},
         "resources": {"max_concurrent_trials": 2, "storage_path": str(tmp_path / "sweeps")},
+        **({"tracking": tracking} if tracking else {}),
     }
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -111,6 +116,78 @@ def ray_head(port: int, *, dashboard: bool, cpus: int = 2):
             time.sleep(2)
             os.killpg(node.pid, signal.SIGKILL)
         node.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def mlflow_server(root: Path):
+    """A real MLflow tracking server on localhost (SQLite store, artifacts served from ``root``); its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri",
+                               f"sqlite:///{root / 'server.db'}", "--artifacts-destination", str(root / "artifacts"),
+                               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"], cwd=root,
+                              env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+                              stdout=open(root / "server.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: _answers(f"{url}/health"), "the MLflow server up", 120, server)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def wandb_runs(directory: Path) -> dict[str, dict]:
+    """W&B's offline run files under ``directory``, read as W&B's own sync reads them (a LevelDB-style log of
+    protobuf records: a 7-byte header, 32 KiB blocks, records of crc32c, length, type): per run id, the history
+    keys and steps logged and the config keys set."""
+    from wandb.proto import wandb_internal_pb2
+
+    runs: dict[str, dict] = {}
+    for path in sorted(directory.rglob("offline-run-*/run-*.wandb")):
+        data, pos, block, pending, run = path.read_bytes(), 7, 32768, b"", None
+        history, config = [], set()
+        while pos + 7 <= len(data):
+            if block - pos % block < 7:
+                pos += block - pos % block
+                continue
+            length, kind = int.from_bytes(data[pos + 4:pos + 6], "little"), data[pos + 6]
+            pending += data[pos + 7:pos + 7 + length]
+            pos += 7 + length
+            if kind in (1, 4):  # a whole record, or the last piece of one
+                record = wandb_internal_pb2.Record()
+                record.ParseFromString(pending)
+                pending = b""
+                what = record.WhichOneof("record_type")
+                if what == "run":  # wandb.init(config=...) arrives with the run
+                    run = record.run.run_id
+                    config |= {i.key or "/".join(i.nested_key) for i in record.run.config.update}
+                elif what == "history":
+                    history.append({i.key or "/".join(i.nested_key) for i in record.history.item})
+                elif what == "config":
+                    config |= {i.key or "/".join(i.nested_key) for i in record.config.update}
+        entry = runs.setdefault(run, {"files": 0, "history": [], "config": set()})
+        entry["files"] += 1
+        entry["history"] += history
+        entry["config"] |= config
+    return runs
 
 
 def checkpoint_bytes(exp: Path) -> tuple[int, int, int]:

@@ -1,22 +1,30 @@
 """ASHA stops trials where Ray's placement-group cleaner cannot work: with a second Ray instance on the host,
 and on a cluster started without the dashboard (there: the shipped smoke preset). Each sweep must finish, every
 trial once, every stopped trial's workers released, and checkpoints bounded on disk. The first also runs with secrets in the
-environment, and none may reach a file: outputs, config dumps, or the logs of the run's Ray session."""
+environment, and none may reach a file: outputs, config dumps, W&B's run files, or the logs of the run's Ray session;
+it tracks to W&B offline, one run per trial. The second tracks to MLflow's default store and opens
+`cocktail dashboard` on the finished sweep: each viewer answers, and Ctrl-C leaves no process of it."""
 import json
 import os
+import re
 import shutil
+import signal
 import tempfile
+import urllib.request
 from pathlib import Path
 
+import psutil
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from mlflow.tracking import MlflowClient
 
 from ftlib.core.configs import validate
 from ftlib.data.plan import make_plan
 from ftlib.run.config import RunConfig
 
-from tests.faults.helpers import checkpoint_bytes, cli_env, ray_head, run_cli, sweep_yaml, trials_table
+from tests.faults.helpers import (checkpoint_bytes, cli_env, ray_head, run_cli, start_cli, sweep_yaml, trials_table,
+                                  wait_for, wandb_runs)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 SAMPLES = 4
@@ -35,7 +43,7 @@ def _assert_finished(exp, result, keep: int = 2):
 
 
 SECRETS = {"HF_TOKEN": "hf_MARKERhftoken0123", "AWS_SECRET_ACCESS_KEY": "MARKERawssecret0123",
-           "RAY_AUTH_TOKEN": "MARKERraytoken0123"}
+           "RAY_AUTH_TOKEN": "MARKERraytoken0123", "WANDB_API_KEY": "MARKERwandbkey0123456789012345678901234"}
 
 
 def _files_holding(roots, markers) -> list[str]:
@@ -51,19 +59,23 @@ def _files_holding(roots, markers) -> list[str]:
 def test_asha_with_a_second_ray_on_the_host_and_secrets_set(prepared, tiny_model, tmp_path):
     ray_tmp = tempfile.mkdtemp(prefix="rs", dir="/tmp")  # this run's Ray session: logs, runtime envs
     env = cli_env(Path(tiny_model).parent, RAY_TMPDIR=ray_tmp, **SECRETS)
-    config = sweep_yaml(tmp_path, "second-ray", prepared)
+    config = sweep_yaml(tmp_path, "second-ray", prepared,
+                        tracking={"wandb": {"project": "cocktail-test", "mode": "offline"}})
     try:
         with ray_head(6391, dashboard=False, cpus=1):  # another sweep, a notebook, a test run ...
             result = run_cli(["sweep", "run", str(config)], env, timeout=900)
         assert "started a new local instance" in result.stderr  # not joined to the other Ray
         _assert_finished(tmp_path / "sweeps" / "second-ray", result)
+        _one_wandb_run_per_trial(tmp_path / "sweeps" / "second-ray")
         # A single trial and a submission check, under the same environment.
         run = {"name": "secret-run", "model": {"name": "tiny-phi3"}, "mixture": {"sources": {"fpb": {"weight": 1}},
                "budget": 64}, "data": {"dir": str(prepared), "seq_len": 128, "val_examples": 4}, "max_steps": 2,
-               "eval_every": 2, "output_dir": str(tmp_path / "runs")}
+               "eval_every": 1, "output_dir": str(tmp_path / "runs"),
+               "tracking": {"mlflow": {}, "wandb": {"project": "cocktail-test", "mode": "offline"}}}
         (tmp_path / "run.yaml").write_text(yaml.safe_dump(run))
         train = run_cli(["train", str(tmp_path / "run.yaml")], env, timeout=600)
         assert train.returncode == 0, train.stderr[-3000:]
+        _one_tracked_run(tmp_path / "runs")
         submit = run_cli(["submit", "sweeps/smoke.yaml", "--address", "http://127.0.0.1:9", "--dry-run", "--set",
                           "resources.storage_path=s3://bucket/sweeps", "--set", "base.data.dir=/mnt/data"], env, 120)
         assert submit.returncode == 0, submit.stderr
@@ -75,6 +87,28 @@ def test_asha_with_a_second_ray_on_the_host_and_secrets_set(prepared, tiny_model
         shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
+def _one_tracked_run(runs: Path) -> None:
+    """`cocktail train` with both trackers: one MLflow run (SQLite beside the runs) and one W&B run, each with the
+    run's params and a point per report."""
+    client = MlflowClient(f"sqlite:///{runs / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("secret-run").experiment_id])
+    assert run.info.status == "FINISHED" and run.data.params["mixture.fpb.weight"] == "1.0"
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")] == [1, 2]
+    (wandb_run,) = wandb_runs(runs / "wandb").values()
+    assert "config_hash" in wandb_run["config"] and sum("train_loss" in h for h in wandb_run["history"]) == 2
+
+
+def _one_wandb_run_per_trial(exp: Path) -> None:
+    runs, rows = wandb_runs(exp / "wandb"), trials_table(exp)
+    assert set(runs) == {r["tune_trial_id"] for r in rows} and all(r["files"] == 1 for r in runs.values())
+    for row in rows:
+        run = runs[row["tune_trial_id"]]
+        assert "point" in run["config"] and any("train_loss" in h for h in run["history"])
+        if row["state"] == "completed":  # the final report: the objective, and the hash and fingerprint
+            assert {"config_hash", "data_fingerprint"} <= run["config"]
+            assert any("mean_financial" in h for h in run["history"])
+
+
 def test_the_smoke_preset_on_a_cluster_without_the_dashboard(prepared, tiny_model, tmp_path):
     """`sweeps/smoke.yaml` as shipped (Optuna + ASHA, 6 trials), joined to a `ray start` cluster with no dashboard:
     it finishes, its tidy table is right, status and the report read it."""
@@ -82,8 +116,8 @@ def test_the_smoke_preset_on_a_cluster_without_the_dashboard(prepared, tiny_mode
     exp = tmp_path / "sweeps" / "smoke"
     with ray_head(6392, dashboard=False) as address:
         result = run_cli(["sweep", "run", "sweeps/smoke.yaml", "--address", address, "--set",
-                          f"base.data.dir={prepared}", "--set", f"resources.storage_path={tmp_path / 'sweeps'}"],
-                         env, timeout=900)
+                          f"base.data.dir={prepared}", "--set", f"resources.storage_path={tmp_path / 'sweeps'}",
+                          "--set", "tracking={mlflow: {}}"], env, timeout=900)
     assert f"joined the cluster at {address}" in result.stderr
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     rows = trials_table(exp)
@@ -132,3 +166,34 @@ def test_the_smoke_preset_on_a_cluster_without_the_dashboard(prepared, tiny_mode
     assert "Not computed: no selection yet: `cocktail sweep finalize" in summary
     search = summary.split("## 8. The search")[1].split("## 9")[0]
     assert "Not computed" not in search
+    _dashboard_serves_and_stops(exp, env, tmp_path)
+
+
+def _dashboard_serves_and_stops(exp: Path, env: dict, tmp_path: Path) -> None:
+    """`cocktail dashboard` on the finished sweep: Optuna's API names the study, TensorBoard and the MLflow UI
+    answer (MLflow's API names the experiment), and Ctrl-C stops every process it started."""
+    log = tmp_path / "dashboard.log"
+    dashboard = start_cli(["dashboard", str(exp)], env, log)
+    try:
+        wait_for(lambda: "Ctrl-C stops them all" in log.read_text(), "the dashboard's viewers up", 180, dashboard)
+        urls = dict(re.findall(r"\[dashboard\] (Optuna|TensorBoard|MLflow): (http://127\.0\.0\.1:\d+/\S*)",
+                               log.read_text()))
+        assert set(urls) == {"Optuna", "TensorBoard", "MLflow"}, log.read_text()
+        for url in urls.values():
+            assert urllib.request.urlopen(url, timeout=30).status == 200
+        root = urls["Optuna"].removesuffix("dashboard")
+        studies = json.loads(urllib.request.urlopen(f"{root}api/studies", timeout=30).read())
+        assert [s["study_name"] for s in studies["studies"]] == ["smoke"]
+        experiments = urllib.request.urlopen(f"{urls['MLflow']}ajax-api/2.0/mlflow/experiments/search?max_results=10",
+                                             timeout=30).read().decode()
+        assert '"smoke"' in experiments
+        viewers = psutil.Process(dashboard.pid).children(recursive=True)
+        assert len(viewers) >= 3
+        os.killpg(dashboard.pid, signal.SIGINT)  # Ctrl-C in the dashboard's terminal
+        assert dashboard.wait(timeout=60) == 0
+    finally:
+        if dashboard.poll() is None:
+            os.killpg(dashboard.pid, signal.SIGKILL)
+    gone, alive = psutil.wait_procs(viewers, timeout=30)
+    assert not alive, [p.pid for p in alive]
+    assert "[dashboard] stopped" in log.read_text()

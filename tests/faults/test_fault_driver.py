@@ -2,7 +2,8 @@
 (SIGKILL to its process group): each stop is clean (no process of it left), and `cocktail sweep resume` finishes
 the sweep with no trial lost, duplicated or rerun; the Optuna study holds each finished trial once. The last
 resume runs on a copy of the sweep directory, which must use its own study, not the original's; a damaged Tune
-state is refused, not silently started over."""
+state is refused, not silently started over. The sweep tracks to a real MLflow server: one run per trial
+however often the driver stopped, the report's files in the sweep's parent run, and no secret anywhere in it."""
 import os
 import shutil
 import signal
@@ -10,9 +11,10 @@ from pathlib import Path
 
 import optuna
 import pytest
+from mlflow.tracking import MlflowClient
 
-from tests.faults.helpers import (cli_env, tree, finished_trials, process_group_alive, run_cli, start_cli, sweep_yaml,
-                                  trials_table, wait_for)
+from tests.faults.helpers import (cli_env, finished_trials, mlflow_server, process_group_alive, run_cli, start_cli,
+                                  sweep_yaml, tree, trials_table, wait_for)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 SAMPLES = 5
@@ -43,9 +45,21 @@ def _stop_after(args, env, log: Path, exp: Path, finished: int, sig: int, status
     return rc, {p.parent.name: p.stat().st_mtime_ns for p in finished_trials(exp)}
 
 
-def test_ctrl_c_then_a_killed_driver_then_resume(prepared, tiny_model, tmp_path):
-    env = cli_env(Path(tiny_model).parent)
-    config = sweep_yaml(tmp_path, "stops", prepared, samples=SAMPLES, asha=False)
+TOKEN = "MARKERmlflowtoken0123"  # the server ignores it; it must reach no param, tag, artifact or output
+
+
+@pytest.fixture
+def tracking_server(tmp_path):
+    root = tmp_path / "mlflow"
+    root.mkdir()
+    with mlflow_server(root) as url:
+        yield url
+
+
+def test_ctrl_c_then_a_killed_driver_then_resume(prepared, tiny_model, tmp_path, tracking_server):
+    env = cli_env(Path(tiny_model).parent, MLFLOW_TRACKING_TOKEN=TOKEN)
+    config = sweep_yaml(tmp_path, "stops", prepared, samples=SAMPLES, asha=False,
+                        tracking={"mlflow": {"tracking_uri": tracking_server}})
     exp = tmp_path / "sweeps" / "stops"
     rc, first = _stop_after(["sweep", "run", str(config)], env, tmp_path / "run.log", exp, 1, signal.SIGINT,
                             status=True)
@@ -68,6 +82,7 @@ def test_ctrl_c_then_a_killed_driver_then_resume(prepared, tiny_model, tmp_path)
     study = optuna.load_study(study_name="stops", storage=f"sqlite:///{exp / 'optuna.db'}")
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == SAMPLES and len({tuple(sorted(t.params.items())) for t in complete}) == SAMPLES
+    _one_tracked_run_per_trial(tracking_server, exp, env, tmp_path)
     # A copy whose Optuna study is damaged: refused in one line; neither the copy nor the original study changes.
     original_trials = len(optuna.load_study(study_name="stops", storage=f"sqlite:///{exp / 'optuna.db'}").trials)
     study_bytes = (exp / "optuna.db").read_bytes()
@@ -91,3 +106,33 @@ def test_ctrl_c_then_a_killed_driver_then_resume(prepared, tiny_model, tmp_path)
     damaged = run_cli(["sweep", "resume", str(exp)], env, timeout=300)
     assert damaged.returncode == 2 and "nothing was changed" in damaged.stderr, damaged.stderr[-2000:]
     assert (exp / "trials.parquet").read_bytes() == table and (exp / "optuna.db").read_bytes() == db
+
+
+def _one_tracked_run_per_trial(url: str, exp: Path, env: dict, tmp_path: Path) -> None:
+    """After a Ctrl-C, a kill and a resume of a copy: MLflow holds one finished run per trial, with the trial's
+    point, hash and fingerprint as params and per-report metric histories; the report adds its files to the
+    sweep's parent run; the token is nowhere in the tracker."""
+    client = MlflowClient(url)
+    experiment = client.get_experiment_by_name("stops").experiment_id
+    trials = [r for r in client.search_runs([experiment]) if "trial_name" in r.data.tags]
+    names = sorted(r.data.tags["trial_name"] for r in trials)
+    assert len(trials) == SAMPLES and len(set(names)) == SAMPLES, names  # none duplicated by the stops
+    table = trials_table(exp)
+    assert set(names) == {r["trial_id"] for r in table}  # a trial is named by its run (one seed)
+    by_name = {r["trial_id"]: r for r in table}
+    for run in trials:
+        params, row = run.data.params, by_name[run.data.tags["trial_name"]]
+        assert run.info.status == "FINISHED", run.info
+        assert float(params["optim.lr"]) == row["param_optim.lr"] and params["config_hash"] == row["config_hash"]
+        assert len(params["data_fingerprint"]) == 12 and any(k.startswith("mixture.") for k in params)
+        assert len(client.get_metric_history(run.info.run_id, "train_loss")) >= 4  # 12 steps, a report every 3
+        assert run.data.metrics["mean_financial"] == pytest.approx(row["objective"])
+    report = run_cli(["report", str(exp), "--out", str(tmp_path / "report")], env, timeout=300)
+    assert report.returncode == 0, report.stderr[-2000:]
+    parents = [r for r in client.search_runs([experiment]) if r.data.tags.get("cocktail.study") == "stops"]
+    assert len(parents) == 1
+    artifacts = client.download_artifacts(parents[0].info.run_id, "", str(tmp_path / "tracked"))
+    assert {"index.html", "summary.md"} <= {p.name for p in Path(artifacts).iterdir()}
+    texts = [str(r.data.params) + str(r.data.tags) for r in client.search_runs([experiment])]
+    texts += [p.read_text(errors="replace") for p in Path(artifacts).rglob("*") if p.is_file()]
+    assert not [t for t in texts if TOKEN in t] and TOKEN not in report.stdout + report.stderr

@@ -4,11 +4,17 @@ Ray's callback keeps trial -> run in memory only: a driver that resumes a sweep 
 head) would open a second run for every trial it restarts. Here a trial first looks for the run that carries its
 name (Ray's own ``trial_name`` tag) in the sweep's experiment. Params are the trial's point (mixture weights,
 hyperparameters, seed, model), not Tune's nested config; its config hash and data fingerprint join them with the
-final report. Metrics are Ray's: every numeric result, per report."""
+final report. Metrics are every numeric result, per report, sent as one batch: Ray's callback sends each metric
+as its own call inside Tune's event loop (0.097 s per report of 30 metrics against 0.006 s batched on SQLite,
+measured here), and a sweep on the smoke preset then held finished trials' workers until others timed out."""
 from __future__ import annotations
 
+import math
+import time
+from numbers import Number
 from typing import Any
 
+from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 from ray.air.integrations.mlflow import MLflowLoggerCallback
 
@@ -17,25 +23,28 @@ from sweeps.tracking_params import FINAL_PARAMS, point_params
 
 class ResumableMLflowLogger(MLflowLoggerCallback):
     def log_trial_start(self, trial) -> None:
+        client = self._client()
         if trial not in self._trial_runs:
-            run_id = self._existing_run(str(trial))
-            if run_id is None:
-                run_id = self.mlflow_util.start_run(tags={**self.tags, "trial_name": str(trial)},
-                                                    run_name=str(trial)).info.run_id
-            self._trial_runs[trial] = run_id
-        self.mlflow_util.log_params(run_id=self._trial_runs[trial],
-                                    params_to_log=point_params(trial.config.get("point") or {}))
+            runs = client.search_runs([self.mlflow_util.experiment_id], f"tags.trial_name = '{trial}'",
+                                      max_results=1)
+            self._trial_runs[trial] = runs[0].info.run_id if runs else self.mlflow_util.start_run(
+                tags={**self.tags, "trial_name": str(trial)}, run_name=str(trial)).info.run_id
+        self._log_params(client, self._trial_runs[trial], point_params(trial.config.get("point") or {}))
 
     def log_trial_result(self, iteration: int, trial, result: dict[str, Any]) -> None:
-        run_id = self._trial_runs[trial]
-        metrics = {k: v for k, v in result.items() if k != "config"}  # the config is logged as params
-        self.mlflow_util.log_metrics(run_id=run_id, metrics_to_log=metrics, step=result["training_iteration"])
-        final = {k: result[k] for k in FINAL_PARAMS if k in result}
-        if final:
-            self.mlflow_util.log_params(run_id=run_id, params_to_log=final)
+        client, run_id = self._client(), self._trial_runs[trial]
+        now, step = int(time.time() * 1000), result["training_iteration"]
+        metrics = [Metric(k, float(v), now, step) for k, v in result.items()
+                   if isinstance(v, Number) and not isinstance(v, bool) and math.isfinite(v)]
+        client.log_batch(run_id, metrics=metrics)
+        self._log_params(client, run_id, {k: result[k] for k in FINAL_PARAMS if k in result})
 
-    def _existing_run(self, trial_name: str) -> str | None:
-        client = MlflowClient(self.mlflow_util._mlflow.get_tracking_uri())
-        runs = client.search_runs([self.mlflow_util.experiment_id], f"tags.trial_name = '{trial_name}'",
-                                  max_results=1)
-        return runs[0].info.run_id if runs else None
+    def _client(self) -> MlflowClient:
+        return MlflowClient(self.mlflow_util._mlflow.get_tracking_uri())
+
+    @staticmethod
+    def _log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> None:
+        logged = client.get_run(run_id).data.params if params else {}
+        new = [Param(k, str(v)) for k, v in params.items() if k not in logged]
+        if new:
+            client.log_batch(run_id, params=new)
