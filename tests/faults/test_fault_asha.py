@@ -183,7 +183,7 @@ def _dashboard_serves_and_stops(exp: Path, env: dict, tmp_path: Path) -> None:
             assert urllib.request.urlopen(url, timeout=30).status == 200
         root = urls["Optuna"].removesuffix("dashboard")
         studies = json.loads(urllib.request.urlopen(f"{root}api/studies", timeout=30).read())
-        assert [s["study_name"] for s in studies["studies"]] == ["smoke"]
+        assert [s["study_name"] for s in studies["study_summaries"]] == ["smoke"]
         experiments = urllib.request.urlopen(f"{urls['MLflow']}ajax-api/2.0/mlflow/experiments/search?max_results=10",
                                              timeout=30).read().decode()
         assert '"smoke"' in experiments
