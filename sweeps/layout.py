@@ -9,7 +9,7 @@
     final/untuned/<model hash>/  each base model's test scoring, untuned (the baseline arm)
     surrogate.json, proposals.yaml    sweep propose                   report/            cocktail report
     two_stage.json, <name>-proxy/, <name>-target/    a two-stage search's parent directory
-    mlflow.db             MLflow's store (tracking: mlflow without a tracking_uri)   wandb/  W&B's run files
+    mlflow.db, mlartifacts/   MLflow's store (tracking: mlflow without a tracking_uri)  wandb/  W&B's run files
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any
 from evaluation.ledger import LEDGER
 from ftlib.core import storage
 from ftlib.core.hashing import canonical_hash
-from ftlib.run.files import MLFLOW_DB, MODEL_DIR, PLAN_FILE, TRIAL_FILE, WANDB_DIR
+from ftlib.run.files import MLFLOW_ARTIFACTS, MLFLOW_DB, MODEL_DIR, PLAN_FILE, TRIAL_FILE, WANDB_DIR
 
 SWEEP_FILE = "sweep.json"
 DRIVER_LOCK = "driver.lock"  # held by the running driver (sweeps/lock.py)
@@ -142,6 +142,12 @@ def mlflow_url(sweep, exp: str) -> str | None:
     if tracking is None:
         return None
     return tracking.tracking_uri or f"sqlite:///{storage.join(exp, MLFLOW_DB)}"
+
+
+def mlflow_artifacts(sweep, exp: str) -> str | None:
+    """Where the SQLite default keeps artifacts: inside the experiment dir (a server keeps its own)."""
+    tracking = sweep.tracking.mlflow if sweep.tracking else None
+    return storage.join(exp, MLFLOW_ARTIFACTS) if tracking and not tracking.tracking_uri else None
 
 
 def wandb_dir(exp: str) -> str:

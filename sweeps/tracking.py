@@ -17,7 +17,7 @@ from evaluation.ledger import TestLedger
 from evaluation.outputs import SCORES
 from ftlib.core import storage
 from sweeps.config import SweepConfig
-from sweeps.layout import ledger_file, mlflow_url, selection_file, wandb_dir
+from sweeps.layout import ledger_file, mlflow_artifacts, mlflow_url, selection_file, wandb_dir
 from sweeps.saved import checked_state
 from sweeps.tracking_params import STUDY_TAG, experiment_name
 
@@ -56,18 +56,27 @@ def log_study(sweep: SweepConfig, exp: str, report_dir: str | None = None) -> No
         _wandb_study(sweep, exp, scores, files)
 
 
+def mlflow_experiment(sweep: SweepConfig, exp: str) -> str:
+    """The sweep's MLflow experiment id, created where missing (the SQLite default keeps its artifacts in the
+    experiment dir)."""
+    client = MlflowClient(mlflow_url(sweep, exp))
+    found = client.get_experiment_by_name(experiment_name(sweep))
+    return found.experiment_id if found else client.create_experiment(
+        experiment_name(sweep), artifact_location=mlflow_artifacts(sweep, exp))
+
+
 def _mlflow_study(sweep: SweepConfig, exp: str, scores: dict[str, float], files: list[str]) -> None:
     client = MlflowClient(mlflow_url(sweep, exp))
-    name = experiment_name(sweep)
-    found = client.get_experiment_by_name(name)
-    experiment_id = found.experiment_id if found else client.create_experiment(name)
+    experiment_id = mlflow_experiment(sweep, exp)
     runs = client.search_runs([experiment_id], f"tags.`{STUDY_TAG}` = '{sweep.name}'", max_results=1)
     run_id = runs[0].info.run_id if runs else client.create_run(
         experiment_id, run_name=f"{sweep.name} (study)", tags={STUDY_TAG: sweep.name}).info.run_id
     params = [Param("sweep", sweep.name), Param("experiment_dir", exp)]
     logged = client.get_run(run_id).data.params
-    client.log_batch(run_id, metrics=[Metric(k, v, 0, 0) for k, v in sorted(scores.items())],
-                     params=[p for p in params if p.key not in logged])
+    metrics = [Metric(k, v, 0, 0) for k, v in sorted(scores.items())]
+    client.log_batch(run_id, params=[p for p in params if p.key not in logged])
+    for start in range(0, len(metrics), 1000):  # MLflow takes at most 1000 metrics a batch
+        client.log_batch(run_id, metrics=metrics[start:start + 1000])
     for path in files:
         client.log_artifact(run_id, path)
     client.set_terminated(run_id)

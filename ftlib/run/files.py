@@ -10,4 +10,5 @@ RUN_CONFIG_FILE = "run_config.json"
 # Trackers' local stores (tracking: mlflow without a tracking_uri; wandb's run files): beside the runs of
 # `cocktail train` (output_dir), inside a sweep's experiment dir.
 MLFLOW_DB = "mlflow.db"
+MLFLOW_ARTIFACTS = "mlartifacts"  # the SQLite store's artifacts (MLflow's default is ./mlruns wherever one runs)
 WANDB_DIR = "wandb"

@@ -15,7 +15,7 @@ from ray.air.integrations.wandb import setup_wandb
 
 from ftlib.core import storage
 from ftlib.run.config import RunConfig
-from ftlib.run.files import MLFLOW_DB, WANDB_DIR
+from ftlib.run.files import MLFLOW_ARTIFACTS, MLFLOW_DB, WANDB_DIR
 
 
 def run_params(cfg: RunConfig) -> dict[str, Any]:
@@ -33,11 +33,12 @@ class RunTrackers:
             return
         if tracking.mlflow:
             uri = tracking.mlflow.tracking_uri or f"sqlite:///{storage.join(cfg.output_dir, MLFLOW_DB)}"
+            artifacts = None if tracking.mlflow.tracking_uri else storage.join(cfg.output_dir, MLFLOW_ARTIFACTS)
             experiment = tracking.mlflow.experiment or cfg.name
             _continue_mlflow_run(uri, experiment, cfg.run_id())
             self.mlflow = setup_mlflow(run_params(cfg), tracking_uri=uri, experiment_name=experiment,
                                        run_name=cfg.run_id(), tags={"run_id": cfg.run_id()},
-                                       create_experiment_if_not_exists=True)
+                                       create_experiment_if_not_exists=True, artifact_location=artifacts)
         if tracking.wandb:
             directory = storage.join(cfg.output_dir, WANDB_DIR)
             os.makedirs(directory, exist_ok=True)
