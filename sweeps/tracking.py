@@ -18,7 +18,7 @@ from evaluation.outputs import SCORES
 from ftlib.core import storage
 from sweeps.config import SweepConfig
 from sweeps.layout import ledger_file, mlflow_artifacts, mlflow_url, selection_file, wandb_dir
-from sweeps.saved import checked_state
+from sweeps.saved import checked_state, report_dir
 from sweeps.tracking_params import STUDY_TAG, experiment_name
 
 REPORT_FILES = ("index.html", "summary.md")
@@ -97,8 +97,9 @@ def _wandb_study(sweep: SweepConfig, exp: str, scores: dict[str, float], files: 
 
 
 def log_report(exp: str, report_dir: str) -> None:
-    """``cocktail report``: the report's files to the sweep's parent run, if the sweep tracks."""
-    exp = storage.absolute(exp)
+    """``cocktail report``: the report's files to the sweep's parent run, if the sweep tracks (a two-stage
+    directory: its stage 3 sweep's, which the report covers)."""
+    exp = storage.absolute(report_dir(exp))
     sweep = checked_state(exp)
     if sweep.tracking is not None:
         log_study(sweep, exp, report_dir)
