@@ -96,10 +96,10 @@ def _wandb_study(sweep: SweepConfig, exp: str, scores: dict[str, float], files: 
             run.log_artifact(artifact)
 
 
-def log_report(exp: str, report_dir: str) -> None:
+def log_report(exp: str, out: str) -> None:
     """``cocktail report``: the report's files to the sweep's parent run, if the sweep tracks (a two-stage
     directory: its stage 3 sweep's, which the report covers)."""
     exp = storage.absolute(report_dir(exp))
     sweep = checked_state(exp)
     if sweep.tracking is not None:
-        log_study(sweep, exp, report_dir)
+        log_study(sweep, exp, out)
