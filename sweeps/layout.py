@@ -18,7 +18,7 @@ from typing import Any
 from evaluation.ledger import LEDGER
 from ftlib.core import storage
 from ftlib.core.hashing import canonical_hash
-from ftlib.run.files import MLFLOW_ARTIFACTS, MLFLOW_DB, MODEL_DIR, PLAN_FILE, TRIAL_FILE, WANDB_DIR
+from ftlib.run.files import MODEL_DIR, PLAN_FILE, TRIAL_FILE, WANDB_DIR
 
 SWEEP_FILE = "sweep.json"
 DRIVER_LOCK = "driver.lock"  # held by the running driver (sweeps/lock.py)
@@ -139,15 +139,13 @@ def mlflow_url(sweep, exp: str) -> str | None:
     """The sweep's MLflow tracking URI, if it tracks to MLflow: its own, or a SQLite store beside the experiment
     (the config refuses that default for an object-store sweep: SQLite needs a file system)."""
     tracking = sweep.tracking.mlflow if sweep.tracking else None
-    if tracking is None:
-        return None
-    return tracking.tracking_uri or f"sqlite:///{storage.join(exp, MLFLOW_DB)}"
+    return tracking.store(exp)[0] if tracking else None
 
 
 def mlflow_artifacts(sweep, exp: str) -> str | None:
     """Where the SQLite default keeps artifacts: inside the experiment dir (a server keeps its own)."""
     tracking = sweep.tracking.mlflow if sweep.tracking else None
-    return storage.join(exp, MLFLOW_ARTIFACTS) if tracking and not tracking.tracking_uri else None
+    return tracking.store(exp)[1] if tracking else None
 
 
 def wandb_dir(exp: str) -> str:

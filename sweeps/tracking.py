@@ -16,6 +16,7 @@ from evaluation.harness import headline_metric
 from evaluation.ledger import TestLedger
 from evaluation.outputs import SCORES
 from ftlib.core import storage
+from ftlib.run.mlflow_runs import tagged_run
 from sweeps.config import SweepConfig
 from sweeps.layout import ledger_file, mlflow_artifacts, mlflow_url, selection_file, wandb_dir
 from sweeps.saved import checked_state, report_dir
@@ -68,8 +69,7 @@ def mlflow_experiment(sweep: SweepConfig, exp: str) -> str:
 def _mlflow_study(sweep: SweepConfig, exp: str, scores: dict[str, float], files: list[str]) -> None:
     client = MlflowClient(mlflow_url(sweep, exp))
     experiment_id = mlflow_experiment(sweep, exp)
-    runs = client.search_runs([experiment_id], f"tags.`{STUDY_TAG}` = '{sweep.name}'", max_results=1)
-    run_id = runs[0].info.run_id if runs else client.create_run(
+    run_id = tagged_run(client, experiment_id, STUDY_TAG, sweep.name) or client.create_run(
         experiment_id, run_name=f"{sweep.name} (study)", tags={STUDY_TAG: sweep.name}).info.run_id
     params = [Param("sweep", sweep.name), Param("experiment_dir", exp)]
     logged = client.get_run(run_id).data.params

@@ -5,10 +5,12 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ftlib.core import storage
 from ftlib.core.configs import Name, OnOff, Seed, Strict, check_unique
 from ftlib.core.hashing import canonical_hash
 from ftlib.data.spec import MixtureSpec
 from ftlib.models.config import LoraConfig, ModelConfig
+from ftlib.run.files import MLFLOW_ARTIFACTS, MLFLOW_DB
 from ftlib.tasks.catalog import TaskNames
 
 
@@ -44,6 +46,13 @@ class DataConfig(Strict):
 class MlflowTracking(Strict):
     tracking_uri: str | None = None  # None: a SQLite store inside the experiment (or runs) dir, no server
     experiment: Name | None = None  # None: the sweep's (or run's) name
+
+    def store(self, directory: str) -> tuple[str, str | None]:
+        """(tracking URI, artifact location): the given server's (it keeps its own artifacts), or the SQLite
+        default in ``directory`` with its artifacts beside it (MLflow's own default is ./mlruns wherever one runs)."""
+        if self.tracking_uri:
+            return self.tracking_uri, None
+        return f"sqlite:///{storage.join(directory, MLFLOW_DB)}", storage.join(directory, MLFLOW_ARTIFACTS)
 
 
 class WandbTracking(Strict):

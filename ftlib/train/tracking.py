@@ -15,7 +15,8 @@ from ray.air.integrations.wandb import setup_wandb
 
 from ftlib.core import storage
 from ftlib.run.config import RunConfig
-from ftlib.run.files import MLFLOW_ARTIFACTS, MLFLOW_DB, WANDB_DIR
+from ftlib.run.files import WANDB_DIR
+from ftlib.run.mlflow_runs import tagged_run
 
 
 def run_params(cfg: RunConfig) -> dict[str, Any]:
@@ -32,8 +33,7 @@ class RunTrackers:
         if tracking is None or rank != 0:
             return
         if tracking.mlflow:
-            uri = tracking.mlflow.tracking_uri or f"sqlite:///{storage.join(cfg.output_dir, MLFLOW_DB)}"
-            artifacts = None if tracking.mlflow.tracking_uri else storage.join(cfg.output_dir, MLFLOW_ARTIFACTS)
+            uri, artifacts = tracking.mlflow.store(cfg.output_dir)
             experiment = tracking.mlflow.experiment or cfg.name
             _continue_mlflow_run(uri, experiment, cfg.run_id())
             self.mlflow = setup_mlflow(run_params(cfg), tracking_uri=uri, experiment_name=experiment,
@@ -65,8 +65,8 @@ def _continue_mlflow_run(uri: str, experiment: str, run_id: str) -> None:
     """A run restarted by Ray Train continues its MLflow run: ``mlflow.start_run`` resumes MLFLOW_RUN_ID."""
     client = MlflowClient(uri)
     found = client.get_experiment_by_name(experiment)
-    runs = client.search_runs([found.experiment_id], f"tags.run_id = '{run_id}'", max_results=1) if found else []
-    if runs:
-        os.environ["MLFLOW_RUN_ID"] = runs[0].info.run_id
+    existing = tagged_run(client, found.experiment_id, "run_id", run_id) if found else None
+    if existing:
+        os.environ["MLFLOW_RUN_ID"] = existing
     else:
         os.environ.pop("MLFLOW_RUN_ID", None)

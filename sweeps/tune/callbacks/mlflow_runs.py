@@ -18,29 +18,25 @@ from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 from ray.air.integrations.mlflow import MLflowLoggerCallback
 
+from ftlib.run.mlflow_runs import tagged_run
 from sweeps.tracking_params import FINAL_PARAMS, point_params
 
 
 class ResumableMLflowLogger(MLflowLoggerCallback):
     def log_trial_start(self, trial) -> None:
-        client = self._client()
+        client = self.mlflow_util._get_client()
         if trial not in self._trial_runs:
-            runs = client.search_runs([self.mlflow_util.experiment_id], f"tags.trial_name = '{trial}'",
-                                      max_results=1)
-            self._trial_runs[trial] = runs[0].info.run_id if runs else self.mlflow_util.start_run(
-                tags={**self.tags, "trial_name": str(trial)}, run_name=str(trial)).info.run_id
+            self._trial_runs[trial] = tagged_run(client, self.mlflow_util.experiment_id, "trial_name", str(trial)) \
+                or self.mlflow_util.start_run(tags={**self.tags, "trial_name": str(trial)}, run_name=str(trial)).info.run_id
         self._log_params(client, self._trial_runs[trial], point_params(trial.config.get("point") or {}))
 
     def log_trial_result(self, iteration: int, trial, result: dict[str, Any]) -> None:
-        client, run_id = self._client(), self._trial_runs[trial]
+        client, run_id = self.mlflow_util._get_client(), self._trial_runs[trial]
         now, step = int(time.time() * 1000), result["training_iteration"]
         metrics = [Metric(k, float(v), now, step) for k, v in result.items()
                    if isinstance(v, Number) and not isinstance(v, bool) and math.isfinite(v)]
         client.log_batch(run_id, metrics=metrics)
         self._log_params(client, run_id, {k: result[k] for k in FINAL_PARAMS if k in result})
-
-    def _client(self) -> MlflowClient:
-        return MlflowClient(self.mlflow_util._mlflow.get_tracking_uri())
 
     @staticmethod
     def _log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> None:
