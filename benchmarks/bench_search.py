@@ -1,44 +1,49 @@
-"""How close does each way of searching mixtures get to the best one, within the study's budget of 55 trials?
+"""How close does each way of searching mixtures get to the best one, within the study's budget of 55 trials, on
+surfaces no one here tuned to?
 
 Methods, each given 55 noisy evaluations of a response surface over the study's 9 sources:
     grid        the study's ablation design (singles, pairs, leave-one-out, all) with its recipe's shares
     random      flat Dirichlet mixtures
     tpe, cmaes  Optuna's samplers over the same flat-Dirichlet parametrisation the sweeps use
-    surrogate   25 random proxy trials, then 5 rounds of `sweeps/propose/surrogate.py`'s best proposals, refitted
-                on every trial so far each round
-Surfaces (pluggable: ``--surface FILE.py`` loads a module with ``score(weights: dict[str, float], rng) -> float``
-and optionally ``optimum() -> float``):
-    mixing-law  Data Mixing Laws per target task, score_i = -exp(Σ_j t_ij w_j), averaged over the 7 financial
-                targets, random transfer coefficients t (helpful related pairs, harmful unrelated ones) + noise
-    lookup      a lookup table: 300 random anchor mixtures, a mixture scores its nearest anchor's value (plus
-                noise): flat regions and cliffs no smooth model assumes. Each anchor's value is a random
-                Scheffé quadratic of its shares plus its own random part (a third of the spread), as measured
-                scores are a trend plus what the trend misses
-    lookup-iid  the control: the anchors' values independent draws. Nothing links one cell to another, so no
-                method can beat distinct random samples there (the >= 70 % target does not apply)
-Per method: trials to reach the grid's best (median, IQR; "-" when not reached), the best true score within 55
-trials, its regret (optimum - best), and the share of random search's regret the surrogate closes.
+    gp          Optuna's GP sampler (BoTorch-style: GP, log EI, its own acquisition optimiser), same parametrisation
+    surrogate   cocktail's loop: the face-covering design (sweeps/propose/design.py), then rounds of batches chosen
+                by the acquisition (sweeps/propose/acquisition.py) over the GP refitted on every trial so far;
+                ``surrogate-<acq>`` for each acquisition in --acquisitions (``mean``: pure exploitation)
+Surfaces: ``--family N`` draws N random surfaces of each family in benchmarks/search_surfaces.py (quadratic,
+cubic, mixing-law, face, interior, plateau, control); ``--surface FILE.py`` loads one module (``score(weights,
+rng)``, optionally ``optimum()``). Each surface is searched --reps times (each its own noise and seeds).
 
-    python benchmarks/bench_search.py [--reps 20] [--trials 55] [--surface mixing-law|lookup|FILE.py]
+Regret = optimum - the true score of the mixture a researcher picks (the best observed). Regret closed over
+random = 1 - regret / random's regret on the same surface and repetition; per family its median [IQR] over
+surfaces x repetitions. On the control no method can beat distinct random samples (about 0 is right).
+
+    python benchmarks/bench_search.py --family 20 --reps 5 [--jobs 2] [--gp-surfaces 4]
+    python benchmarks/bench_search.py --surface FILE.py --reps 5
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import itertools
 import math
+import time
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
 import numpy as np
+import optuna
+from threadpoolctl import threadpool_limits
+from search_surfaces import FAMILIES, FINANCIAL, POOL, make_surface
 
 from ftlib.core.configs import load_config
 from ftlib.data.spec import MixtureSpec
+from sweeps.propose.acquisition import ACQUISITIONS, propose_batch
+from sweeps.propose.design import face_design
+from sweeps.propose.surrogate import Constraints, Data, fit_model, fit_surrogates
 
-POOL = ["headline", "fpb", "finner_cls", "convfinqa", "twitter_topics", "twitter_sentiment", "finqa", "openorca",
-        "orca_math"]
-FINANCIAL = POOL[:7]
+DEFAULT_ACQUISITION = "ei"
 
 
-def grid_design() -> list[dict[str, float]]:
+def grid_design() -> list[np.ndarray]:
     """The study's 55 mixtures: its recipe's rows (caps; G and G // 2 for general and math data), as shares."""
     recipe = load_config(MixtureSpec, "sweeps/mixtures/study_all.yaml").sources
     caps = {t: recipe[t].cap for t in FINANCIAL}
@@ -46,176 +51,126 @@ def grid_design() -> list[dict[str, float]]:
     rows = {**caps, "openorca": g, "orca_math": g // 2}
     subsets = [set(s) for size in (1, 2) for s in itertools.combinations(POOL, size)]
     subsets += [set(POOL) - {t} for t in POOL] + [set(POOL)]
-    return [{t: rows[t] / sum(rows[u] for u in s) for t in s} for s in subsets]
-
-
-class MixingLaw:
-    name = "mixing-law"
-
-    def __init__(self, rng: np.random.Generator, noise: float = 0.01):
-        t = rng.normal(0.5, 0.4, (len(FINANCIAL), len(POOL)))  # most sources dilute a target...
-        for i, target in enumerate(FINANCIAL):
-            t[i, i] = rng.uniform(-3.0, -1.5)  # ...its own data helps most,
-            for j in rng.choice([x for x in range(7) if x != i], 2, replace=False):
-                t[i, j] = rng.uniform(-1.5, -0.3)  # two related tasks help,
-        t[:, POOL.index("orca_math")] = np.where(np.isin(FINANCIAL, ["finqa", "convfinqa"]), -1.0, 0.3)
-        self.t, self.noise = t, noise
-
-    def true(self, w: np.ndarray) -> float:
-        return float(-np.exp(self.t @ w).mean())
-
-    def score(self, weights: dict[str, float], rng) -> float:
-        return self.true(as_vector(weights)) + rng.normal(0, self.noise)
-
-    def optimum(self) -> float:
-        from scipy.optimize import minimize
-
-        best = -math.inf
-        rng = np.random.default_rng(0)
-        for _ in range(30):  # softmax parametrisation: the simplex without constraints
-            res = minimize(lambda z: -self.true(_softmax(z)), rng.normal(0, 1, len(POOL)), method="L-BFGS-B")
-            best = max(best, -res.fun)
-        return best
-
-
-class Lookup:
-    name = "lookup"
-
-    def __init__(self, rng: np.random.Generator, anchors: int = 300, noise: float = 0.01, trend: bool = True):
-        self.anchors = rng.dirichlet(np.ones(len(POOL)) * 0.7, anchors)
-        own = rng.normal(0, 1, anchors)
-        if trend:
-            A, b = rng.normal(0, 1, (len(POOL), len(POOL))), rng.normal(0, 1, len(POOL))
-            values = np.einsum("ni,ij,nj->n", self.anchors, A, self.anchors) + self.anchors @ b
-            own = (values - values.mean()) / values.std() + own / 3
-        self.values = own
-        self.noise = noise
-
-    def true(self, w: np.ndarray) -> float:
-        return float(self.values[np.argmin(np.abs(self.anchors - w).sum(axis=1))])
-
-    def score(self, weights, rng) -> float:
-        return self.true(as_vector(weights)) + rng.normal(0, self.noise)
-
-    def optimum(self) -> float:
-        return float(self.values.max())  # reached at its own anchor
-
-
-class FromFile:
-    def __init__(self, path: str):
-        spec = importlib.util.spec_from_file_location("surface", path)
-        self.module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(self.module)
-        self.name = path
-
-    def true(self, w: np.ndarray) -> float:
-        return float(self.module.score(dict(zip(POOL, w)), np.random.default_rng(0)))
-
-    def score(self, weights, rng) -> float:
-        return float(self.module.score({t: weights.get(t, 0.0) for t in POOL}, rng))
-
-    def optimum(self) -> float | None:
-        return self.module.optimum() if hasattr(self.module, "optimum") else None
-
-
-def _softmax(z):
-    e = np.exp(z - z.max())
-    return e / e.sum()
-
-
-def as_vector(weights: dict[str, float]) -> np.ndarray:
-    w = np.array([weights.get(t, 0.0) for t in POOL])
-    return w / w.sum()
+    return [np.array([rows[t] / sum(rows[u] for u in s) if t in s else 0.0 for t in POOL]) for s in subsets]
 
 
 def run_grid(surface, budget, rng):
-    return [as_vector(w) for w in grid_design()][:budget]
+    chosen = grid_design()[:budget]
+    return chosen, [surface.score(w, rng) for w in chosen]
 
 
 def run_random(surface, budget, rng):
-    return list(rng.dirichlet(np.ones(len(POOL)), budget))
+    chosen = list(rng.dirichlet(np.ones(len(POOL)), budget))
+    return chosen, [surface.score(w, rng) for w in chosen]
 
 
-def run_optuna(sampler_name):
-    def run(surface, budget, rng):
-        import optuna
+def run_optuna(sampler_name, surface, budget, rng):
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    seed = int(rng.integers(1 << 31))
+    sampler = {"tpe": lambda: optuna.samplers.TPESampler(multivariate=True, seed=seed),
+               "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=seed),
+               "gp": lambda: optuna.samplers.GPSampler(seed=seed)}[sampler_name]()
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    chosen, observed = [], []
+    for _ in range(budget):
+        trial = study.ask()
+        x = np.array([-math.log(trial.suggest_float(f"u_{t}", 1e-6, 1.0)) for t in POOL])  # flat Dirichlet
+        w = x / x.sum()
+        chosen.append(w)
+        observed.append(surface.score(w, rng))
+        study.tell(trial, observed[-1])
+    return chosen, observed
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+def run_surrogate(acquisition, initial, batch, surface, budget, rng):
+    """The face-covering design, then batches by the acquisition over the surrogate refitted on all so far."""
+    chosen = list(face_design(initial, len(POOL), int(rng.integers(1 << 31))))
+    observed = [surface.score(w, rng) for w in chosen]
+    while len(chosen) < budget:
+        data = Data(POOL, np.array(chosen), np.array(observed), len(chosen))
         seed = int(rng.integers(1 << 31))
-        sampler = (optuna.samplers.TPESampler(multivariate=True, seed=seed) if sampler_name == "tpe" else
-                   optuna.samplers.CmaEsSampler(seed=seed))
-        study = optuna.create_study(direction="maximize", sampler=sampler)
-        chosen = []
-        for _ in range(budget):
-            trial = study.ask()
-            x = np.array([-math.log(trial.suggest_float(f"u_{t}", 1e-6, 1.0)) for t in POOL])  # flat Dirichlet
-            w = x / x.sum()
-            chosen.append(w)
-            study.tell(trial, surface.score(dict(zip(POOL, w)), rng))
-        return chosen
-    return run
+        fits = fit_surrogates(data, seed) if acquisition == "mean" else [fit_model("gp", data, seed)]
+        for p in propose_batch(fits, data, Constraints(), min(batch, budget - len(chosen)), acquisition,
+                               samples=5_000, seed=seed):
+            w = np.array([p["weights"].get(t, 0.0) for t in POOL])
+            chosen.append(w / w.sum())
+            observed.append(surface.score(chosen[-1], rng))
+    return chosen, observed
 
 
-def run_surrogate(surface, budget, rng, proxies: int = 25, rounds: int = 5):
-    """Proxy trials on random mixtures, then rounds of proposals, the surrogates refitted on every trial so far
-    (the two-stage search run as a loop)."""
-    from sweeps.propose.surrogate import Data, fit_surrogates, parse_constraints, propose
-
-    W = list(rng.dirichlet(np.ones(len(POOL)), proxies))
-    y = [surface.score(dict(zip(POOL, w)), rng) for w in W]
-    per_round = math.ceil((budget - proxies) / rounds)
-    while len(W) < budget:
-        fit = fit_surrogates(Data(POOL, np.array(W), np.array(y), len(W)), seed=int(rng.integers(1000)))[0]
-        for p in propose(fit, parse_constraints([], POOL), top=min(per_round, budget - len(W)), samples=50_000,
-                         seed=int(rng.integers(1000))):
-            w = as_vector(p["weights"])
-            W.append(w)
-            y.append(surface.score(dict(zip(POOL, w)), rng))
-    return W
+def methods(acquisitions: list[str], initial: int, batch: int, gp: bool) -> dict:
+    out = {"grid": run_grid, "random": run_random, "tpe": partial(run_optuna, "tpe"),
+           "cmaes": partial(run_optuna, "cmaes")}
+    if gp:
+        out["gp"] = partial(run_optuna, "gp")
+    for acq in acquisitions:
+        out["surrogate" if acq == DEFAULT_ACQUISITION else f"surrogate-{acq}"] = \
+            partial(run_surrogate, acq, initial, batch)
+    return out
 
 
-METHODS = {"grid": run_grid, "random": run_random, "tpe": run_optuna("tpe"), "cmaes": run_optuna("cmaes"),
-           "surrogate": run_surrogate}
+def one_search(family: str, index: int, rep: int, budget: int, acquisitions: list[str], initial: int, batch: int,
+               gp: bool) -> dict[str, dict[str, float]]:
+    """Every method on surface ``index`` of ``family``, repetition ``rep``: its regret and seconds."""
+    surface = make_surface(family, index)
+    optimum = surface.optimum()
+    out = {}
+    for name, run in methods(acquisitions, initial, batch, gp).items():
+        started = time.time()
+        chosen, observed = run(surface, budget, np.random.default_rng([rep, index, 17]))
+        best = surface.true(chosen[int(np.argmax(observed))])  # the mixture a researcher would pick
+        out[name] = {"regret": None if optimum is None else max(optimum - best, 0.0),
+                     "seconds": time.time() - started}
+    return out
+
+
+def summarise(family: str, runs: list[dict[str, dict[str, float]]], reps: int, surfaces: int) -> None:
+    names = list(dict.fromkeys(n for r in runs for n in r))
+    print(f"\n{family}: {surfaces} surface(s) x {reps} repetition(s)")
+    print(f"{'method':20} {'n':>4} {'regret median [IQR]':>28} {'regret closed over random':>30} {'s/search':>9}")
+    for name in names:
+        rows = [r for r in runs if name in r]
+        regret = np.array([r[name]["regret"] for r in rows], dtype=float)
+        seconds = np.mean([r[name]["seconds"] for r in rows])
+        if np.isnan(regret).all():
+            print(f"{name:20} {len(rows):>4} {'n/a (no optimum)':>28} {'':>30} {seconds:>9.2f}")
+            continue
+        closed = np.array([1 - r[name]["regret"] / max(r["random"]["regret"], 1e-9) for r in rows])
+        q = np.percentile(regret, [50, 25, 75])
+        c = np.percentile(closed, [50, 25, 75])
+        print(f"{name:20} {len(rows):>4} {q[0]:>10.4f} [{q[1]:.4f}, {q[2]:.4f}] "
+              f"{c[0]:>12.0%} [{c[1]:>5.0%}, {c[2]:>5.0%}] {seconds:>9.2f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--family", type=int, metavar="N", help="N random surfaces of each family")
+    ap.add_argument("--families", default=",".join(FAMILIES))
+    ap.add_argument("--surface", help="FILE.py: one surface module")
+    ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--trials", type=int, default=55)
-    ap.add_argument("--surface", default="all", help="mixing-law, lookup, lookup-iid, all, or FILE.py")
+    ap.add_argument("--acquisitions", default=DEFAULT_ACQUISITION, help=f"of {','.join(ACQUISITIONS)}")
+    ap.add_argument("--initial", type=int, default=25, help="the surrogate's first round (the design)")
+    ap.add_argument("--batch", type=int, default=6, help="the surrogate's later rounds")
+    ap.add_argument("--gp-surfaces", type=int, default=4,
+                    help="Optuna's GP sampler (about 15 s a search here) on the first this many surfaces a family")
+    ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args()
-    names = ["mixing-law", "lookup", "lookup-iid"] if args.surface == "all" else [args.surface]
-    for name in names:
-        results = {m: {"reach": [], "best": [], "regret": []} for m in METHODS}
-        for rep in range(args.reps):
-            rng = np.random.default_rng(1000 + rep)
-            surface = {"mixing-law": lambda: MixingLaw(rng), "lookup": lambda: Lookup(rng),
-                       "lookup-iid": lambda: Lookup(rng, trend=False)}.get(name, lambda: FromFile(name))()
-            optimum = surface.optimum()
-            grid_best = max(surface.true(w) for w in run_grid(surface, args.trials, rng))
-            for method, run in METHODS.items():
-                chosen = run(surface, args.trials, np.random.default_rng(rep))
-                observed = [surface.score(dict(zip(POOL, w)), np.random.default_rng(rep * 7919 + i))
-                            for i, w in enumerate(chosen)]
-                truth = [surface.true(w) for w in chosen]
-                best = truth[int(np.argmax(observed))]  # the mixture a researcher would pick: best observed
-                reach = next((i + 1 for i, v in enumerate(truth) if v >= grid_best - 1e-9), None)
-                results[method]["reach"].append(reach)
-                results[method]["best"].append(best)
-                results[method]["regret"].append(None if optimum is None else optimum - best)
-        print(f"\nsurface {name}, {args.reps} repetitions, {args.trials} trials each")
-        print(f"{'method':10} {'trials to grid best (median [IQR])':>36} {'best within budget':>20} {'regret':>10}")
-        for method, r in results.items():
-            reached = [x for x in r["reach"] if x is not None]
-            reach = (f"{np.median(reached):.0f} [{np.percentile(reached, 25):.0f}, {np.percentile(reached, 75):.0f}]"
-                     f" ({len(reached)}/{args.reps})" if reached else "-")
-            regret = f"{np.median(r['regret']):.4f}" if r["regret"][0] is not None else "n/a"
-            print(f"{method:10} {reach:>36} {np.median(r['best']):>20.4f} {regret:>10}")
-        if results["random"]["regret"][0] is not None:
-            closed = [1 - s / max(rnd, 1e-12) for s, rnd in zip(results["surrogate"]["regret"],
-                                                                 results["random"]["regret"])]
-            print(f"surrogate closes {np.median(closed):.0%} (median over repetitions) of the regret random search "
-                  f"leaves ({'a control: no target' if name == 'lookup-iid' else 'target >= 70 %'})")
+    if (args.family is None) == (args.surface is None):
+        ap.error("give --family N or --surface FILE.py")
+    acquisitions = args.acquisitions.split(",")
+    families = args.families.split(",") if args.surface is None else [args.surface]
+    surfaces = args.family or 1
+    started = time.time()
+    with ProcessPoolExecutor(args.jobs, initializer=threadpool_limits, initargs=(1,)) as pool:
+        for family in families:
+            jobs = [(family, i, rep) for i in range(surfaces) for rep in range(args.reps)]
+            runs = list(pool.map(one_search, *zip(*jobs), *(itertools.repeat(x) for x in (
+                args.trials, acquisitions, args.initial, args.batch)),
+                [i < args.gp_surfaces for _, i, _ in jobs]))
+            summarise(family, runs, args.reps, surfaces)
+    print(f"\n{time.time() - started:.0f} s; trials {args.trials}, surrogate design {args.initial} then batches of "
+          f"{args.batch}")
 
 
 if __name__ == "__main__":

@@ -266,10 +266,19 @@ def check_tasks(pool: list[str], objective: ObjectiveConfig) -> None:
         get_task(task)
 
 
+Acquisition = Literal["ei", "ucb", "thompson", "mean"]  # sweeps/propose/acquisition.py
+ACQUISITION_TEXT = {"ei": "expected improvement over the Gaussian process",
+                    "ucb": "upper confidence bound over the Gaussian process",
+                    "thompson": "Thompson draws from the Gaussian process",
+                    "mean": "the chosen model's best predictions (no uncertainty)"}
+
+
 class ProxyStage(Strict):
-    """Stage 1: cheap trials on space-filling random mixtures over the whole pool."""
+    """Stage 1: cheap trials on space-filling mixtures over the whole pool. ``faces`` (sweeps/propose/design.py):
+    every task alone, pairs, sparse triples and Sobol points inside; ``qmc`` and ``random``: Optuna's samplers
+    over the flat Dirichlet, which almost never leave a task out."""
     trials: int = Field(default=24, ge=8)  # a surrogate needs at least 8 configurations
-    sampler: Literal["qmc", "random"] = "qmc"
+    sampler: Literal["faces", "qmc", "random"] = "faces"
     set: dict[str, Any] = Field(default_factory=dict)  # run-config paths that make a trial cheap: max_steps, model.name
     seeds: Seeds | None = None  # default: the sweep's
     seed: Seed = 0
@@ -283,6 +292,7 @@ class ProposeStage(Strict):
     top: int = Field(default=3, gt=0)
     constraints: list[str] = []  # as `sweep propose --constraint`
     samples: int = Field(default=100_000, ge=1000)
+    acquisition: Acquisition = "ei"  # how the proposals are picked: sweeps/propose/acquisition.py
     seed: Seed = 0
     baselines: bool = True  # stage 3 also runs each objective task alone and the pool at equal weights
 

@@ -16,6 +16,7 @@ from ftlib.run.anchor import anchor_run
 from ftlib.run.config import RunConfig
 from sweeps.config import SweepConfig, TwoStageSweep
 from sweeps.layout import proxy_name, target_name
+from sweeps.propose.design import face_design
 
 
 def _named(name: str | None):
@@ -86,15 +87,21 @@ def _stage_resources(spec: TwoStageSweep) -> dict[str, Any]:
 
 
 def proxy_sweep(spec: TwoStageSweep, where: str = "two_stage") -> SweepConfig:
-    """Stage 1: the base with the proxy's settings, Optuna's QMC (or random) sampler over every pool weight."""
+    """Stage 1: the base with the proxy's settings; its mixtures the face-covering design (an explicit grid), or
+    Optuna's QMC (or random) sampler over every pool weight."""
     proxy = spec.two_stage.proxy
     base = copy.deepcopy(spec.base)
     for path, value in proxy.set.items():
         set_path(base, path, value)
+    if proxy.sampler == "faces":
+        design = face_design(proxy.trials, len(spec.pool), proxy.seed)
+        search = {"grid": {"design": "explicit", "mixtures": [
+            {t: round(float(w), 4) for t, w in zip(spec.pool, row) if w > 0} for row in design]}}
+    else:
+        search = {"optuna": {"sampler": proxy.sampler, "num_samples": proxy.trials, "weights": spec.pool,
+                             "seed": proxy.seed}}
     sweep = validate(SweepConfig, {
-        "name": proxy_name(spec.name), "base": base, "pool": spec.pool,
-        "search": {"optuna": {"sampler": proxy.sampler, "num_samples": proxy.trials, "weights": spec.pool,
-                              "seed": proxy.seed}},
+        "name": proxy_name(spec.name), "base": base, "pool": spec.pool, "search": search,
         "objective": spec.objective.model_dump(mode="json"), "resources": _stage_resources(spec),
         "seeds": proxy.seeds or spec.seeds}, where, prefix="two_stage.proxy")
     check_base(sweep, f"{where} (two_stage.proxy.set applied)")

@@ -54,7 +54,8 @@ def run_two_stage(spec: TwoStageSweep, address: str | None = None,
     if "propose" not in state["ended"]:
         p = spec.two_stage.propose
         out = propose_sweep(proxy_exp, p.target, p.top, p.constraints, yaml_path, model=None, samples=p.samples,
-                            seed=p.seed, baselines=p.baselines, extra=target_extra(spec))
+                            seed=p.seed, baselines=p.baselines, extra=target_extra(spec),
+                            acquisition=p.acquisition)
         on_stage("propose", out)
         state["ended"].append("propose")
         _write_state(parent, state)

@@ -5,7 +5,8 @@ import pytest
 import yaml
 
 from ftlib.core.errors import ConfigError
-from sweeps.propose.surrogate import FORCED_SHARE, Data, fit_surrogates, parse_constraints, propose, training_data
+from sweeps.propose.acquisition import propose_batch
+from sweeps.propose.surrogate import FORCED_SHARE, Data, fit_surrogates, parse_constraints, training_data
 
 POOL = ["fpb", "twitter_sentiment", "finqa", "orca_math", "openorca"]
 
@@ -26,7 +27,8 @@ def _mixing_law(W, rng):
 def test_surrogate_recovers_a_known_surface_from_60_noisy_trials(surface):
     rng = np.random.default_rng(0)
     W = rng.dirichlet(np.ones(5), 60)
-    fits = fit_surrogates(Data(POOL, W, surface(W, rng), 60))
+    data = Data(POOL, W, surface(W, rng), 60)
+    fits = fit_surrogates(data)
     assert fits[0].cv_spearman >= 0.9, [(f.name, f.cv_spearman) for f in fits]
     assert {f.name for f in fits} == {"lightgbm", "scheffe", "gp"}
     # On fresh mixtures too, and its proposal is near the surface's best sampled value.
@@ -34,24 +36,26 @@ def test_surrogate_recovers_a_known_surface_from_60_noisy_trials(surface):
     from scipy.stats import spearmanr
 
     assert spearmanr(fits[0].predict(fresh)[0], surface(fresh, np.random.default_rng(1))).statistic >= 0.9
-    best = propose(fits[0], parse_constraints([], POOL), top=1, samples=20_000)[0]
+    best = propose_batch(fits, data, parse_constraints([], POOL), 1, "mean", samples=20_000)[0]
     w = np.array([[best["weights"].get(t, 0.0) for t in POOL]])
     assert surface(w, np.random.default_rng(2))[0] >= np.quantile(surface(fresh, np.random.default_rng(3)), 0.95)
 
 
-def test_proposals_lie_on_the_simplex_and_obey_the_constraints():
+@pytest.mark.parametrize("acquisition", ["ei", "ucb", "thompson", "mean"])
+def test_proposals_lie_on_the_simplex_and_obey_the_constraints(acquisition):
     rng = np.random.default_rng(4)
     W = rng.dirichlet(np.ones(5), 40)
-    fit = fit_surrogates(Data(POOL, W, _quadratic(W, rng), 40))[0]
+    data = Data(POOL, W, _quadratic(W, rng), 40)
     rules = parse_constraints(["fpb>=0.1", "openorca<=0.3", "+finqa", "-orca_math"], POOL)
-    proposals = propose(fit, rules, top=4, samples=20_000)
-    assert len(proposals) == 4
+    proposals = propose_batch(fit_surrogates(data), data, rules, 4, acquisition, samples=20_000)
+    assert len(proposals) == 4 and {p["acquisition"] for p in proposals} == {acquisition}
     for p in proposals:
         w = p["weights"]
         assert sum(w.values()) == pytest.approx(1, abs=1e-3) and all(v >= 0 for v in w.values())
         assert w["fpb"] >= 0.1 - 1e-4 and w.get("openorca", 0) <= 0.3 + 1e-4 and "orca_math" not in w
         assert w["finqa"] >= FORCED_SHARE - 1e-4 and p["std"] >= 0
-    assert [p["predicted"] for p in proposals] == sorted((p["predicted"] for p in proposals), reverse=True)
+    if acquisition == "mean":  # best predicted first
+        assert [p["predicted"] for p in proposals] == sorted((p["predicted"] for p in proposals), reverse=True)
 
 
 @pytest.mark.parametrize("items,match", [
@@ -94,7 +98,7 @@ def test_a_loss_or_a_minimised_objective_is_proposed_at_its_lowest(target, mode)
     surface is lowest (the fpb corner for a loss of 2 - w_fpb; away from it for an objective of w_fpb)."""
     data = training_data(_rows(30), POOL, target, objective_tasks=["fpb"], objective_mode=mode)
     assert data.sign == -1
-    best = propose(fit_surrogates(data)[0], parse_constraints([], POOL), top=1, samples=20_000)[0]["weights"]
+    best = propose_batch(fit_surrogates(data), data, parse_constraints([], POOL), 1, "ei", samples=20_000)[0]["weights"]
     fpb = best.get("fpb", 0.0)
     assert (fpb > 0.8) if target.startswith("val_loss") else (fpb < 0.05), best
 
@@ -120,7 +124,7 @@ def test_the_cli_writes_a_sweep_of_the_proposals(tmp_path, monkeypatch, capsys):
     assert main(["sweep", "propose", str(exp), "--top", "3", "--constraint", "openorca<=0.2", "--samples",
                  "20000"]) == 0
     out = capsys.readouterr().out
-    assert "CV Spearman" in out and "proposed (predicted ± sd)" in out and "best measured" in out
+    assert "CV Spearman" in out and "proposed by expected improvement" in out and "best measured" in out
     proposal = yaml.safe_load((exp / "proposals.yaml").read_text())
     assert proposal["name"] == "mini-study-proposals" and len(proposal["search"]["grid"]["mixtures"]) == 3
     assert all(m.get("openorca", 0) <= 0.2 + 1e-4 for m in proposal["search"]["grid"]["mixtures"])

@@ -22,7 +22,7 @@ def _config(tmp_path: Path, data_dir) -> Path:
         "base": {"model": {"name": "tiny-phi3"}, "mixture": {"budget": 48, "unit": "examples"},
                  "data": {"dir": str(data_dir), "seq_len": 128, "val_examples": 8}, "micro_batch_size": 4,
                  "num_workers": 1, "epochs": 100, "max_steps": 4, "eval_every": 100},
-        "two_stage": {"proxy": {"trials": PROXY_TRIALS, "sampler": "qmc", "set": {"max_steps": 2}},
+        "two_stage": {"proxy": {"trials": PROXY_TRIALS, "set": {"max_steps": 2}},
                       "propose": {"top": TOP, "samples": 5000}},
         "objective": {"metrics": ["mean_financial"], "modes": ["max"], "limit": 8, "eval_mode": "score"},
         "resources": {"max_concurrent_trials": 2, "storage_path": str(tmp_path / "sweeps")},
@@ -67,7 +67,9 @@ def test_two_stage_search_killed_after_stage_1_resumes_and_reports(prepared, tin
     assert {p.parent.name: p.stat().st_mtime_ns for p in finished_trials(proxy)} == first  # no proxy trial rerun
     proxy_rows = trials_table(proxy)
     assert len(proxy_rows) == PROXY_TRIALS and len({r["trial_id"] for r in proxy_rows}) == PROXY_TRIALS
-    assert len({tuple(r[f"w_{t}"] for t in POOL) for r in proxy_rows}) == PROXY_TRIALS  # distinct QMC mixtures
+    # The face-covering design: each task alone, a pair, a triple, the rest inside (distinct mixtures).
+    shares = {tuple(round(r[f"w_{t}"], 2) for t in POOL) for r in proxy_rows}
+    assert len(shares) == PROXY_TRIALS and {(1.0, 0.0, 0.0), (0.0, 1.0, 0.0)} <= shares
 
     stage3 = yaml.safe_load((proxy / "proposals.yaml").read_text())
     mixtures = stage3["search"]["grid"]["mixtures"]
@@ -87,7 +89,9 @@ def test_two_stage_search_killed_after_stage_1_resumes_and_reports(prepared, tin
     proposals = [r for r in rows if r.startswith("proposal")]
     assert len(proposals) == TOP and all(",not finished," not in r and r.split(",")[-1] == "1" for r in proposals)
     assert sum(r.startswith("baseline") for r in rows) == len(mixtures) - TOP
-    assert "search of two-proxy" in summary  # section 8 shows stage 1's Optuna search
+    assert "two-proxy, whose trials the surrogate of section 11 was fitted on, ran a fixed design" in summary
+    header = (report / "tables" / "surrogate_proposals.csv").read_text().splitlines()[0]
+    assert "sd" in header.split(",") and "ei when chosen" in header  # what the acquisition chose and why
 
     # The same first proposal through `sweep propose` (stage 2 is seeded; the CLI is what it runs).
     again = run_cli(["sweep", "propose", str(proxy), "--target", "val_loss_objective", "--top", "1",
@@ -126,14 +130,17 @@ def test_a_bad_two_stage_config_is_one_clear_error(tmp_path, change, match):
     assert str(path) in str(e.value)
 
 
-def test_the_preset_is_a_qmc_proxy_of_fewer_steps_and_its_dry_run_shows_both_stages(capsys):
+def test_the_preset_is_a_face_design_proxy_of_fewer_steps_and_its_dry_run_shows_both_stages(capsys):
     from sweeps.cli.main import main
     from sweeps.load import load_two_stage
     from sweeps.two_stage import proxy_sweep
 
     spec = load_two_stage("sweeps/two_stage.yaml")
     proxy = proxy_sweep(spec)
-    assert proxy.search.optuna.sampler == "qmc" and proxy.search.optuna.weights == spec.pool
+    mixtures = proxy.search.grid.mixtures
+    assert len(mixtures) == spec.two_stage.proxy.trials and {t for m in mixtures for t in m} == set(spec.pool)
+    assert sorted(t for m in mixtures if len(m) == 1 for t in m) == sorted(spec.pool)  # every task alone
+    assert spec.two_stage.propose.acquisition == "ei"
     assert proxy.base["max_steps"] < spec.base["max_steps"]
     assert main(["sweep", "run", "sweeps/two_stage.yaml", "--dry-run"]) == 0
     out = capsys.readouterr().out

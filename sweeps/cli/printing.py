@@ -9,6 +9,7 @@ from typing import Any
 from ftlib.cli.plans import print_memory
 from ftlib.cli.table import format_table
 from ftlib.planner.disk import describe_disk
+from sweeps.config import ACQUISITION_TEXT
 from sweeps.layout import ledger_file, tune_path
 from sweeps.selection import ROLE_TITLES
 from sweeps.trial_table import mixture_text, params_text, shares_text
@@ -136,10 +137,11 @@ def print_proposals(out) -> None:
     print(format_table(["model", "CV Spearman", "CV R²", "chosen"],
                        [[f.name, f"{f.cv_spearman:.3f}", f"{f.cv_r2:.3f}", "*" if i == 0 else ""]
                         for i, f in enumerate(out["fits"])]))
-    print("\nproposed (predicted ± sd):")
-    print(format_table(["#", "mixture", "predicted"],
-                       [[i + 1, shares_text(p["weights"]),
-                         f"{p['predicted']:.4f} ± {p['std']:.4f}"] for i, p in enumerate(out["proposals"])]))
+    acquisition = out["proposals"][0]["acquisition"]
+    print(f"\nproposed by {ACQUISITION_TEXT[acquisition]} (predicted ± sd; the acquisition's value when chosen):")
+    print(format_table(["#", "mixture", "predicted", acquisition],
+                       [[i + 1, shares_text(p["weights"]), f"{p['predicted']:.4f} ± {p['std']:.4f}",
+                         f"{p['acquisition_value']:.4g}"] for i, p in enumerate(out["proposals"])]))
     print("\nbest measured:")
     print(format_table(["mixture", out["target"]],
                        [[shares_text(m), f"{y:.4f}"] for m, y in out["measured"]]))

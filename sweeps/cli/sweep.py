@@ -4,9 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import get_args
 
 from ftlib.cli.args import at_least, name_list, seed_list
 from sweeps.cli.printing import StepPrinter, print_finalize, print_proposals, print_status
+from sweeps.config import Acquisition
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     help="seeds the proposals run with, comma-separated (default: the sweep's)")
     pr.add_argument("--model", default=None, help="the base model whose trials to fit (default: the first)")
     pr.add_argument("--samples", type=int, default=100_000, help="Dirichlet draws searched (default 100,000)")
+    pr.add_argument("--acquisition", choices=get_args(Acquisition), default="ei",
+                    help="how the proposals are picked: expected improvement (default), upper confidence bound or "
+                         "Thompson draws over the Gaussian process, or mean: the chosen model's best predictions")
     pr.add_argument("--out", default=None, help="the proposals' sweep YAML (default DIR/proposals.yaml)")
     pr.add_argument("--force", action="store_true", help="replace the file at --out")
     pr.set_defaults(handler=_propose)
@@ -92,7 +97,7 @@ def _propose(args: argparse.Namespace) -> int:
     from sweeps.propose.propose import propose_sweep  # deferred: sklearn, lightgbm, scipy, 1.0 s
 
     print_proposals(propose_sweep(args.dir, args.target, args.top, args.constraint, args.out, args.seeds,
-                                  args.model, args.samples, force=args.force))
+                                  args.model, args.samples, force=args.force, acquisition=args.acquisition))
     return 0
 
 

@@ -17,7 +17,8 @@ from ftlib.core.errors import ConfigError
 from ftlib.core.ownership import check_output_file
 from ftlib.core.storage import atomic_write_bytes
 from sweeps.layout import proposals_file, surrogate_file
-from sweeps.propose.surrogate import Data, SurrogateFit, fit_surrogates, parse_constraints, propose, training_data
+from sweeps.propose.acquisition import propose_batch
+from sweeps.propose.surrogate import Data, SurrogateFit, fit_surrogates, parse_constraints, training_data
 from sweeps.saved import checked_state
 from sweeps.trial_table import load_trials
 
@@ -27,9 +28,10 @@ MIN_SAMPLES = 100
 def propose_sweep(exp: str, target: str = "objective", top: int = 5, constraints: Sequence[str] = (),
                   out: str | None = None, seeds: Sequence[int] | None = None, model: str | None = None,
                   samples: int = 100_000, seed: int = 0, baselines: bool = False,
-                  extra: dict[str, Any] | None = None, force: bool = False) -> dict[str, Any]:
-    """``baselines``: the YAML also runs each objective task alone and the whole pool at equal weights, so its
-    report compares the proposals with them. ``extra``: keys the YAML takes as they are (finalize, report)."""
+                  extra: dict[str, Any] | None = None, force: bool = False, acquisition: str = "ei") -> dict[str, Any]:
+    """``acquisition``: how the proposals are picked (sweeps/propose/acquisition.py). ``baselines``: the YAML also
+    runs each objective task alone and the whole pool at equal weights, so its report compares the proposals with
+    them. ``extra``: keys the YAML takes as they are (finalize, report)."""
     check_counts(top, samples, seeds)
     if out is not None:
         check_output_file(out, "--out", force)
@@ -42,7 +44,8 @@ def propose_sweep(exp: str, target: str = "objective", top: int = 5, constraints
     model = model or (models[0] if models else None)
     data = training_data(rows, sweep.pool, target, model, sweep.objective_tasks(), sweep.objective.modes[0])
     fits = fit_surrogates(data, seed)
-    proposals = propose(fits[0], parse_constraints(constraints, sweep.pool), top, samples, seed=seed)
+    proposals = propose_batch(fits, data, parse_constraints(constraints, sweep.pool), top, acquisition, samples,
+                              seed)
     measured = [(_shares(sweep.pool, data.X[i]), float(data.y[i])) for i in (-data.sign * data.y).argsort()[:3]]
     out = out or proposals_file(exp)
     record = surrogate_record(fits, data, target, model, proposals, constraints, out)
@@ -72,6 +75,7 @@ def surrogate_record(fits: list[SurrogateFit], data: Data, target: str, model: s
                      proposals: list[dict[str, Any]], constraints: Sequence[str], out: str) -> dict[str, Any]:
     chosen = fits[0]
     return {"target": target, "sign": data.sign, "model": model, "constraints": list(constraints),
+            "acquisition": proposals[0]["acquisition"] if proposals else None,
             "proposals_yaml": out,
             "fits": [{"name": f.name, "cv_spearman": f.cv_spearman, "cv_r2": f.cv_r2, "points": f.points,
                       "runs": f.runs} for f in fits],

@@ -9,7 +9,6 @@ uncertainty). For the other two the uncertainty is the spread of the model refit
 """
 from __future__ import annotations
 
-import itertools
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -135,6 +134,14 @@ def fit_surrogates(data: Data, seed: int = 0) -> list[SurrogateFit]:
         return _fit_surrogates(data, seed)
 
 
+def fit_model(name: str, data: Data, seed: int = 0) -> SurrogateFit:
+    """One model on all points, not cross-validated (a search loop that refits every round needs no CV)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = make_model(name, seed).fit(data.X, data.y)
+    return SurrogateFit(name, float("nan"), float("nan"), len(data.y), data.runs, [model], data.tasks, None, data.sign)
+
+
 def _fit_surrogates(data: Data, seed: int) -> list[SurrogateFit]:
     scored = sorted(((name, *cross_validate(name, data, seed)) for name in MODELS), key=lambda t: -t[1])
     fits = []
@@ -188,54 +195,3 @@ def parse_constraints(items: Sequence[str], pool: Sequence[str]) -> Constraints:
     if sum(lower.values()) > 1 or forced_in & forced_out:
         raise ConfigError(f"--constraint {' '.join(items)}: no mixture satisfies them all")
     return Constraints(lower, upper, frozenset(forced_in), frozenset(forced_out))
-
-
-def _sample(rng, n: int, k: int, allowed: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
-    """Dirichlet points on the face of the simplex the allowed tasks span."""
-    W = np.zeros((n, k))
-    W[:, allowed] = rng.dirichlet(np.ones(allowed.sum()) if alpha is None else alpha, n)
-    return W
-
-
-def propose(fit: SurrogateFit, constraints: Constraints, top: int = 5, samples: int = 100_000, rounds: int = 30,
-            seed: int = 0) -> list[dict[str, Any]]:
-    """The ``top`` mixtures the surrogate predicts best (highest, or lowest for a loss): ``samples`` Dirichlet
-    draws (flat, a quarter sparse) on the allowed face of the simplex, the feasible ones ranked, then local
-    refinement (Dirichlet steps around the best points, kept when they predict better and stay feasible)."""
-    rng = np.random.default_rng(seed)
-    tasks = fit.tasks
-    allowed = np.array([t not in constraints.forced_out for t in tasks])
-    if not allowed.any():
-        raise ConfigError("--constraint leaves no task in the mixture")
-    # Flat draws almost never leave a task out (in 9 dimensions, a share under 1 % is rare), yet the best mixture
-    # often does: a quarter of the draws are sparse (Dirichlet 0.1), which lands near the simplex's faces.
-    k = int(allowed.sum())
-    W = np.concatenate([_sample(rng, samples - samples // 4, len(tasks), allowed),
-                        _sample(rng, samples // 4, len(tasks), allowed, np.full(k, 0.1))])
-    W = W[constraints.feasible(W, tasks)]
-    if len(W) == 0:
-        raise ConfigError("no sampled mixture satisfies the constraints: loosen them")
-    mean = fit.sign * fit.predict_mean(W)
-    ranked = np.argsort(-mean)
-    best = W[ranked[: max(top * 4, 20)]]
-    best_mean = mean[ranked[: max(top * 4, 20)]]
-    steps = 16
-    for _ in range(rounds):  # every point's Dirichlet steps predicted in one call
-        cand = np.concatenate([_sample(rng, steps, len(tasks), allowed, 200 * b[allowed] + 1e-3) for b in best])
-        m = np.where(constraints.feasible(cand, tasks), fit.sign * fit.predict_mean(cand), -np.inf)
-        m = m.reshape(len(best), steps)
-        j = m.argmax(axis=1)
-        better = m[np.arange(len(best)), j] > best_mean
-        best[better] = cand.reshape(len(best), steps, -1)[better, j[better]]
-        best_mean[better] = m[better, j[better]]
-    # Distinct proposals: refined points first, then the best sampled ones, none within 0.1 (L1) of another.
-    pool = itertools.chain((best[i] for i in np.argsort(-best_mean)), (W[i] for i in ranked))
-    chosen: list[np.ndarray] = []
-    for w in pool:
-        if all(np.abs(w - c).sum() > 0.1 for c in chosen):
-            chosen.append(w)
-        if len(chosen) == top:
-            break
-    mean, std = fit.predict(np.array(chosen))
-    return [{"weights": {t: round(float(w), 4) for t, w in zip(tasks, c) if w > 5e-5}, "predicted": float(m),
-             "std": float(s)} for c, m, s in zip(chosen, mean, std)]

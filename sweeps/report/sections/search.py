@@ -23,7 +23,9 @@ def search_section(study: Study) -> Section:
             section.missing = f"the sweep the proposals came from cannot be read: {e}"
             return section
     if sweep.search.optuna is None:
-        section.missing = "a grid sweep: there is no search to show"
+        section.missing = ("a grid sweep: there is no search to show" if exp == study.exp else
+                           f"{sweep.name}, whose trials the surrogate of section 11 was fitted on, ran a fixed design "
+                           "(a grid), not a search: there is no search to show")
         return section
     if exp != study.exp:
         section.findings.append(f"the search of {sweep.name} ({exp}), whose trials the surrogate of section 11 "

@@ -10,6 +10,7 @@ from typing import Any
 from scipy import stats as st
 
 from ftlib.core import storage
+from sweeps.config import ACQUISITION_TEXT
 from sweeps.layout import surrogate_file
 from sweeps.propose.target import target_value
 from sweeps.report.document import Section, Table, fmt, fmt_p
@@ -51,27 +52,41 @@ def surrogate_section(study: Study) -> Section:
     # The sweep's own runs: finalize's replicates would add seeds to the selected configurations only.
     configs = study.configs(record["model"], design_only=True) if study.sweep.proposed_from else {}
     value = target_value(target, study.sweep.objective_tasks(), study.sweep.objective.modes[0])[0]
-    # (label, mixture, prediction text, measured target, measured objective, seeds, runs)
-    entries = [(f"proposal {i + 1}", p["weights"], f"{fmt(p['predicted'])} ± {fmt(p['std'])}",
+    acquisition = record.get("acquisition") or "mean"  # a record from before acquisitions: pure exploitation
+    # (label, mixture, predicted mean, sd, acquisition value, measured target, measured objective, seeds, runs)
+    entries = [(f"proposal {i + 1}", p["weights"], p["predicted"], p["std"], p.get("acquisition_value"),
                 *_measured(configs.get(_key(p["weights"]), []), value)) for i, p in enumerate(record["proposals"])]
-    entries.append((f"best measured in {where}", best_before["mixture"], "-", best_before["actual"], None, None, []))
+    entries.append((f"best measured in {where}", best_before["mixture"], None, None, None, best_before["actual"],
+                    None, None, []))
     proposed = {_key(p["weights"]) for p in record["proposals"]}
-    entries += [("baseline", row_shares(runs[0]), "-", *_measured(runs, value)) for key, runs in configs.items()
-                if key not in proposed]
+    entries += [("baseline", row_shares(runs[0]), None, None, None, *_measured(runs, value))
+                for key, runs in configs.items() if key not in proposed]
     scale = "at target scale (this sweep)" if study.sweep.proposed_from else "(not run yet)"
     objective = study.sweep.objective.metrics[0]
+    model = record["fits"][0]["name"] if acquisition == "mean" else "gp"
     section.tables.append(Table(
-        "surrogate_proposals", f"proposals, predicted and measured {scale}",
-        ["", "mixture", f"predicted {target} ± sd", f"measured {target}", f"measured objective ({objective})",
-         "seeds"],
-        [[label, shares_text(w), pred, fmt(m), fmt(o), "-" if n is None else n]
-         for label, w, pred, m, o, n, _ in entries],
-        "Predictions, and the best measured row of the source sweep, are at the scale the surrogate learnt from "
-        "(for stage 1, the proxy's fewer steps): across scales compare ranks, not levels. Measured: validation, "
-        "mean over the runs of each configuration this sweep trained (not finalize's replicates)."))
+        "surrogate_proposals", f"proposals by {ACQUISITION_TEXT[acquisition]}, predicted and measured {scale}",
+        ["", "mixture", f"predicted {target}", "sd", f"{acquisition} when chosen", f"measured {target}",
+         f"measured objective ({objective})", "seeds"],
+        [[label, shares_text(w), fmt(mean), fmt(sd), fmt(acq), fmt(m), fmt(o), "-" if n is None else n]
+         for label, w, mean, sd, acq, m, o, n, _ in entries],
+        f"Predicted mean and sd: the {model} surrogate's. {WHY[acquisition]} Predictions, and the best measured row "
+        "of the source sweep, are at the scale the surrogate learnt from (for stage 1, the proxy's fewer steps): "
+        "across scales compare ranks, not levels. Measured: validation, mean over the runs of each configuration "
+        "this sweep trained (not finalize's replicates)."))
     if study.sweep.proposed_from:
         section.findings += _verdict(study, target, sign, entries, value)
     return section
+
+
+WHY = {"ei": "Expected improvement: how much a mixture is expected to beat the best predicted score among those "
+             "measured, counting its uncertainty; each later pick sees the earlier ones as measured at their "
+             "predicted mean (so it goes elsewhere).",
+       "ucb": "Upper confidence bound: predicted mean plus twice the sd; each later pick sees the earlier ones as "
+              "measured at their predicted mean (so it goes elsewhere).",
+       "thompson": "Thompson sampling: each proposal is the best mixture of its own draw from the posterior; the "
+                   "value is that draw's.",
+       "mean": "Pure exploitation: the mixtures predicted best, the value the prediction itself."}
 
 
 def _key(weights: dict[str, float]) -> str:
@@ -90,19 +105,19 @@ def _verdict(study: Study, target: str, sign: int, entries, value) -> list[str]:
     test lean towards a difference: a "beat" needs p < 0.05."""
     findings = []
     objective_sign = 1 if study.sweep.objective.modes[0] == "max" else -1
-    for name, column, s, read in ((target, 3, sign, value), (f"objective ({study.sweep.objective.metrics[0]})", 4,
+    for name, column, s, read in ((target, 5, sign, value), (f"objective ({study.sweep.objective.metrics[0]})", 6,
                                                              objective_sign, lambda r: r.get("objective"))):
         if name.startswith("objective") and target == "objective":
             continue
-        measured = [e for e in entries if e[column] is not None and e[5]]
+        measured = [e for e in entries if e[column] is not None and e[7]]
         proposals = [e for e in measured if e[0].startswith("proposal")]
         baselines = [e for e in measured if e[0] == "baseline"]
         if not proposals or not baselines:
             continue
         best_p = max(proposals, key=lambda e: s * e[column])
         best_b = max(baselines, key=lambda e: s * e[column])
-        a = [v for v in map(read, best_p[6]) if v is not None]
-        b = [v for v in map(read, best_b[6]) if v is not None]
+        a = [v for v in map(read, best_p[8]) if v is not None]
+        b = [v for v in map(read, best_b[8]) if v is not None]
         p = float(st.ttest_ind(a, b, equal_var=False).pvalue) if len(a) > 1 and len(b) > 1 else None
         better = s * (best_p[column] - best_b[column]) > 0
         verdict = ("beat" if better else "trailed") if p is not None and p < ALPHA else \
