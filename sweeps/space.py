@@ -130,8 +130,9 @@ def recipe_rows(source: dict[str, Any]) -> int | None:
 
 
 def dirichlet_weights(uniforms: dict[str, float]) -> dict[str, float]:
-    """Flat Dirichlet from independent uniforms: x_i = -log(u_i), normalised (a uniform point on the simplex)."""
-    raw = {t: -math.log(max(u, 1e-12)) for t, u in uniforms.items()}
+    """Flat Dirichlet from independent uniforms: x_i = -log(u_i), normalised (a uniform point on the simplex).
+    Every u at the upper bound 1 (a sampler may propose it: Optuna's GP sampler did) gives equal shares."""
+    raw = {t: -math.log(min(max(u, 1e-12), 1 - 1e-12)) for t, u in uniforms.items()}
     total = sum(raw.values())
     return {t: x / total for t, x in raw.items()}
 

@@ -97,6 +97,9 @@ def test_dirichlet_weights_are_on_the_simplex_and_flat():
         ks = np.max(np.abs(np.arange(1, len(marginal) + 1) / len(marginal) - (1 - (1 - marginal) ** 3)))
         assert ks < 0.035 and abs(marginal.mean() - 0.25) < 0.01
     assert dirichlet_weights({"a": math.exp(-1), "b": math.exp(-3)}) == pytest.approx({"a": 0.25, "b": 0.75})
+    # Every uniform at its upper bound (Optuna's GP sampler proposed it in benchmarks/bench_search.py): equal shares,
+    # not a division by zero.
+    assert dirichlet_weights({"a": 1.0, "b": 1.0, "c": 1.0}) == pytest.approx({"a": 1 / 3, "b": 1 / 3, "c": 1 / 3})
 
 
 def test_conditional_params_and_include_toggles():

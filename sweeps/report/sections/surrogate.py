@@ -68,7 +68,8 @@ def surrogate_section(study: Study) -> Section:
         "surrogate_proposals", f"proposals by {ACQUISITION_TEXT[acquisition]}, predicted and measured {scale}",
         ["", "mixture", f"predicted {target}", "sd", f"{acquisition} when chosen", f"measured {target}",
          f"measured objective ({objective})", "seeds"],
-        [[label, shares_text(w), fmt(mean), fmt(sd), fmt(acq), fmt(m), fmt(o), "-" if n is None else n]
+        [[label, shares_text(w), fmt(mean), fmt(sd), "-" if acq is None else f"{acq:.3g}", fmt(m), fmt(o),
+          "-" if n is None else n]
          for label, w, mean, sd, acq, m, o, n, _ in entries],
         f"Predicted mean and sd: the {model} surrogate's. {WHY[acquisition]} Predictions, and the best measured row "
         "of the source sweep, are at the scale the surrogate learnt from (for stage 1, the proxy's fewer steps): "
