@@ -21,7 +21,7 @@ def _quadratic(W: np.ndarray) -> np.ndarray:
 
 
 BATCH = 5
-MARGIN = 0.5  # an acquisition's batch leaves at most half the regret of as many random mixtures
+MARGIN = 0.1  # a batch leaves at most a tenth of the regret of as many random mixtures (measured: 0-3 %)
 
 
 @pytest.fixture(scope="module")

@@ -44,3 +44,17 @@ def test_the_bench_prints_the_family_table():
         methods = [line.split()[0] for line in block.splitlines()[2:]]
         assert methods == ["grid", "random", "tpe", "cmaes", "surrogate"], block
         assert "0%" in next(line for line in block.splitlines() if line.startswith("random"))
+
+
+@pytest.mark.timeout(600)
+def test_a_surface_from_a_file_is_searched_and_its_optimum_read(tmp_path):
+    surface = tmp_path / "mine.py"
+    surface.write_text("def score(weights, rng):\n    return weights['fpb'] + rng.normal(0, 0.01)\n\n"
+                       "def optimum():\n    return 1.0\n")
+    out = subprocess.run([sys.executable, "benchmarks/bench_search.py", "--surface", str(surface), "--reps", "1",
+                          "--gp-surfaces", "0", "--jobs", "1"], capture_output=True, text=True, timeout=580)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = {line.split()[0]: line.split() for line in out.stdout.splitlines() if line.split()[:1] and
+            line.split()[0] in ("grid", "random", "surrogate")}
+    assert float(rows["grid"][2]) == pytest.approx(0.0, abs=1e-9)  # the grid holds fpb alone: the optimum
+    assert float(rows["surrogate"][2]) < float(rows["random"][2])
