@@ -95,8 +95,8 @@ def proxy_sweep(spec: TwoStageSweep, where: str = "two_stage") -> SweepConfig:
         set_path(base, path, value)
     if proxy.sampler == "faces":
         design = face_design(proxy.trials, len(spec.pool), proxy.seed)
-        search = {"grid": {"design": "explicit", "mixtures": [
-            {t: round(float(w), 4) for t, w in zip(spec.pool, row) if w > 0} for row in design]}}
+        shares = [{t: round(float(w), 4) for t, w in zip(spec.pool, row)} for row in design]
+        search = {"grid": {"design": "explicit", "mixtures": [{t: w for t, w in m.items() if w > 0} for m in shares]}}
     else:
         search = {"optuna": {"sampler": proxy.sampler, "num_samples": proxy.trials, "weights": spec.pool,
                              "seed": proxy.seed}}
