@@ -137,7 +137,7 @@ def print_proposals(out) -> None:
     print(format_table(["model", "CV Spearman", "CV R²", "chosen"],
                        [[f.name, f"{f.cv_spearman:.3f}", f"{f.cv_r2:.3f}", "*" if i == 0 else ""]
                         for i, f in enumerate(out["fits"])]))
-    acquisition = out["proposals"][0]["acquisition"]
+    acquisition = out["acquisition"]
     print(f"\nproposed by {ACQUISITION_TEXT[acquisition]} (predicted ± sd; the acquisition's value when chosen):")
     print(format_table(["#", "mixture", "predicted", acquisition],
                        [[i + 1, shares_text(p["weights"]), f"{p['predicted']:.4f} ± {p['std']:.4f}",

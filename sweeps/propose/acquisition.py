@@ -20,7 +20,7 @@ from typing import Any, Callable, get_args
 
 import numpy as np
 from scipy.stats import norm
-from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.base import clone
 
 from ftlib.core.errors import ConfigError
 from sweeps.config import Acquisition
@@ -80,12 +80,12 @@ def expected_improvement(mean: np.ndarray, sd: np.ndarray, best: float) -> np.nd
     return (mean - best) * norm.cdf(z) + sd * norm.pdf(z)
 
 
-def _distinct(w: np.ndarray, chosen: list[np.ndarray]) -> bool:
-    return all(np.abs(w - c).sum() > MIN_DISTANCE for c in chosen)
+def _distinct(w: np.ndarray, chosen: list[np.ndarray], distance: float = MIN_DISTANCE) -> bool:
+    return all(np.abs(w - c).sum() > distance for c in chosen)
 
 
-def _gp(fits: list[SurrogateFit]) -> GaussianProcessRegressor:
-    return next(f for f in fits if f.name == "gp").models[0]
+def _gp_fit(fits: list[SurrogateFit]) -> SurrogateFit:
+    return next(f for f in fits if f.name == "gp")
 
 
 def propose_batch(fits: list[SurrogateFit], data: Data, constraints: Constraints, top: int, acquisition: str,
@@ -102,7 +102,7 @@ def propose_batch(fits: list[SurrogateFit], data: Data, constraints: Constraints
     W = candidates(rng, len(tasks), allowed, constraints, tasks, samples)
     pick = {"mean": _exploit, "thompson": _thompson}.get(acquisition, _believer)
     chosen, values = pick(fits, data, W, rng, allowed, constraints, top, acquisition)
-    model = fits[0] if acquisition == "mean" else next(f for f in fits if f.name == "gp")
+    model = fits[0] if acquisition == "mean" else _gp_fit(fits)
     mean, std = model.predict(np.array(chosen))
     return [{"weights": {t: round(float(w), 4) for t, w in zip(tasks, c) if w > 5e-5}, "predicted": float(m),
              "std": float(s), "acquisition": acquisition, "acquisition_value": float(v)}
@@ -118,7 +118,7 @@ def _exploit(fits, data, W, rng, allowed, constraints, top, acquisition):
     pool = [*zip(best, best_value), *((W[i], values[i]) for i in ranked)]
     chosen, chosen_values = [], []
     for w, v in pool:
-        if all(np.abs(w - c).sum() > 0.1 for c in chosen):
+        if _distinct(w, chosen, 0.1):
             chosen.append(w)
             chosen_values.append(fit.sign * v)
         if len(chosen) == top:
@@ -127,7 +127,7 @@ def _exploit(fits, data, W, rng, allowed, constraints, top, acquisition):
 
 
 def _believer(fits, data, W, rng, allowed, constraints, top, acquisition):
-    gp, sign = _gp(fits), data.sign
+    gp, sign = _gp_fit(fits).models[0], data.sign
     X, y = data.X.copy(), data.y.copy()
     chosen, chosen_values = [], []
     while len(chosen) < top:
@@ -139,10 +139,9 @@ def _believer(fits, data, W, rng, allowed, constraints, top, acquisition):
                 return expected_improvement(sign * mean, sd, best)
             return sign * mean + BETA * sd
 
-        points, point_values, _ = maximize(score, W, rng, allowed, constraints, data.tasks, 10)
+        points, point_values, values = maximize(score, W, rng, allowed, constraints, data.tasks, 10)
         i = next((i for i, w in enumerate(points) if _distinct(w, chosen)), None)
         if i is None:  # every refined point is a batch member's twin: the best distinct candidate instead
-            values = score(W)
             i_w = next(i for i in np.argsort(-values) if _distinct(W[i], chosen))
             w, v = W[i_w], values[i_w]
         else:
@@ -150,14 +149,18 @@ def _believer(fits, data, W, rng, allowed, constraints, top, acquisition):
         chosen.append(w)
         chosen_values.append(float(v))
         X, y = np.vstack([X, w]), np.append(y, gp.predict(w[None])[0])
-        gp = GaussianProcessRegressor(kernel=gp.kernel_, optimizer=None, normalize_y=True).fit(X, y)
+        gp = clone(gp).set_params(kernel=gp.kernel_, optimizer=None).fit(X, y)  # make_model's GP, kernel held
     return chosen, chosen_values
 
 
 def _thompson(fits, data, W, rng, allowed, constraints, top, acquisition):
     """Draws over a candidate set: the best half by UCB (refined), the rest at random."""
-    gp, sign = _gp(fits), data.sign
-    ucb = lambda C: sign * gp.predict(C) + BETA * gp.predict(C, return_std=True)[1]  # noqa: E731
+    gp, sign = _gp_fit(fits).models[0], data.sign
+
+    def ucb(C):
+        mean, sd = gp.predict(C, return_std=True)
+        return sign * mean + BETA * sd
+
     half = THOMPSON_CANDIDATES // 2
     refined, _, values = maximize(ucb, W, rng, allowed, constraints, data.tasks, 20)
     C = np.concatenate([refined, W[np.argsort(-values)[:half - len(refined)]],

@@ -48,13 +48,13 @@ def propose_sweep(exp: str, target: str = "objective", top: int = 5, constraints
                               seed)
     measured = [(_shares(sweep.pool, data.X[i]), float(data.y[i])) for i in (-data.sign * data.y).argsort()[:3]]
     out = out or proposals_file(exp)
-    record = surrogate_record(fits, data, target, model, proposals, constraints, out)
+    record = surrogate_record(fits, data, target, model, proposals, constraints, out, acquisition)
     document = proposal_sweep(sweep, rows, model, proposals, seeds, exp, baselines)
     atomic_write_bytes(out, yaml.safe_dump({**document, **(extra or {}), "surrogate": record},
                                            sort_keys=False).encode())
     storage.write_bytes(surrogate_file(exp), json_bytes(record))
     return {"fits": fits, "proposals": proposals, "out": out, "model": model, "target": target,
-            "measured": measured}
+            "measured": measured, "acquisition": acquisition}
 
 
 def check_counts(top: int, samples: int, seeds: Sequence[int] | None) -> None:
@@ -72,10 +72,11 @@ def _shares(pool: Sequence[str], row) -> dict[str, float]:
 
 
 def surrogate_record(fits: list[SurrogateFit], data: Data, target: str, model: str | None,
-                     proposals: list[dict[str, Any]], constraints: Sequence[str], out: str) -> dict[str, Any]:
+                     proposals: list[dict[str, Any]], constraints: Sequence[str], out: str,
+                     acquisition: str) -> dict[str, Any]:
     chosen = fits[0]
     return {"target": target, "sign": data.sign, "model": model, "constraints": list(constraints),
-            "acquisition": proposals[0]["acquisition"] if proposals else None,
+            "acquisition": acquisition,
             "proposals_yaml": out,
             "fits": [{"name": f.name, "cv_spearman": f.cv_spearman, "cv_r2": f.cv_r2, "points": f.points,
                       "runs": f.runs} for f in fits],
