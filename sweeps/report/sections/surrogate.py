@@ -5,7 +5,7 @@ measured before. Every number here is a validation number: the test split is rep
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from scipy import stats as st
 
@@ -53,13 +53,12 @@ def surrogate_section(study: Study) -> Section:
     configs = study.configs(record["model"], design_only=True) if study.sweep.proposed_from else {}
     value = target_value(target, study.sweep.objective_tasks(), study.sweep.objective.modes[0])[0]
     acquisition = record.get("acquisition") or "mean"  # a record from before acquisitions: pure exploitation
-    # (label, mixture, predicted mean, sd, acquisition value, measured target, measured objective, seeds, runs)
-    entries = [(f"proposal {i + 1}", p["weights"], p["predicted"], p["std"], p.get("acquisition_value"),
-                *_measured(configs.get(_key(p["weights"]), []), value)) for i, p in enumerate(record["proposals"])]
-    entries.append((f"best measured in {where}", best_before["mixture"], None, None, None, best_before["actual"],
-                    None, None, []))
+    entries = [Entry(f"proposal {i + 1}", p["weights"], p["predicted"], p["std"], p.get("acquisition_value"),
+                     *_measured(configs.get(_key(p["weights"]), []), value))
+               for i, p in enumerate(record["proposals"])]
+    entries.append(Entry(f"best measured in {where}", best_before["mixture"], target_value=best_before["actual"]))
     proposed = {_key(p["weights"]) for p in record["proposals"]}
-    entries += [("baseline", row_shares(runs[0]), None, None, None, *_measured(runs, value))
+    entries += [Entry("baseline", row_shares(runs[0]), None, None, None, *_measured(runs, value))
                 for key, runs in configs.items() if key not in proposed]
     scale = "at target scale (this sweep)" if study.sweep.proposed_from else "(not run yet)"
     objective = study.sweep.objective.metrics[0]
@@ -68,9 +67,9 @@ def surrogate_section(study: Study) -> Section:
         "surrogate_proposals", f"proposals by {ACQUISITION_TEXT[acquisition]}, predicted and measured {scale}",
         ["", "mixture", f"predicted {target}", "sd", f"{acquisition} when chosen", f"measured {target}",
          f"measured objective ({objective})", "seeds"],
-        [[label, shares_text(w), fmt(mean), fmt(sd), "-" if acq is None else f"{acq:.3g}", fmt(m), fmt(o),
-          "-" if n is None else n]
-         for label, w, mean, sd, acq, m, o, n, _ in entries],
+        [[e.label, shares_text(e.mixture), fmt(e.predicted), fmt(e.sd),
+          "-" if e.acquisition_value is None else f"{e.acquisition_value:.3g}", fmt(e.target_value),
+          fmt(e.objective), "-" if e.seeds is None else e.seeds] for e in entries],
         f"Predicted mean and sd: the {model} surrogate's. {WHY[acquisition]} Predictions, and the best measured row "
         "of the source sweep, are at the scale the surrogate learnt from (for stage 1, the proxy's fewer steps): "
         "across scales compare ranks, not levels. Measured: validation, mean over the runs of each configuration "
@@ -90,6 +89,19 @@ WHY = {"ei": "Expected improvement: how much a mixture is expected to beat the b
        "mean": "Pure exploitation: the mixtures predicted best, the value the prediction itself."}
 
 
+class Entry(NamedTuple):
+    """A row of the proposals table: a proposal, the best row measured before, or a baseline."""
+    label: str
+    mixture: dict[str, float]
+    predicted: float | None = None
+    sd: float | None = None
+    acquisition_value: float | None = None
+    target_value: float | None = None  # measured here (mean over its runs), or before for the best-before row
+    objective: float | None = None
+    seeds: int | None = None  # runs measured here; None for the best-before row
+    runs: list = []
+
+
 def _key(weights: dict[str, float]) -> str:
     """The point key of an explicit-grid mixture, as the proposals' sweep gives its trials."""
     return point_key({"sources": {t: {"weight": w} for t, w in weights.items()}, "params": {}, "model": None})
@@ -99,33 +111,34 @@ def _measured(runs: list[dict[str, Any]], value) -> tuple:
     return mean_of(value(r) for r in runs), mean_of(r.get("objective") for r in runs), len(runs), runs
 
 
-def _verdict(study: Study, target: str, sign: int, entries, value) -> list[str]:
+def _verdict(study: Study, target: str, sign: int, entries: list[Entry], value) -> list[str]:
     """The best proposal against the best baseline, both measured here on validation, by the surrogate's target
     and by the sweep's objective; tested with Welch's t over their runs (each run one unit: a target like a
     validation loss has no per-example outcomes to resample). Picking the best of each side first makes even this
     test lean towards a difference: a "beat" needs p < 0.05."""
     findings = []
     objective_sign = 1 if study.sweep.objective.modes[0] == "max" else -1
-    for name, column, s, read in ((target, 5, sign, value), (f"objective ({study.sweep.objective.metrics[0]})", 6,
-                                                             objective_sign, lambda r: r.get("objective"))):
+    for name, column, s, read in ((target, "target_value", sign, value),
+                                  (f"objective ({study.sweep.objective.metrics[0]})", "objective", objective_sign,
+                                   lambda r: r.get("objective"))):
         if name.startswith("objective") and target == "objective":
             continue
-        measured = [e for e in entries if e[column] is not None and e[7]]
-        proposals = [e for e in measured if e[0].startswith("proposal")]
-        baselines = [e for e in measured if e[0] == "baseline"]
+        measured = [e for e in entries if getattr(e, column) is not None and e.seeds]
+        proposals = [e for e in measured if e.label.startswith("proposal")]
+        baselines = [e for e in measured if e.label == "baseline"]
         if not proposals or not baselines:
             continue
-        best_p = max(proposals, key=lambda e: s * e[column])
-        best_b = max(baselines, key=lambda e: s * e[column])
-        a = [v for v in map(read, best_p[8]) if v is not None]
-        b = [v for v in map(read, best_b[8]) if v is not None]
+        best_p = max(proposals, key=lambda e: s * getattr(e, column))
+        best_b = max(baselines, key=lambda e: s * getattr(e, column))
+        a = [v for v in map(read, best_p.runs) if v is not None]
+        b = [v for v in map(read, best_b.runs) if v is not None]
         p = float(st.ttest_ind(a, b, equal_var=False).pvalue) if len(a) > 1 and len(b) > 1 else None
-        better = s * (best_p[column] - best_b[column]) > 0
+        better = s * (getattr(best_p, column) - getattr(best_b, column)) > 0
         verdict = ("beat" if better else "trailed") if p is not None and p < ALPHA else \
             "did not differ measurably from" if p is not None else "could not be tested against (one run a side)"
-        findings.append(f"by validation {name} at target scale, the best proposal ({shares_text(best_p[1])}) "
-                        f"measured {fmt(best_p[column])} against {fmt(best_b[column])} for the best baseline "
-                        f"({shares_text(best_b[1])}): the surrogate's pick {verdict} the baselines "
+        findings.append(f"by validation {name} at target scale, the best proposal ({shares_text(best_p.mixture)}) "
+                        f"measured {fmt(getattr(best_p, column))} against {fmt(getattr(best_b, column))} for the best "
+                        f"baseline ({shares_text(best_b.mixture)}): the surrogate's pick {verdict} the baselines "
                         f"({'Welch p = ' + fmt_p(p) if p is not None else 'untested'}; test-split comparisons: "
                         f"section 1)")
     return findings
