@@ -91,7 +91,8 @@ def _gp_fit(fits: list[SurrogateFit]) -> SurrogateFit:
 def propose_batch(fits: list[SurrogateFit], data: Data, constraints: Constraints, top: int, acquisition: str,
                   samples: int = 100_000, seed: int = 0) -> list[dict[str, Any]]:
     """``top`` mixtures to run next, each with the GP's predicted mean and sd (``mean``: the chosen model's) and
-    its acquisition value when it was chosen (``mean``: the predicted score; lower is better for a loss)."""
+    its acquisition value when it was chosen: EI's expected improvement; UCB's bound (mean - 2 sd for a loss),
+    Thompson's draw and ``mean``'s prediction in the target's own units."""
     if acquisition not in ACQUISITIONS:
         raise ConfigError(f"unknown acquisition {acquisition!r}; expected one of {', '.join(ACQUISITIONS)}")
     rng = np.random.default_rng(seed)
@@ -147,7 +148,7 @@ def _believer(fits, data, W, rng, allowed, constraints, top, acquisition):
         else:
             w, v = points[i], point_values[i]
         chosen.append(w)
-        chosen_values.append(float(v))
+        chosen_values.append(float(v if acquisition == "ei" else sign * v))  # UCB: the bound in the target's units
         X, y = np.vstack([X, w]), np.append(y, gp.predict(w[None])[0])
         gp = clone(gp).set_params(kernel=gp.kernel_, optimizer=None).fit(X, y)  # make_model's GP, kernel held
     return chosen, chosen_values
@@ -170,5 +171,5 @@ def _thompson(fits, data, W, rng, allowed, constraints, top, acquisition):
     for d in draws.T:
         i = next(i for i in np.argsort(-d) if _distinct(C[i], chosen))
         chosen.append(C[i])
-        chosen_values.append(float(d[i]))
+        chosen_values.append(float(sign * d[i]))  # the draw in the target's units
     return chosen, chosen_values

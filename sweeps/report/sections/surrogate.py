@@ -82,8 +82,8 @@ def surrogate_section(study: Study) -> Section:
 WHY = {"ei": "Expected improvement: how much a mixture is expected to beat the best predicted score among those "
              "measured, counting its uncertainty; each later pick sees the earlier ones as measured at their "
              "predicted mean (so it goes elsewhere).",
-       "ucb": "Upper confidence bound: predicted mean plus twice the sd; each later pick sees the earlier ones as "
-              "measured at their predicted mean (so it goes elsewhere).",
+       "ucb": "Upper confidence bound: predicted mean plus twice the sd (minus, for a loss); each later pick sees "
+              "the earlier ones as measured at their predicted mean (so it goes elsewhere).",
        "thompson": "Thompson sampling: each proposal is the best mixture of its own draw from the posterior; the "
                    "value is that draw's.",
        "mean": "Pure exploitation: the mixtures predicted best, the value the prediction itself."}
