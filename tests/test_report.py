@@ -41,6 +41,12 @@ def _truth_gains(truth: Truth, rng) -> dict[tuple[str, str], float]:
             for i in truth.targets for j in truth.pool if j != i}
 
 
+def _planted_study(root: Path, truth: Truth, k: int) -> tuple[dict, dict]:
+    rng = np.random.default_rng(1000 + k)
+    cells = _pair_gain_cells(write_study(root / f"study{k}", truth, seeds=3, examples=600, rng=rng))
+    return cells, _truth_gains(truth, rng)
+
+
 def test_report_recovers_a_planted_pair_gain_matrix(tmp_path):
     """Forty studies of one planted matrix: the two strong effects are found, with their signs, in at least 76 of
     their 80 cells (power measured 1.000 over 400 studies by benchmarks/bench_stats.py); the null cell is
@@ -50,10 +56,9 @@ def test_report_recovers_a_planted_pair_gain_matrix(tmp_path):
                   transfer={("fpb", "finqa"): 0.0, ("fpb", "orca_math"): -0.8, ("finqa", "fpb"): 0.1,
                             ("finqa", "orca_math"): 1.0})
     missed, null_found, strong_found = [], 0, 0
-    for k in range(40):
-        rng = np.random.default_rng(1000 + k)
-        cells = _pair_gain_cells(write_study(tmp_path / f"study{k}", truth, seeds=3, examples=600, rng=rng))
-        planted = _truth_gains(truth, rng)
+    with ProcessPoolExecutor(os.cpu_count()) as pool:  # each study its own seed: the same result on any core count
+        studies = list(pool.map(_planted_study, [tmp_path] * 40, [truth] * 40, range(40)))
+    for k, (cells, planted) in enumerate(studies):
         assert set(cells) == set(planted)
         missed += [(k, key) for key, (_, lo, hi, _) in cells.items() if not lo <= planted[key] <= hi]
         strong_found += cells["finqa", "orca_math"][0] > 0 and cells["finqa", "orca_math"][3] < 0.05
