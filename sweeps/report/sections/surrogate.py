@@ -5,7 +5,7 @@ measured before. Every number here is a validation number: the test split is rep
 from __future__ import annotations
 
 import json
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 from scipy import stats as st
 
@@ -99,7 +99,7 @@ class Entry(NamedTuple):
     target_value: float | None = None  # measured here (mean over its runs), or before for the best-before row
     objective: float | None = None
     seeds: int | None = None  # runs measured here; None for the best-before row
-    runs: list = []
+    runs: Sequence[dict[str, Any]] = ()  # the runs measured here
 
 
 def _key(weights: dict[str, float]) -> str:
