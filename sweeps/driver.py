@@ -19,8 +19,8 @@ from sweeps.objective import objective_keys
 from sweeps.preflight.checks import check_planned_resources, check_storage, check_sweep, trials_at_once
 from sweeps.preflight.disk import check_disk
 from sweeps.preflight.dry_run import dry_run_plans
-from sweeps.preflight.listing import listing
-from sweeps.space import grid_points, max_reports, num_runs, num_trials
+from sweeps.preflight.listing import describe_executor, listing
+from sweeps.space import describe_trials, grid_points, max_reports, num_runs, num_trials
 from sweeps.tune.env import set_driver_env
 from sweeps.tune.experiment import check_tune_state, fit_experiment, same_sweep_ran, saved_sweep
 from sweeps.tune.schedule import describe_stopping
@@ -43,7 +43,8 @@ def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False,
         check_planned_resources(sweep, checked.cfg, clusters)  # the local Ray will be this machine
     if dry:
         return {"dry_run": listing(configs) if sweep.search.grid else
-                {"space": "optuna", "num_samples": sweep.search.optuna.num_samples},
+                {"space": "optuna", "num_samples": sweep.search.optuna.num_samples,
+                 "executor": describe_executor(configs[0])},
                 **dry_run_plans(sweep, configs, clusters)}
     set_driver_env()
     ensure_ray(address, include_dashboard=True)
@@ -54,6 +55,7 @@ def run_sweep(sweep: SweepConfig, address: str | None = None, dry: bool = False,
     concurrent = min(trials_at_once(sweep, checked.cfg, alive_nodes(), node_types, autoscaling), num_trials(sweep))
     check_disk(sweep, checked.cfg, num_runs(sweep), concurrent)
     storage.write_bytes(sweep_file(exp), json_bytes(sweep.model_dump(mode="json")))
+    print(f"[sweep] {describe_trials(sweep)}", flush=True)
     if sweep.scheduler.kind != "none":
         print(f"[sweep] {describe_stopping(sweep)}", flush=True)
     points = grid_points(sweep) if sweep.search.grid is not None else None

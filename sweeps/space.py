@@ -13,6 +13,7 @@ from ftlib.core.configs import get_path, load_yaml, set_path, validate
 from ftlib.core.errors import ConfigError
 from ftlib.core.hashing import canonical_hash
 from ftlib.run.config import RunConfig
+from ftlib.run.executor import Executor, executor_of
 from sweeps.config import SweepConfig
 from sweeps.layout import runs_dir
 
@@ -197,6 +198,25 @@ def example_points(sweep: SweepConfig) -> list[dict[str, Any]]:
     if sweep.search.grid is not None:
         return grid_points(sweep)
     return [{"sources": {t: {"weight": 1.0} for t in sweep.pool}, "params": {}, "seed": s} for s in sweep.seeds]
+
+
+def point_executor(sweep: SweepConfig, point: dict[str, Any]) -> Executor:
+    """Where a trial point's runs train (ftlib/run/executor.py), from its first seed's run config."""
+    return executor_of(build_run_config(sweep, {**point, "seed": seeds_of(sweep, point)[0]}, "."))
+
+
+def sweep_executor(sweep: SweepConfig) -> Executor:
+    """The executor the sweep's example points share, or ``ray_train`` where any trains through it."""
+    found = {point_executor(sweep, p) for p in example_points(sweep)}
+    return next(iter(found)) if len(found) == 1 else \
+        next((e for e in found if e.name == "ray_train"), Executor("ray_train", "mixed"))
+
+
+def describe_trials(sweep: SweepConfig) -> str:
+    """How the sweep's trials train, for its start line."""
+    executor = sweep_executor(sweep)
+    where = "in its Tune trial's own process" if executor.name == "tune" else "in a Ray Train V2 worker group"
+    return f"each trial trains {where} (executor {executor.name}: {executor.reason})"
 
 
 def num_trials(sweep: SweepConfig) -> int:

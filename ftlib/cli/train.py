@@ -6,6 +6,7 @@ import json
 
 from ftlib.cli.plans import print_memory
 from ftlib.core.encode import json_bytes
+from ftlib.run.executor import executor_of
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +38,7 @@ def _train(args: argparse.Namespace) -> int:
     print(json.dumps({k: metrics[k] for k in sorted(metrics) if k.startswith(("val_loss", "train_loss", "step"))},
                      indent=2))
     print(f"\nsteps {trial['steps']}, tokens {trial['tokens']}, {trial['wall_s']} s on {trial['num_workers']} "
-          f"{trial['device']} worker(s)\nmodel: {trial['model_dir']}\ntrial: {out.trial_file}")
+          f"{trial['device']} worker(s), executor {trial.get('executor', 'ray_train')}\nmodel: {trial['model_dir']}\ntrial: {out.trial_file}")
     if trial["examples_cut"]:
         print(f"{trial['examples_cut']} of the {trial['examples_trained']} examples trained exceed data.seq_len "
               f"{out.cfg.data.seq_len}: the start of their prompt was cut")
@@ -50,6 +51,10 @@ def _print_plan(plan) -> None:
     print(f"dry run: {cfg.run_id()}, {cfg.method} on {cfg.num_workers} {res.device} worker(s), {res.precision}, "
           f"global batch {res.global_batch_size} (micro {cfg.micro_batch_size} × accum {res.grad_accum} × "
           f"{cfg.num_workers} workers), seq_len {cfg.data.seq_len}")
+    executor = executor_of(cfg)
+    print(f"executor: {executor.name} ({executor.reason}): " + (
+        "the loop runs in one Ray task, retried from its last checkpoint" if executor.name == "tune" else
+        "a Ray Train V2 worker group"))
     if plan["cpu"] is not None:
         source, est = plan["cpu"]
         parts = ", ".join(f"{k} {v:.2f}" for k, v in est.parts_gib.items())

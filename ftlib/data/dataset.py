@@ -25,7 +25,9 @@ def training_dataset(plan: Plan, data_dir: str | Path, tokenizer_path: str, seq_
     context.enable_progress_bars = False  # one bar per trial and split floods a sweep's log; the dashboard shows them
     if plan.num_examples <= in_process_examples:
         rows = pack_plan(plan, data_dir, tokenizer_path, seq_len, style, examples_per_batch, trust_remote_code)
-        return ray.data.from_arrow(pa.table({k: ArrowTensorArray.from_numpy(v) for k, v in rows.items()}))
+        # from_blocks, not from_arrow: from_arrow reads the table's schema in a 1-CPU task, which waits forever
+        # where the trial's process holds the CPUs it trains on (the tune executor, trials on every core).
+        return ray.data.from_blocks([pa.table({k: ArrowTensorArray.from_numpy(v) for k, v in rows.items()})])
     return ray.data.from_arrow(plan.table()).map_batches(
         pack_plan_batch, batch_size=examples_per_batch, batch_format="pyarrow",
         fn_kwargs=dict(data_dir=str(data_dir), fingerprints=plan.data_fingerprint, tokenizer_path=tokenizer_path,

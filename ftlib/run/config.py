@@ -67,6 +67,13 @@ class TrackingConfig(Strict):
     wandb: WandbTracking | None = None
 
 
+class TrainExecution(Strict):
+    """Where the training loop runs (ftlib/run/executor.py): ``auto`` trains one worker without DeepSpeed in the
+    trial's own process (``tune``) and anything larger in a Ray Train V2 worker group (``ray_train``). Results are
+    the same either way, so the choice is not part of the config hash."""
+    executor: Literal["auto", "tune", "ray_train"] = "auto"
+
+
 class RunConfig(Strict):
     name: Name = "run"
     seed: Seed = 42
@@ -101,11 +108,21 @@ class RunConfig(Strict):
     controller_failure_limit: int = Field(default=2, ge=-1)
     output_dir: str = "outputs/runs"
     tracking: TrackingConfig | None = None  # `cocktail train` only: a sweep's trials log through its own block
+    train: TrainExecution = TrainExecution()
+
+    @model_validator(mode="after")
+    def _tune_executor_runs_one_plain_worker(self) -> "RunConfig":
+        if self.train.executor == "tune" and (self.num_workers > 1 or self.deepspeed is not None):
+            what = f"num_workers {self.num_workers}" if self.num_workers > 1 else "deepspeed"
+            raise ValueError(f"train.executor tune runs one worker without DeepSpeed, got {what}: use ray_train "
+                             f"(or auto)")
+        return self
 
     def config_hash(self) -> str:
         """Names the run's outputs: everything that changes results (not where they go)."""
         return canonical_hash(self.model_dump(mode="json", exclude={"output_dir", "max_failures",
-                                                                     "controller_failure_limit", "tracking"}))
+                                                                     "controller_failure_limit", "tracking",
+                                                                     "train"}))
 
     def run_id(self) -> str:
         return f"{self.name}-{self.config_hash()}"

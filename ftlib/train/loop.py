@@ -1,12 +1,12 @@
-"""The per-worker training loop (runs inside Ray Train workers): AdamW, cosine with warmup, grad clipping,
-grad accumulation, DDP or DeepSpeed, LoRA or full; validation loss per task and checkpoints every
-``eval_every`` steps; resumes from the last checkpoint after a worker failure. Three phases, one function each:
-``set_up`` (model, optimizer, what a resumed run continues from), ``train_step`` (one optimizer step over its
-micro-batches) and ``report`` (validation, checkpoint, metrics to Ray)."""
+"""The per-worker training loop, one piece of code for both executors (ftlib/run/executor.py): inside a Ray
+Train V2 worker, or in the process that runs it (a Tune trial's), told apart only by its session
+(ftlib/train/session.py). AdamW, cosine with warmup, grad clipping, grad accumulation, DDP or DeepSpeed, LoRA or
+full; validation loss per task and checkpoints every ``eval_every`` steps; resumes from the last checkpoint after a
+failure. Three phases, one function each: ``set_up`` (model, optimizer, what a resumed run continues from),
+``train_step`` (one optimizer step over its micro-batches) and ``report`` (validation, checkpoint, metrics)."""
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +14,6 @@ from typing import Any
 
 import deepspeed
 import ray
-import ray.train
-import ray.train.torch
 import torch
 import torch.distributed as dist
 from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup
@@ -31,6 +29,7 @@ from ftlib.run.files import MODEL_DIR
 from ftlib.run.resolve import Resolved
 from ftlib.train import checkpoint
 from ftlib.train.model_inputs import model_inputs
+from ftlib.train.session import RayTrainSession
 from ftlib.train.step_loss import step_loss_tokens
 from ftlib.train.tracking import RunTrackers
 from ftlib.train.validation import validation_losses
@@ -38,17 +37,19 @@ from ftlib.train.validation import validation_losses
 SHUFFLE_ROWS = 1024  # packed rows held for the per-epoch shuffle: 100 MB of 4k-token rows
 
 
-def build_model(cfg: RunConfig, res: Resolved, resume_dir: Path | None, checkpointing: bool = False):
-    """Base model (+ LoRA), or the checkpoint's weights when resuming; activation checkpointing on request."""
+def build_model(cfg: RunConfig, res: Resolved, resume_dir: Path | None, checkpointing: bool = False,
+                warm: bool = False):
+    """Base model (+ LoRA), or the checkpoint's weights when resuming; activation checkpointing on request.
+    ``warm``: this process trains other runs too, so the base weights come from its cached copy."""
     torch.manual_seed(cfg.seed)  # LoRA init: the same on every rank and every run of this config
     if cfg.method == "full":
         model_cfg = cfg.model if resume_dir is None else \
             cfg.model.model_copy(update={"name": str(resume_dir / MODEL_DIR)})
-        model = load_model(model_cfg, res.weights_dtype, res.attn_implementation)
+        model = load_model(model_cfg, res.weights_dtype, res.attn_implementation, cached=warm and resume_dir is None)
         if checkpointing:
             enable_activation_checkpointing(model, lora=False)
         return model
-    base = load_model(cfg.model, res.torch_dtype, res.attn_implementation)
+    base = load_model(cfg.model, res.torch_dtype, res.attn_implementation, cached=warm)
     if checkpointing:
         enable_activation_checkpointing(base, lora=True)
     if resume_dir is None:
@@ -82,6 +83,7 @@ def make_scheduler(optimizer, cfg: RunConfig, total_steps: int):
 @dataclass
 class Worker:
     """What ``set_up`` builds and the steps and reports share."""
+    session: Any  # RayTrainSession or LocalSession
     cfg: RunConfig
     res: Resolved
     config: dict[str, Any]  # the trainer's train_loop_config
@@ -100,15 +102,14 @@ class Worker:
     keep: Any = None  # ZeRO-3's HfDeepSpeedConfig, alive as long as the model (see zero3_config)
 
 
-def set_up(config: dict[str, Any], resume_dir: Path | None) -> Worker:
+def set_up(config: dict[str, Any], resume_dir: Path | None, session) -> Worker:
     """The model (fresh or from the checkpoint in ``resume_dir``), its optimizer and schedule, under DeepSpeed
     or DDP, and the counters the run continues from."""
     cfg = RunConfig.model_validate(config["run"])
     res = Resolved(**config["resolved"])
-    ctx = ray.train.get_context()
-    device = ray.train.torch.get_device() if res.device == "cuda" else torch.device("cpu")
+    device = session.device(res.device)
     keep = zero3_config(res)
-    model = build_model(cfg, res, resume_dir, checkpointing_on(cfg, res, device))
+    model = build_model(cfg, res, resume_dir, checkpointing_on(cfg, res, device), warm=session.warm)
     model.config.use_cache = False
     params = [p for p in model.parameters() if p.requires_grad]
     engine = None
@@ -120,13 +121,13 @@ def set_up(config: dict[str, Any], resume_dir: Path | None) -> Worker:
             lr_scheduler=lambda opt: make_scheduler(opt, cfg, config["total_steps"]))
         forward, module = engine, engine.module
     else:
-        model = ray.train.torch.prepare_model(model, move_to_device=device)
+        model = session.prepare_model(model, device)
         optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
         scheduler = make_scheduler(optimizer, cfg, config["total_steps"])
         forward, module = model, (model.module if hasattr(model, "module") else model)
     counters = checkpoint.restore(resume_dir, engine=engine, optimizer=optimizer, scheduler=scheduler) \
         if resume_dir else dict(checkpoint.START)
-    return Worker(cfg, res, config, ctx.get_world_rank(), ctx.get_world_size(), device,
+    return Worker(session, cfg, res, config, session.rank, session.world, device,
                   cached_tokenizer(config["tokenizer_path"], cfg.model.trust_remote_code), model, module, forward,
                   engine, optimizer, scheduler, params, counters, keep)
 
@@ -181,23 +182,35 @@ def report(w: Worker, window, step: int, epoch: int, elapsed_since, peak_flops, 
     with w.res.autocast_context(w.device.type):
         metrics.update(validation_losses(w.forward, w.config["validation"], w.cfg.micro_batch_size, w.device,
                                          w.res.attn_implementation))
-    with tempfile.TemporaryDirectory() as tmp:
-        checkpoint.save(Path(tmp), rank=w.rank, module=w.module, engine=w.engine, optimizer=w.optimizer,
+    with w.session.new_checkpoint() as tmp:
+        checkpoint.save(tmp, rank=w.rank, module=w.module, engine=w.engine, optimizer=w.optimizer,
                         scheduler=w.scheduler, tokenizer=w.tokenizer, base_model=w.cfg.model.name,
                         method=w.cfg.method, counters=dict(w.counters))
-        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+        w.session.report(metrics, tmp)
     trackers.log(metrics, step)
     window.zero_()
 
 
 def train_loop_per_worker(config: dict[str, Any]) -> None:
-    resume = ray.train.get_checkpoint()
-    with (resume.as_directory() if resume else contextlib.nullcontext()) as resume_dir:
-        w = set_up(config, Path(resume_dir) if resume_dir else None)
+    """The loop as Ray Train runs it in each worker."""
+    train_loop(config, RayTrainSession())
+
+
+def train_loop(config: dict[str, Any], session) -> None:
+    """The loop, wherever it runs: ``session`` says where (ftlib/train/session.py)."""
+    with session.resume_dir() as resume_dir:
+        w = set_up(config, resume_dir, session)
     trackers = RunTrackers(w.cfg, w.rank)
-    total_steps, micro_per_epoch, cfg = config["total_steps"], config["micro_per_epoch"], w.cfg
+    try:
+        run_steps(w, session.shard(), trackers)
+    finally:  # a trial Tune stops ends inside a report (SystemExit): its tracker runs end all the same
+        trackers.close()
+
+
+def run_steps(w: Worker, shard, trackers: RunTrackers) -> None:
+    """Epochs of optimizer steps over the shard, from where a resumed run left off, reporting every ``eval_every``."""
+    total_steps, micro_per_epoch, cfg = w.config["total_steps"], w.config["micro_per_epoch"], w.cfg
     peak_flops = device_peak_flops(w.device)  # reported with every step: the report's compute calibration reads it
-    shard = ray.train.get_dataset_shard("train")
     # Kept on the device: reading them each micro-step would stall a GPU twice a step; read once per report.
     window = torch.zeros(5, dtype=torch.float64, device=w.device)
     window_start = time.perf_counter()
@@ -227,4 +240,3 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                 window_start = time.perf_counter()
         if step >= total_steps:
             break
-    trackers.close()

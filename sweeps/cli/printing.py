@@ -56,11 +56,12 @@ def print_dry_run_plans(out) -> None:
 
 def print_listing(listing) -> None:
     if "space" in listing:
-        print(f"optuna search, {listing['num_samples']} samples: trials are proposed as the sweep runs")
+        print(f"optuna search, {listing['num_samples']} samples: trials are proposed as the sweep runs; "
+              f"executor {listing['executor']}")
         return
-    rows = [[i + 1, t["trial_id"], t["model"], t["epochs"], json.dumps(t["mixture"], ensure_ascii=False),
+    rows = [[i + 1, t["trial_id"], t["model"], t["epochs"], t["executor"], json.dumps(t["mixture"], ensure_ascii=False),
              "?" if t["est_tokens"] is None else f"{t['est_tokens']:,}"] for i, t in enumerate(listing["trials"])]
-    print(format_table(["#", "trial", "model", "epochs", "mixture (rows)", "est. tokens"], rows))
+    print(format_table(["#", "trial", "model", "epochs", "executor", "mixture (rows)", "est. tokens"], rows))
     print(f"\n{len(rows)} trials")
     if listing["unprepared"]:
         tasks = ",".join(listing["unprepared"])

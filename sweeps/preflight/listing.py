@@ -12,6 +12,7 @@ from typing import Any
 from ftlib.data.plan import make_plan
 from ftlib.data.spec import MixtureSpec, SumOf
 from ftlib.planner.cost import PACK_FILL
+from ftlib.run.executor import executor_of
 from ftlib.run.resolve import resolve
 from ftlib.tasks.store import read_manifest, read_split
 
@@ -37,10 +38,16 @@ def listing(configs) -> dict[str, Any]:
             tokens = _bounded(cfg, cfg.epochs * sum(n * _mean_chars(chars, cfg.data.dir, t) / CHARS_PER_TOKEN
                                                     for t, n in rows.items()))
         trials.append({"trial_id": cfg.run_id(), "model": cfg.model.name, "epochs": cfg.epochs, "mixture": rows,
-                       "est_tokens": tokens})
+                       "est_tokens": tokens, "executor": describe_executor(cfg)})
     return {"trials": trials, "unprepared": sorted(unprepared),
             "source": configs[0].data.source if configs else None,
             "study": bool(configs) and configs[0].mixture.selection == "study"}
+
+
+def describe_executor(cfg) -> str:
+    """Where a trial's runs train and why: ``tune (one worker)``, ``ray_train (2 workers)``."""
+    executor = executor_of(cfg)
+    return f"{executor.name} ({executor.reason})"
 
 
 def _bounded(cfg, tokens: float) -> int:

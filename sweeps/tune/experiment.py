@@ -23,7 +23,7 @@ from sweeps.layout import SWEEP_FILE, TUNE, mlflow_url, run_dir, sweep_file, tun
 from sweeps.lock import driver_running
 from sweeps.preflight.checks import check_storage
 from sweeps.saved import checked_state
-from sweeps.space import num_trials, reports_per_trial, run_ids
+from sweeps.space import num_trials, reports_per_trial, run_ids, sweep_executor
 from sweeps.trial_table import UNFINISHED, leaderboard, load_trials, trial_rows, write_trials
 from sweeps.tune.callbacks.progress import Progress
 from sweeps.tune.callbacks.release_workers import ReleaseEndedTrials
@@ -32,7 +32,7 @@ from sweeps.tune.callbacks.trim_checkpoints import DropEndedTrialState
 from sweeps.tune.env import keep_secrets_out_of_tune
 from sweeps.tune.schedule import asha_scheduler
 from sweeps.tune.search import make_searcher
-from sweeps.tune.trainable import make_trainable
+from sweeps.tune.trainable import make_trainable, trial_resources
 
 
 def saved_sweep(exp: str) -> SweepConfig:
@@ -116,10 +116,7 @@ def fit_experiment(sweep: SweepConfig, exp: str, keys: list[str], concurrent: in
 
 def _tuner(sweep: SweepConfig, exp: str, keys: list[str], concurrent: int, points: list[dict] | None,
            max_reports: int, tune_dir: str, restore: bool, total: int) -> ray.tune.Tuner:
-    # The trial function only drives its TorchTrainer, whose workers hold the CPUs / GPUs. It reserves one byte
-    # of memory, not a CPU fraction: 0.01 CPU left 0.99 of a 1-CPU node, where no 1-CPU Ray Data task or
-    # Train worker could ever be placed (a deadlock seen on a 2-node cluster). Tune refuses an empty request.
-    trainable = ray.tune.with_resources(make_trainable(sweep, exp), {"cpu": 0, "memory": 1})
+    trainable = ray.tune.with_resources(make_trainable(sweep, exp), trial_resources(sweep, exp))
     if restore:
         return ray.tune.Tuner.restore(tune_path(exp, tune_dir), trainable=trainable, resume_unfinished=True,
                                       resume_errored=True)
@@ -128,10 +125,11 @@ def _tuner(sweep: SweepConfig, exp: str, keys: list[str], concurrent: int, point
         scheduler=asha_scheduler(sweep, reports_per_trial(sweep, max_reports, grid=points is not None)),
         num_samples=1 if points is not None else sweep.search.optuna.num_samples,
         max_concurrent_trials=concurrent,
-        # A new trial takes over the finished one's process instead of starting one (seconds per trial on a
-        # busy head). Not with ASHA: a stopped trial's thread is still inside TorchTrainer.fit, its reset
-        # fails, and Tune marks the trial that was to reuse it as errored.
-        reuse_actors=sweep.scheduler.kind == "none",
+        # A new trial takes over the finished one's process, its imports and cached base weights, instead of
+        # starting one. Not with ASHA over worker groups: a stopped trial's thread is still inside
+        # TorchTrainer.fit, its reset fails, and Tune marks the trial that was to reuse it as errored (a loop in
+        # the trial's own thread ends at the report where Tune stops it).
+        reuse_actors=sweep.scheduler.kind == "none" or sweep_executor(sweep).name == "tune",
         trial_name_creator=_trial_name(sweep, exp), trial_dirname_creator=_trial_name(sweep, exp))
     return ray.tune.Tuner(trainable,
                           param_space={"point": ray.tune.grid_search(points)} if points is not None else {},

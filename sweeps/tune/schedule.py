@@ -2,9 +2,11 @@
 default ``val_loss_objective``: sweeps/objective.py)."""
 from __future__ import annotations
 
+import ray.tune
 from ray.tune.integration.ray_train import TuneReportCallback
 from ray.tune.schedulers import ASHAScheduler
 
+from ftlib.train.trainer import Reports
 from sweeps.config import SweepConfig
 from sweeps.objective import OBJECTIVE_LOSS, with_objective_loss
 
@@ -29,8 +31,12 @@ class ObjectiveLossReport(TuneReportCallback):
         super().after_report(run_context, [with_objective_loss(m, self.tasks) for m in metrics], checkpoint)
 
 
-def report_callback(tasks) -> ObjectiveLossReport:
-    return ObjectiveLossReport(tasks)
+def trial_reports(tasks) -> Reports:
+    """A trial's per-step reports to Tune, each with ``val_loss_objective``: through Ray Train's callback from a
+    worker group, or straight from the trial's own thread (the ``tune`` executor)."""
+    tasks = list(tasks)
+    return Reports(train_callbacks=[ObjectiveLossReport(tasks)],
+                   on_report=lambda metrics: ray.tune.report(with_objective_loss(metrics, tasks)))
 
 
 def describe_stopping(sweep: SweepConfig) -> str:

@@ -1,5 +1,7 @@
-"""The Tune function trainable: builds and fits the trial's TorchTrainer (the Ray Train V2 pattern inside
-Tune), forwards per-step reports to Tune (ASHA sees them), then reports the validation objective."""
+"""The Tune function trainable: trains each seed of its point through the run's executor (the loop in this very
+process, or a Ray Train V2 TorchTrainer fitted from it), forwards per-step reports to Tune (ASHA sees them), then
+reports the validation objective. Its resources are the worker's when the loop runs here, else a byte of memory
+(the worker group holds the CPUs and GPUs)."""
 from __future__ import annotations
 
 import json
@@ -11,6 +13,8 @@ from ray.train._internal.session import get_session
 
 from ftlib.core import storage
 from ftlib.core.hashing import canonical_hash
+from ftlib.run.config import RunConfig
+from ftlib.run.executor import executor_of
 from ftlib.run.files import TRIAL_FILE
 from ftlib.train.trainer import run_trial
 from ftlib.train.trial import finished_trial
@@ -18,7 +22,7 @@ from sweeps.config import SweepConfig
 from sweeps.layout import RUNS, VALIDATION
 from sweeps.objective import stored_objective, with_objective_loss
 from sweeps.space import build_run_config, seeds_of
-from sweeps.tune.schedule import report_callback
+from sweeps.tune.schedule import trial_reports
 from sweeps.tune.scoring import evaluate_objective
 
 
@@ -30,16 +34,37 @@ def make_trainable(sweep: SweepConfig, experiment_dir: str):
         sweep_ = SweepConfig.model_validate(sweep_data)
         per_seed = [run_seed(sweep_, config["point"], seed, trials_dir)
                     for seed in seeds_of(sweep_, config["point"])]
-        keys = [k for k in per_seed[0] if k not in ("run_id", "config_hash", "data_fingerprint", "final")]
+        keys = [k for k in per_seed[0] if k not in ("run_id", "config_hash", "data_fingerprint", "final", "executor")]
         report = {k: sum(s[k] for s in per_seed) / len(per_seed) for k in keys}
         report.update(run_ids=[s["run_id"] for s in per_seed], config_hash=per_seed[0]["config_hash"],
                       data_fingerprint=per_seed[0]["data_fingerprint"],
                       per_seed=json.dumps([{k: v for k, v in s.items() if k != "final"} for s in per_seed]),
                       step=per_seed[-1]["final"].get("step", 0), objective_done=True)
-        wait_for_train_reports()
+        if any(s["executor"] == "ray_train" for s in per_seed):
+            wait_for_train_reports()
         ray.tune.report(report)
 
     return trainable
+
+
+def trial_resources(sweep: SweepConfig, experiment_dir: str):
+    """Tune's resource request for a trial: what its run's one worker needs when the loop runs in the trial's own
+    process, else one byte of memory. A trial that only drives a worker group reserves no CPU fraction: 0.01 CPU
+    left 0.99 of a 1-CPU node, where no 1-CPU Ray Data task or Train worker could ever be placed (a deadlock seen
+    on a 2-node cluster); Tune refuses an empty request."""
+    sweep_data = sweep.model_dump(mode="json")
+    trials_dir = storage.join(storage.absolute(experiment_dir), RUNS)
+
+    def resources(config: dict[str, Any]) -> dict[str, float]:
+        sweep_, point = SweepConfig.model_validate(sweep_data), config["point"]
+        cfg = build_run_config(sweep_, {**point, "seed": seeds_of(sweep_, point)[0]}, trials_dir)
+        return worker_resources(cfg) if executor_of(cfg).name == "tune" else {"cpu": 0, "memory": 1}
+
+    return resources
+
+
+def worker_resources(cfg: RunConfig) -> dict[str, float]:
+    return {"cpu": cfg.cpus_per_worker, "gpu": 1 if cfg.use_gpu else 0, **cfg.worker_resources}
 
 
 def wait_for_train_reports(timeout_s: float = 60.0) -> None:
@@ -61,13 +86,13 @@ def run_seed(sweep: SweepConfig, point: dict[str, Any], seed: int, trials_dir: s
     # The same config already finished on the same data (a resumed sweep, a repeated point): reuse it. One trained
     # on data since re-prepared is trained again, from scratch.
     done, stale = finished_trial(cfg, storage.join(trials_dir, cfg.run_id(), TRIAL_FILE))
-    trial = done or run_trial(cfg, callbacks=[report_callback(sweep.objective_tasks())], fresh=bool(stale))
+    trial = done or run_trial(cfg, trial_reports(sweep.objective_tasks()), fresh=bool(stale), here=True)
     final = trial["final_metrics"]
     validation = storage.join(trials_dir, cfg.run_id(), VALIDATION)
     # A finished run's objective is read back, not scored again (resume, finalize's replicates).
     scores = (stored_objective(sweep, validation) if done is not None else None) or \
-        evaluate_objective(sweep, cfg, trial["model_dir"], validation)
-    return {"run_id": cfg.run_id(), "config_hash": cfg.config_hash(),
+        evaluate_objective(sweep, cfg, trial["model_dir"], validation, executor_of(cfg).name == "tune")
+    return {"run_id": cfg.run_id(), "config_hash": cfg.config_hash(), "executor": executor_of(cfg).name,
             "data_fingerprint": canonical_hash(trial.get("data_fingerprint")), **scores,
             **{k: v for k, v in with_objective_loss(final, sweep.objective_tasks()).items() if k.startswith("val_loss")},
             "final": final}
