@@ -198,8 +198,10 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
 
 def train_loop(config: dict[str, Any], session) -> None:
     """The loop, wherever it runs: ``session`` says where (ftlib/train/session.py)."""
+    started = time.perf_counter()
     with session.resume_dir() as resume_dir:
         w = set_up(config, resume_dir, session)
+    session.setup_s = time.perf_counter() - started
     trackers = RunTrackers(w.cfg, w.rank)
     try:
         run_steps(w, session.shard(), trackers)

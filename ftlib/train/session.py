@@ -28,6 +28,7 @@ class RayTrainSession:
     def __init__(self):
         ctx = ray.train.get_context()
         self.rank, self.world = ctx.get_world_rank(), ctx.get_world_size()
+        self.setup_s = 0.0  # model, optimizer and resume, timed by the loop
         self.warm = False  # a Train worker lives for one run: nothing to keep for the next
 
     def device(self, kind: str):
@@ -62,6 +63,7 @@ class LocalSession:
     def __init__(self, dataset, store_dir: str, history: Path, keep: int, metric: str, mode: str,
                  on_report: Callable[[dict[str, Any]], None] | None = None):
         self.rank, self.world = 0, 1
+        self.setup_s = 0.0  # model, optimizer and resume, timed by the loop
         self.warm = True  # this process trains the next run too: base weights are cached (models/load.py)
         self.dataset, self.history, self.on_report = dataset, history, on_report
         self.checkpoints = KeptCheckpoints(store_dir, keep, metric, mode)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import platform
 import shutil
 import time
@@ -44,10 +45,16 @@ class Reports(NamedTuple):
 
 @dataclass
 class Trained:
-    """What a finished training leaves: its last report, and its latest and best checkpoints (full locations)."""
+    """What a finished training leaves: its last report, and its latest and best checkpoints (full locations);
+    where it ran: the process and how many runs it had trained before, and its set-up time (``tune`` only)."""
     metrics: dict[str, Any]
     latest: str
     best: str | None
+    process: dict[str, Any] = dataclasses.field(default_factory=dict)
+    setup_s: float | None = None
+
+
+_RUNS_HERE = [0]  # runs this process has trained with the loop in it (a reused Tune trial process trains many)
 
 
 def run_trial(cfg: RunConfig, reports: Reports = Reports(), checked: Checked | None = None, fresh: bool = False,
@@ -61,6 +68,7 @@ def run_trial(cfg: RunConfig, reports: Reports = Reports(), checked: Checked | N
     checked = checked or check_trial(cfg)
     _start_run_dir(checked, fresh)
     plan = _plan(checked)
+    timings = {"plan_s": time.time() - started}
     local = executor_of(cfg).name == "tune"
     # The loop's process packs every plan itself: a map task would wait for a CPU the trial already holds.
     dataset = training_dataset(plan, storage.absolute(cfg.data.dir), checked.model_path, cfg.data.seq_len,
@@ -69,15 +77,20 @@ def run_trial(cfg: RunConfig, reports: Reports = Reports(), checked: Checked | N
                                trust_remote_code=cfg.model.trust_remote_code).materialize()
     rows = dataset.count()
     config = _loop_config(checked, rows)
+    timings["data_s"] = time.time() - started - timings["plan_s"]
     if not local:
         trained = _fit_ray_train(checked, dataset, config, reports.train_callbacks)
     elif here:
         trained = train_here(checked, dataset, config, reports.on_report)
     else:
         trained = ray.get(_train_task(cfg).remote(checked, dataset, config))
+    timings["train_s"] = time.time() - started - timings["plan_s"] - timings["data_s"]
     with _local(trained.latest) as last, atomic_dir(checked.run_dir / MODEL_DIR) as tmp:
         shutil.copytree(Path(last) / MODEL_DIR, tmp, dirs_exist_ok=True)
     trial = _trial_record(checked, plan, rows, trained, time.time() - started)
+    if trained.setup_s is not None:
+        timings["setup_s"] = trained.setup_s  # part of train_s
+    trial["timings"] = {k: round(v, 3) for k, v in timings.items()}
     if storage.is_uri(checked.store_dir):
         storage.upload_dir(checked.run_dir, checked.store_dir)
         shutil.rmtree(checked.run_dir)
@@ -92,11 +105,14 @@ def train_here(checked: Checked, dataset, config: dict[str, Any],
     session = LocalSession(dataset, checked.store_dir, checked.run_dir / METRICS_FILE, cfg.keep_checkpoints,
                            cfg.checkpoint_metric, cfg.checkpoint_mode, on_report)
     torch.set_num_threads(max(1, int(cfg.cpus_per_worker)))  # as Ray Train sets a worker's (OMP_NUM_THREADS)
+    before = _RUNS_HERE[0]
+    _RUNS_HERE[0] += 1
     train_loop(config, session)
     kept = session.checkpoints
     if kept.latest is None:
         raise RuntimeError(f"trial {cfg.run_id()} reported no checkpoint")
-    return Trained(kept.latest["metrics"], kept.latest_path(), kept.best_path())
+    return Trained(kept.latest["metrics"], kept.latest_path(), kept.best_path(),
+                   {"pid": os.getpid(), "runs_before": before}, session.setup_s)
 
 
 def _train_task(cfg: RunConfig):
@@ -201,6 +217,7 @@ def _trial_record(checked: Checked, plan: Plan, rows: int, trained: Trained, wal
         "num_workers": cfg.num_workers,
         "precision": res.precision,
         "executor": executor_of(cfg).name,
+        "process": trained.process,  # tune: the process the loop ran in, and the runs it had trained before
         "deepspeed_stage": cfg.deepspeed.stage if cfg.deepspeed else None,
         "method": cfg.method,
         "final_metrics": trained.metrics,
