@@ -113,6 +113,12 @@ def test_every_readme_command_runs_from_a_fresh_copy(tmp_path):
         assert 0.55 < alone < 0.95, (task, alone)
     assert len(list(csv.DictReader(open(tables / "pair_gain_tiny_phi3.csv")))) == 12  # 3 targets x 4 sources
     trained = {p.parent.name: p.stat().st_mtime_ns for p in exp.glob("trials/*/trial.json")}
+    # One worker a trial: each trained in its Tune trial's own process, which trained the next ones too (two at a
+    # time: the sweep's 16 and finalize's 12 runs in at most four processes, imports and base weights kept).
+    records = [json.loads(p.read_text()) for p in exp.glob("trials/*/trial.json")]
+    assert {r["executor"] for r in records} == {"tune"}
+    assert len({r["process"]["pid"] for r in records}) <= 4
+    assert max(r["process"]["runs_before"] for r in records) >= 5
     # Tracked in MLflow's SQLite store beside the sweep (no server): one run per trained run, sweep and finalize's
     # reruns alike, and the report's files in the study's parent run.
     client = MlflowClient(f"sqlite:///{exp / 'mlflow.db'}")
