@@ -72,10 +72,31 @@ def test_each_executor_resumes_what_the_other_left(prepared, tiny_model, tmp_pat
 
 
 def test_auto_picks_by_workers_and_deepspeed_and_tune_refuses_a_group():
-    base = {"mixture": {"sources": {"fpb": {"weight": 1.0}}}}
+    base = {"mixture": {"sources": {"fpb": {"weight": 1.0}}, "budget": 100}}
     assert executor_of(validate(RunConfig, base, "t")).name == "tune"
     assert executor_of(validate(RunConfig, {**base, "num_workers": 2}, "t")) == ("ray_train", "2 workers")
     assert executor_of(validate(RunConfig, {**base, "deepspeed": {"stage": 2}}, "t")).name == "ray_train"
     assert executor_of(validate(RunConfig, {**base, "train": {"executor": "ray_train"}}, "t")).name == "ray_train"
     with pytest.raises(ConfigError, match="train.executor tune runs one worker"):
         validate(RunConfig, {**base, "num_workers": 2, "train": {"executor": "tune"}}, "t")
+
+
+def test_a_trial_reserves_its_worker_only_when_the_loop_runs_in_it(tmp_path):
+    """Tune's request for a trial: the worker's CPUs (and GPU, custom resources) under ``tune``; one byte of
+    memory under ``ray_train``, whose worker group holds them."""
+    from sweeps.config import SweepConfig
+    from sweeps.space import describe_trials, grid_points
+    from sweeps.tune.trainable import trial_resources
+
+    def sweep(**base):
+        return validate(SweepConfig, {"name": "r", "pool": ["fpb"], "base": {"cpus_per_worker": 2, "mixture": {"budget": 100}, **base},
+                                      "search": {"grid": {"mixtures": [{"fpb": 1.0}]}}}, "t")
+
+    here = sweep(worker_resources={"node_a": 1})
+    request = trial_resources(here, str(tmp_path))({"point": grid_points(here)[0]})
+    assert request.bundles == [{"CPU": 2.0, "node_a": 1.0}]
+    assert "Tune trial's own process (executor tune: one worker)" in describe_trials(here)
+    group = sweep(num_workers=2)
+    request = trial_resources(group, str(tmp_path))({"point": grid_points(group)[0]})
+    assert request.bundles == [{"memory": 1.0}]
+    assert "Ray Train V2 worker group (executor ray_train: 2 workers)" in describe_trials(group)

@@ -55,16 +55,17 @@ def trial_resources(sweep: SweepConfig, experiment_dir: str):
     sweep_data = sweep.model_dump(mode="json")
     trials_dir = storage.join(storage.absolute(experiment_dir), RUNS)
 
-    def resources(config: dict[str, Any]) -> dict[str, float]:
+    def resources(config: dict[str, Any]) -> ray.tune.PlacementGroupFactory:
         sweep_, point = SweepConfig.model_validate(sweep_data), config["point"]
         cfg = build_run_config(sweep_, {**point, "seed": seeds_of(sweep_, point)[0]}, trials_dir)
-        return worker_resources(cfg) if executor_of(cfg).name == "tune" else {"cpu": 0, "memory": 1}
+        bundle = worker_bundle(cfg) if executor_of(cfg).name == "tune" else {"CPU": 0, "memory": 1}
+        return ray.tune.PlacementGroupFactory([bundle])
 
     return resources
 
 
-def worker_resources(cfg: RunConfig) -> dict[str, float]:
-    return {"cpu": cfg.cpus_per_worker, "gpu": 1 if cfg.use_gpu else 0, **cfg.worker_resources}
+def worker_bundle(cfg: RunConfig) -> dict[str, float]:
+    return {**cfg.worker_resources, "CPU": cfg.cpus_per_worker, "GPU": 1 if cfg.use_gpu else 0}
 
 
 def wait_for_train_reports(timeout_s: float = 60.0) -> None:
