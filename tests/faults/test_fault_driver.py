@@ -58,8 +58,10 @@ def tracking_server(tmp_path):
 
 def test_ctrl_c_then_a_killed_driver_then_resume(prepared, tiny_model, tmp_path, tracking_server):
     env = cli_env(Path(tiny_model).parent, MLFLOW_TRACKING_TOKEN=TOKEN)
-    config = sweep_yaml(tmp_path, "stops", prepared, samples=SAMPLES, asha=False,
-                        tracking={"mlflow": {"tracking_uri": tracking_server}})
+    # Trials of ~15 s (160 steps, a report every 40): the sweep must still run while `sweep status` and a second
+    # driver look at it, after its first trial has ended (trials of 12 steps end before those two commands do).
+    config = sweep_yaml(tmp_path, "stops", prepared, samples=SAMPLES, asha=False, epochs=30, max_steps=160,
+                        eval_every=40, tracking={"mlflow": {"tracking_uri": tracking_server}})
     exp = tmp_path / "sweeps" / "stops"
     rc, first = _stop_after(["sweep", "run", str(config)], env, tmp_path / "run.log", exp, 1, signal.SIGINT,
                             status=True)
@@ -125,8 +127,8 @@ def _one_tracked_run_per_trial(url: str, exp: Path, env: dict, tmp_path: Path) -
         assert run.info.status == "FINISHED", run.info
         assert float(params["optim.lr"]) == row["param_optim.lr"] and params["config_hash"] == row["config_hash"]
         assert len(params["data_fingerprint"]) == 12 and any(k.startswith("mixture.") for k in params)
-        # A train-loss point per Tune report of training, at Tune's iteration, none skipped (12 steps, a report every
-        # 3: 4 points when nothing was cut off). A report the kill cut off between Ray Train's checkpoint and the
+        # A train-loss point per Tune report of training, at Tune's iteration, none skipped (160 steps, a report
+        # every 40: 4 points when nothing was cut off). A report the kill cut off between Ray Train's checkpoint and the
         # callback is in neither Tune's stream nor here; a trial restarted after its training ended reports only its
         # objective, again from iteration 1 (seen: one such trial's iterations 1, 1, 2, 3, 4).
         steps = {m.step for m in client.get_metric_history(run.info.run_id, "train_loss")}
