@@ -5,7 +5,9 @@ it resumes from, its shard of the packed rows, how its model is wrapped, and whe
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,6 +22,7 @@ from ftlib.core import storage
 from ftlib.train.kept_checkpoints import KeptCheckpoints, local_copy
 
 STAGING = ".checkpoint-"  # a checkpoint being saved, beside the kept ones
+FULL_BYTES = 1 << 20  # a save failed with less than this free where it wrote: the disk is full
 
 
 class RayTrainSession:
@@ -96,7 +99,8 @@ class LocalSession:
 
     @contextlib.contextmanager
     def new_checkpoint(self) -> Iterator[Path]:
-        """A directory beside the checkpoints (on a local store), so that keeping it is a rename."""
+        """A directory beside the checkpoints (on a local store), so that keeping it is a rename. A save that fails
+        on a full disk says so (torch's writer reports it as a bad position, not as ENOSPC)."""
         store = self.checkpoints.store_dir
         where = None if storage.is_uri(store) else store
         if where:
@@ -105,6 +109,10 @@ class LocalSession:
         tmp.chmod(0o755)  # mkdtemp's 0700 would make the kept checkpoint private
         try:
             yield tmp
+        except (OSError, RuntimeError) as e:
+            if shutil.disk_usage(tmp).free < FULL_BYTES:
+                raise storage.StorageError(f"{store}: cannot write a checkpoint ({os.strerror(errno.ENOSPC)})") from e
+            raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

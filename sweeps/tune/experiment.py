@@ -18,6 +18,7 @@ from ray.tune import ExperimentAnalysis
 from ftlib.core import storage
 from ftlib.core.configs import changed_keys
 from ftlib.core.errors import ConfigError
+from ftlib.core.storage import StorageError
 from sweeps.config import SweepConfig
 from sweeps.layout import SWEEP_FILE, TUNE, mlflow_url, run_dir, sweep_file, tune_parent, tune_path
 from sweeps.lock import driver_running
@@ -25,6 +26,7 @@ from sweeps.preflight.checks import check_storage
 from sweeps.saved import checked_state
 from sweeps.space import num_trials, reports_per_trial, run_ids, sweep_executor
 from sweeps.trial_table import UNFINISHED, leaderboard, load_trials, trial_rows, write_trials
+from sweeps.tune.callbacks.full_storage import StopOnFullStorage
 from sweeps.tune.callbacks.progress import Progress
 from sweeps.tune.callbacks.release_workers import ReleaseEndedTrials
 from sweeps.tune.callbacks.trackers import tracking_callbacks
@@ -98,12 +100,16 @@ def fit_experiment(sweep: SweepConfig, exp: str, keys: list[str], concurrent: in
     keep_secrets_out_of_tune()
     total = len(points) if points is not None else num_trials(sweep)
     started = time.time()
-    tuner = _tuner(sweep, exp, keys, concurrent, points, max_reports, tune_dir, restore, total)
+    full, StopOnFullStorage.seen = StopOnFullStorage(), None
+    tuner = _tuner(sweep, exp, keys, concurrent, points, max_reports, tune_dir, restore, total, full)
     try:
         tuner.fit()
     except Exception:
         check_storage(exp)  # a full or lost storage explains a failed sweep in one line
         raise
+    if StopOnFullStorage.seen is not None:
+        raise StorageError(f"{exp}: the sweep stopped: a trial could not write its storage "
+                           f"({StopOnFullStorage.seen}); free space there, then `cocktail sweep resume {exp}`")
     rows = sweep_status(exp, live=False, tune_dir=tune_dir)
     path = write_trials(tune_parent(exp, tune_dir), rows)
     tune_trials = {r["tune_trial_id"] for r in rows}
@@ -115,7 +121,7 @@ def fit_experiment(sweep: SweepConfig, exp: str, keys: list[str], concurrent: in
 
 
 def _tuner(sweep: SweepConfig, exp: str, keys: list[str], concurrent: int, points: list[dict] | None,
-           max_reports: int, tune_dir: str, restore: bool, total: int) -> ray.tune.Tuner:
+           max_reports: int, tune_dir: str, restore: bool, total: int, full: StopOnFullStorage) -> ray.tune.Tuner:
     trainable = ray.tune.with_resources(make_trainable(sweep, exp), trial_resources(sweep, exp))
     if restore:
         return ray.tune.Tuner.restore(tune_path(exp, tune_dir), trainable=trainable, resume_unfinished=True,
@@ -134,17 +140,19 @@ def _tuner(sweep: SweepConfig, exp: str, keys: list[str], concurrent: int, point
     return ray.tune.Tuner(trainable,
                           param_space={"point": ray.tune.grid_search(points)} if points is not None else {},
                           tune_config=tune_config,
-                          run_config=_tune_run_config(sweep, exp, tune_dir, keys[0], total))
+                          run_config=_tune_run_config(sweep, exp, tune_dir, keys[0], total, full))
 
 
-def _tune_run_config(sweep: SweepConfig, exp: str, tune_dir: str, key: str, total: int) -> ray.tune.RunConfig:
+def _tune_run_config(sweep: SweepConfig, exp: str, tune_dir: str, key: str, total: int,
+                     full: StopOnFullStorage) -> ray.tune.RunConfig:
     def run_dirs(trial) -> list[str]:
         point = trial.config.get("point")
         return [run_dir(exp, run_id) for run_id in run_ids(sweep, point, exp)] if point else []
 
     return ray.tune.RunConfig(name=tune_dir.split("/")[-1], storage_path=tune_parent(exp, tune_dir),
                               callbacks=[Progress(key, sweep.objective.modes[0], total), ReleaseEndedTrials(),
-                                         DropEndedTrialState(run_dirs), *tracking_callbacks(sweep, exp)],
+                                         DropEndedTrialState(run_dirs), full, *tracking_callbacks(sweep, exp)],
+                              stop=full,
                               failure_config=ray.tune.FailureConfig(max_failures=sweep.resources.trial_retries),
                               verbose=0)
 
