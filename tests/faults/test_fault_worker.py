@@ -77,7 +77,7 @@ def test_killed_trial_process_is_retried_from_its_checkpoint(prepared, tiny_mode
     exp = tmp_path / "sweeps" / "trial-kill"
     done, killed = threading.Event(), []
     killer = threading.Thread(target=_kill_a_worker_after_first_checkpoint,
-                              args=(exp / "trials", done, killed, "ImplicitFunc"))
+                              args=(exp / "trials", done, killed, "ImplicitFunc.train"))
     killer.start()
     try:
         out = run_sweep(sweep)
