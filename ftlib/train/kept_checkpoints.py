@@ -6,12 +6,13 @@ one layout. Ray's CheckpointManager itself needs the Train controller's event lo
 score, and always the latest."""
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pyarrow.fs as pafs
 import ray
@@ -79,11 +80,16 @@ class KeptCheckpoints:
         storage.write_bytes(storage.join(self.store_dir, SNAPSHOT), json.dumps(snapshot).encode())
 
 
-def local_copy(location: str) -> tuple[Path, bool]:
-    """A checkpoint as a local directory: itself, or (object store) a temporary download; True if temporary."""
+@contextlib.contextmanager
+def local_dir(location: str) -> Iterator[Path]:
+    """A checkpoint as a local directory: itself, or (object store) a temporary download, removed afterwards."""
     if not storage.is_uri(location):
-        return Path(location), False
+        yield Path(location)
+        return
     fs, path = storage.filesystem(location)
     tmp = Path(tempfile.mkdtemp(prefix="cocktail-resume-"))
-    pafs.copy_files(path, str(tmp), source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
-    return tmp, True
+    try:
+        pafs.copy_files(path, str(tmp), source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -19,7 +19,7 @@ import ray.train.torch
 import torch
 
 from ftlib.core import storage
-from ftlib.train.kept_checkpoints import KeptCheckpoints, local_copy
+from ftlib.train.kept_checkpoints import KeptCheckpoints, local_dir
 
 STAGING = ".checkpoint-"  # a checkpoint being saved, beside the kept ones
 FULL_BYTES = 1 << 20  # a save failed with less than this free where it wrote: the disk is full
@@ -81,15 +81,8 @@ class LocalSession:
     @contextlib.contextmanager
     def resume_dir(self) -> Iterator[Path | None]:
         latest = self.checkpoints.latest_path()
-        if latest is None:
-            yield None
-            return
-        path, temporary = local_copy(latest)
-        try:
-            yield path
-        finally:
-            if temporary:
-                shutil.rmtree(path, ignore_errors=True)
+        with (local_dir(latest) if latest else contextlib.nullcontext()) as found:
+            yield found
 
     def shard(self):
         return self.dataset.iterator()

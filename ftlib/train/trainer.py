@@ -3,7 +3,6 @@ TorchTrainer, or the loop in one process), save the final model and ``trial.json
 the config hash)."""
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import platform
@@ -29,7 +28,7 @@ from ftlib.run.config import RunConfig
 from ftlib.run.executor import executor_of
 from ftlib.run.files import METRICS_FILE, MODEL_DIR, PLAN_FILE, RUN_CONFIG_FILE
 from ftlib.train.history import MetricsHistory, read_history
-from ftlib.train.kept_checkpoints import local_copy
+from ftlib.train.kept_checkpoints import local_dir
 from ftlib.train.loop import train_loop, train_loop_per_worker
 from ftlib.train.session import LocalSession
 from ftlib.train.trial import Checked, check_trial, data_fingerprint, model_flops
@@ -85,7 +84,7 @@ def run_trial(cfg: RunConfig, reports: Reports = Reports(), checked: Checked | N
     else:
         trained = ray.get(_train_task(cfg).remote(checked, dataset, config))
     timings["train_s"] = time.time() - started - timings["plan_s"] - timings["data_s"]
-    with _local(trained.latest) as last, atomic_dir(checked.run_dir / MODEL_DIR) as tmp:
+    with local_dir(trained.latest) as last, atomic_dir(checked.run_dir / MODEL_DIR) as tmp:
         shutil.copytree(Path(last) / MODEL_DIR, tmp, dirs_exist_ok=True)
     trial = _trial_record(checked, plan, rows, trained, time.time() - started)
     if trained.setup_s is not None:
@@ -121,16 +120,6 @@ def _train_task(cfg: RunConfig):
     resources = dict(cfg.worker_resources)
     return ray.remote(train_here).options(num_cpus=cfg.cpus_per_worker, num_gpus=1 if cfg.use_gpu else 0,
                                           resources=resources or None, max_retries=cfg.max_failures)
-
-
-@contextlib.contextmanager
-def _local(location: str):
-    path, temporary = local_copy(location)
-    try:
-        yield path
-    finally:
-        if temporary:
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def _start_run_dir(checked: Checked, fresh: bool) -> None:

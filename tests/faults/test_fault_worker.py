@@ -16,8 +16,32 @@ from sweeps.driver import run_sweep
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
-def _kill_a_worker_after_first_checkpoint(trials_dir, done: threading.Event, killed: list,
-                                          process: str = "RayTrainWorker"):
+def _grid_sweep(name: str, prepared, tiny_model, tmp_path, mixtures: list[dict], max_concurrent_trials=None,
+                **base) -> SweepConfig:
+    """Full fine-tuning for 40 steps, a checkpoint every 10, over the given mixtures (one trial each)."""
+    return validate(SweepConfig, {
+        "name": name, "pool": ["fpb", "twitter_sentiment"],
+        "base": {"model": {"name": tiny_model}, "method": "full", "mixture": {"budget": 2400},
+                 "data": {"dir": str(prepared), "seq_len": 256, "val_examples": 16}, "micro_batch_size": 4,
+                 "max_steps": 40, "eval_every": 10, **base},
+        "search": {"grid": {"mixtures": mixtures}}, "objective": {"limit": 8, "eval_mode": "score"},
+        "resources": {"storage_path": str(tmp_path / "sweeps"), "max_concurrent_trials": max_concurrent_trials}},
+        name)
+
+
+def _run_killing(sweep: SweepConfig, trials_dir, process: str) -> tuple[dict, list[int]]:
+    """Runs the sweep while a thread kills (SIGKILL) the first process named ``process`` after a checkpoint."""
+    done, killed = threading.Event(), []
+    killer = threading.Thread(target=_kill_after_first_checkpoint, args=(trials_dir, done, killed, process))
+    killer.start()
+    try:
+        return run_sweep(sweep), killed
+    finally:
+        done.set()
+        killer.join()
+
+
+def _kill_after_first_checkpoint(trials_dir, done: threading.Event, killed: list, process: str):
     while not done.is_set():
         if [c for c in trials_dir.glob("*/checkpoint_*") if c.is_dir()]:
             for proc in psutil.process_iter(["cmdline"]):
@@ -29,23 +53,10 @@ def _kill_a_worker_after_first_checkpoint(trials_dir, done: threading.Event, kil
 
 
 def test_killed_worker_resumes_from_checkpoint_and_finishes(prepared, tiny_model, tmp_path, ray_session):
-    sweep = validate(SweepConfig, {
-        "name": "worker-kill", "pool": ["fpb", "twitter_sentiment"],
-        "base": {"model": {"name": tiny_model}, "method": "full", "mixture": {"budget": 2400},
-                 "data": {"dir": str(prepared), "seq_len": 256, "val_examples": 16}, "micro_batch_size": 4,
-                 "num_workers": 2, "max_steps": 40, "eval_every": 10, "max_failures": 2},
-        "search": {"grid": {"mixtures": [{"fpb": 0.5, "twitter_sentiment": 0.5}]}},
-        "objective": {"limit": 8, "eval_mode": "score"},
-        "resources": {"storage_path": str(tmp_path / "sweeps")}}, "worker-kill")
+    sweep = _grid_sweep("worker-kill", prepared, tiny_model, tmp_path, [{"fpb": 0.5, "twitter_sentiment": 0.5}],
+                        num_workers=2, max_failures=2)
     trials_dir = tmp_path / "sweeps" / "worker-kill" / "trials"
-    done, killed = threading.Event(), []
-    killer = threading.Thread(target=_kill_a_worker_after_first_checkpoint, args=(trials_dir, done, killed))
-    killer.start()
-    try:
-        out = run_sweep(sweep)
-    finally:
-        done.set()
-        killer.join()
+    out, killed = _run_killing(sweep, trials_dir, "RayTrainWorker")
     assert killed, "no worker was killed"
     rows = pq.read_table(out["trials_file"]).to_pylist()
     assert len(rows) == 1 and rows[0]["state"] == "completed"
@@ -66,24 +77,10 @@ def test_killed_trial_process_is_retried_from_its_checkpoint(prepared, tiny_mode
     untouched: 2 trials, 0 lost, 0 duplicated, 1 rerun."""
     from ray.tune import ExperimentAnalysis
 
-    sweep = validate(SweepConfig, {
-        "name": "trial-kill", "pool": ["fpb", "twitter_sentiment"],
-        "base": {"model": {"name": tiny_model}, "method": "full", "mixture": {"budget": 2400},
-                 "data": {"dir": str(prepared), "seq_len": 256, "val_examples": 16}, "micro_batch_size": 4,
-                 "num_workers": 1, "max_steps": 40, "eval_every": 10},
-        "search": {"grid": {"mixtures": [{"fpb": 0.5, "twitter_sentiment": 0.5}, {"fpb": 1.0}]}},
-        "objective": {"limit": 8, "eval_mode": "score"},
-        "resources": {"storage_path": str(tmp_path / "sweeps"), "max_concurrent_trials": 1}}, "trial-kill")
+    sweep = _grid_sweep("trial-kill", prepared, tiny_model, tmp_path, [{"fpb": 0.5, "twitter_sentiment": 0.5},
+                                                                       {"fpb": 1.0}], max_concurrent_trials=1)
     exp = tmp_path / "sweeps" / "trial-kill"
-    done, killed = threading.Event(), []
-    killer = threading.Thread(target=_kill_a_worker_after_first_checkpoint,
-                              args=(exp / "trials", done, killed, "ImplicitFunc.train"))
-    killer.start()
-    try:
-        out = run_sweep(sweep)
-    finally:
-        done.set()
-        killer.join()
+    out, killed = _run_killing(sweep, exp / "trials", "ImplicitFunc.train")  # the process that is training
     assert len(killed) == 1, killed
     rows = pq.read_table(out["trials_file"]).to_pylist()
     assert len(rows) == 2 and len({r["trial_id"] for r in rows}) == 2 and {r["state"] for r in rows} == {"completed"}
