@@ -36,9 +36,10 @@ from ftlib.train.validation import validation_rows
 
 
 class Reports(NamedTuple):
-    """Where a run's per-step reports go besides its history: Ray Train callbacks (``ray_train``), or a function
-    called with each report in the process that trains (``tune``). A sweep's trial forwards them to Tune."""
-    train_callbacks: Sequence = ()
+    """Where a run's per-step reports go besides its history: Ray Train callbacks (``ray_train``; made only when
+    used: Tune's bridge from Train starts a queue actor that the trial's thread then polls), or a function called
+    with each report in the process that trains (``tune``). A sweep's trial forwards them to Tune."""
+    train_callbacks: Callable[[], Sequence] = tuple
     on_report: Callable[[dict[str, Any]], None] | None = None
 
 
@@ -78,7 +79,7 @@ def run_trial(cfg: RunConfig, reports: Reports = Reports(), checked: Checked | N
     config = _loop_config(checked, rows)
     timings["data_s"] = time.time() - started - timings["plan_s"]
     if not local:
-        trained = _fit_ray_train(checked, dataset, config, reports.train_callbacks)
+        trained = _fit_ray_train(checked, dataset, config, reports.train_callbacks())
     elif here:
         trained = train_here(checked, dataset, config, reports.on_report)
     else:

@@ -35,7 +35,7 @@ def trial_reports(tasks) -> Reports:
     """A trial's per-step reports to Tune, each with ``val_loss_objective``: through Ray Train's callback from a
     worker group, or straight from the trial's own thread (the ``tune`` executor)."""
     tasks = list(tasks)
-    return Reports(train_callbacks=[ObjectiveLossReport(tasks)],
+    return Reports(train_callbacks=lambda: [ObjectiveLossReport(tasks)],
                    on_report=lambda metrics: ray.tune.report(with_objective_loss(metrics, tasks)))
 
 
